@@ -1,0 +1,324 @@
+"""The whole IMDB corpus, encoded once and cached compactly.
+
+Tokenizing 50,000 reviews takes seconds; loading the result must take well under one. So the expensive
+step — reading the texts and turning every word into its word-index rank — runs once per (reviews, word
+index, tokenizer version) and is stored as flat arrays: all ranks back to back plus an offsets array, about
+4 bytes a word instead of the 40 KB a dense 10,000-float row costs. Everything cheap that users vary
+(``num_words``, ``skip_top``, ``start_char``, ``oov_char``, ``index_from``, ``maxlen``) is applied on load by
+:func:`~imdb_lightning.data.tokenizer.apply_id_conventions`, so changing it never re-tokenizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import tarfile
+import tempfile
+import zlib
+from array import array
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from imdb_lightning.data.sources import DataError, cache_dir, find_reviews, find_word_index
+from imdb_lightning.data.tokenizer import (
+    TOKENIZER_VERSION,
+    apply_id_conventions,
+    build_word_index,
+    load_word_index,
+    ranks_of,
+    tokenize,
+)
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "test")
+LABELS = {"neg": 0, "pos": 1}
+CACHE_FORMAT = 1
+_REVIEW_NAME = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+
+@dataclass
+class RawSplit:
+    """One split's reviews as word-index ranks (0 = a word the index lacks), in canonical order.
+
+    Canonical order is negatives then positives, each by review id: the order Keras's arrays were made in
+    is not published, so we fix our own and shuffle it with Keras's seed later.
+    """
+
+    ranks: np.ndarray  # int32, every review's ranks back to back
+    offsets: np.ndarray  # int64, len = n + 1
+    labels: np.ndarray  # int8, 0 = negative, 1 = positive
+    review_ids: np.ndarray  # int32, the <id> of <id>_<rating>.txt
+    ratings: np.ndarray  # int8, the <rating>
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class EncodedSplit:
+    """One split as Keras ``imdb.load_data`` would give it: id sequences (flat + offsets) and labels."""
+
+    ids: np.ndarray  # int32
+    offsets: np.ndarray  # int64, len = n + 1
+    labels: np.ndarray  # float32 0/1
+    review_ids: np.ndarray
+    ratings: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def sequence(self, i: int) -> list[int]:
+        return self.ids[self.offsets[i] : self.offsets[i + 1]].tolist()
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def take(self, index: np.ndarray) -> EncodedSplit:
+        """A new split holding reviews ``index`` in that order (used for shuffling and splitting)."""
+        index = np.asarray(index, dtype=np.int64)
+        lengths = self.lengths[index]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        # Gather every selected review's slice of ``ids`` in one vectorised step.
+        starts = np.repeat(self.offsets[index] - offsets[:-1], lengths)
+        ids = self.ids[np.arange(offsets[-1], dtype=np.int64) + starts]
+        return EncodedSplit(ids, offsets, self.labels[index], self.review_ids[index], self.ratings[index])
+
+
+@dataclass
+class Corpus:
+    """Both splits as ranks, plus what was noticed while reading them."""
+
+    splits: dict[str, RawSplit]
+    vocabulary_size: int  # the largest word-index rank: the number of words for the Keras index
+    invalid_utf8: int = 0
+    meta: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def iter_review_files(source: Path) -> Iterator[tuple[str, int, int, int, bytes]]:
+    """Yield ``(split, label, review_id, rating, raw bytes)`` for every labelled review under ``source``.
+
+    ``source`` is an extracted ``aclImdb`` folder or a tarball of one; unlabelled (``unsup``) reviews and
+    other files are skipped.
+    """
+    if source.is_dir():
+        for split in SPLITS:
+            for label_name, label in LABELS.items():
+                folder = source / split / label_name
+                if not folder.is_dir():
+                    continue
+                for entry in os.scandir(folder):
+                    match = _REVIEW_NAME.search(f"aclImdb/{split}/{label_name}/{entry.name}")
+                    if match:
+                        yield split, label, int(match[3]), int(match[4]), Path(entry.path).read_bytes()
+        return
+    try:
+        with tarfile.open(source, "r:*") as tar:
+            for member in tar:
+                match = _REVIEW_NAME.search(member.name)
+                if match and member.isfile():
+                    f = tar.extractfile(member)
+                    yield match[1], LABELS[match[2]], int(match[3]), int(match[4]), f.read() if f else b""
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise DataError(
+            f"the reviews tarball {source} is corrupt or truncated ({type(err).__name__}: {err}). "
+            "Delete it and download it again (https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz)."
+        ) from err
+
+
+def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
+    """Read and rank every review; ``word_index=None`` ranks words by training-set frequency instead.
+
+    Reviews that are not valid UTF-8 are decoded with replacement characters, as Keras's text utilities do,
+    and counted.
+    """
+    texts: dict[str, list[tuple[int, int, int, str]]] = {split: [] for split in SPLITS}
+    invalid = 0
+    for n, (split, label, review_id, rating, raw) in enumerate(iter_review_files(source), start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", errors="replace")
+            invalid += 1
+        texts[split].append((label, review_id, rating, text))
+        if n % 10000 == 0:
+            print(f"\rreading reviews: {n:,}", end="", file=sys.stderr, flush=True)
+    print(f"\rreading reviews: {sum(map(len, texts.values())):,} done", file=sys.stderr, flush=True)
+    empty = [split for split in SPLITS if not texts[split]]
+    if empty:
+        raise DataError(f"{source} holds no labelled reviews for the {' and '.join(empty)} split(s) (expected aclImdb/<split>/<pos|neg>/<id>_<rating>.txt)")
+    if word_index is None:
+        word_index = build_word_index(t for *_, t in texts["train"])
+    splits = {}
+    for split in SPLITS:
+        rows = sorted(texts[split], key=lambda row: (row[0], row[1]))
+        ranks = array("i")
+        offsets = array("q", [0])
+        for _, _, _, text in rows:
+            ranks.extend(ranks_of(tokenize(text), word_index))
+            offsets.append(len(ranks))
+        splits[split] = RawSplit(
+            ranks=np.frombuffer(ranks, dtype=np.int32).copy(),
+            offsets=np.frombuffer(offsets, dtype=np.int64).copy(),
+            labels=np.array([r[0] for r in rows], dtype=np.int8),
+            review_ids=np.array([r[1] for r in rows], dtype=np.int32),
+            ratings=np.array([r[2] for r in rows], dtype=np.int8),
+        )
+        texts[split] = []  # free the text as soon as it is encoded
+    if invalid:
+        log.warning("%d review(s) were not valid UTF-8 and were decoded with replacement characters", invalid)
+    return Corpus(splits, vocabulary_size=max(word_index.values()), invalid_utf8=invalid)
+
+
+# ----------------------------------------------------------------------------------------------- caching
+
+
+def source_fingerprint(source: Path) -> dict:
+    """What identifies the reviews cheaply: a tarball's name, size and mtime, or a folder's file stats."""
+    if source.is_file():
+        st = source.stat()
+        return {"kind": "tarball", "path": str(source.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    count = size = newest = 0
+    for split in SPLITS:
+        for label_name in LABELS:
+            folder = source / split / label_name
+            if folder.is_dir():
+                for entry in os.scandir(folder):
+                    st = entry.stat()
+                    count, size, newest = count + 1, size + st.st_size, max(newest, st.st_mtime_ns)
+    return {"kind": "folder", "path": str(source.resolve()), "files": count, "size": size, "mtime_ns": newest}
+
+
+def cache_key(source: Path, word_index_path: Path | None) -> dict:
+    """Everything that changes the cached ranks; a change in any of it means a new cache file."""
+    if word_index_path is None:
+        index = "corpus"
+    else:
+        index = hashlib.sha256(word_index_path.read_bytes()).hexdigest()
+    return {
+        "format": CACHE_FORMAT,
+        "tokenizer": TOKENIZER_VERSION,
+        "reviews": source_fingerprint(source),
+        "word_index": index,
+    }
+
+
+def cache_path(key: dict, folder: Path | None = None) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return (folder or cache_dir()) / "encoded" / f"imdb-ranks-{digest}.npz"
+
+
+def save_corpus(corpus: Corpus, path: Path, key: dict) -> None:
+    """Write atomically (temporary file, then rename): a crash never leaves a half-written cache behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{split}__{name}": getattr(raw, name) for split, raw in corpus.splits.items() for name in RawSplit.__dataclass_fields__}
+    meta = {"key": key, "vocabulary_size": corpus.vocabulary_size, "invalid_utf8": corpus.invalid_utf8}
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
+    """The cached corpus if it is there, intact and made for ``key``; None (with a message) otherwise."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            if meta.get("key") != key:
+                raise ValueError("it was made for other data or by another version")
+            splits = {split: RawSplit(**{name: npz[f"{split}__{name}"] for name in RawSplit.__dataclass_fields__}) for split in SPLITS}
+        for split, raw in splits.items():
+            _check_consistent(split, raw, meta["vocabulary_size"])
+    except Exception as err:  # noqa: BLE001 -- any unreadable cache is rebuilt, never trusted
+        log.warning("the encoded-data cache %s is unusable (%s); rebuilding it", path, err)
+        return None
+    return Corpus(splits, meta["vocabulary_size"], meta["invalid_utf8"], meta)
+
+
+def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:
+    n = len(raw.labels)
+    if not (len(raw.offsets) == n + 1 == len(raw.review_ids) + 1 == len(raw.ratings) + 1):
+        raise ValueError(f"{split}: array lengths disagree")
+    if raw.offsets[0] != 0 or raw.offsets[-1] != len(raw.ranks) or np.any(np.diff(raw.offsets) < 0):
+        raise ValueError(f"{split}: offsets are not a valid partition of the ranks")
+    if len(raw.ranks) and (raw.ranks.min() < 0 or raw.ranks.max() > vocabulary_size):
+        raise ValueError(f"{split}: ranks outside [0, {vocabulary_size}]")
+
+
+def load_corpus(
+    data_dir: str | Path | None = None,
+    *,
+    word_index: str = "keras",
+    download: bool = True,
+    cache: bool = True,
+) -> Corpus:
+    """Find the data, then load its encoding from the cache or build (and cache) it.
+
+    ``word_index="keras"`` ranks words with the Keras word index; ``"corpus"`` with training-set word
+    frequencies (see :func:`~imdb_lightning.data.tokenizer.build_word_index`).
+    """
+    if word_index not in ("keras", "corpus"):
+        raise DataError(f"data.word_index must be 'keras' or 'corpus', got {word_index!r}")
+    source = find_reviews(data_dir, download=download)
+    index_path = find_word_index(data_dir, download=download) if word_index == "keras" else None
+    key = cache_key(source, index_path)
+    path = cache_path(key)
+    corpus = load_cached_corpus(path, key) if cache else None
+    if corpus is not None:
+        corpus.meta["cache_path"] = str(path)
+        return corpus
+    corpus = read_corpus(source, load_word_index(index_path) if index_path else None)
+    corpus.meta.update(key=key, source=str(source))
+    if cache:
+        try:
+            save_corpus(corpus, path, key)
+            corpus.meta["cache_path"] = str(path)
+        except OSError as err:
+            log.warning("could not write the cache %s (%s); going on without it", path, err)
+    return corpus
+
+
+def encode_split(
+    raw: RawSplit,
+    *,
+    num_words: int | None = 10000,
+    skip_top: int = 0,
+    maxlen: int | None = None,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    index_from: int = 3,
+) -> EncodedSplit:
+    """Apply Keras's ``imdb.load_data`` conventions to a split of ranks.
+
+    ``maxlen`` follows Keras: a review whose sequence (start id included) is ``maxlen`` ids or longer is
+    *dropped*, not truncated; how many were dropped is logged.
+    """
+    order = np.arange(len(raw))
+    if maxlen is not None:
+        lengths = np.diff(raw.offsets) + (start_char is not None)
+        order = np.flatnonzero(lengths < maxlen)
+        if len(order) < len(raw):
+            log.warning("maxlen=%d dropped %d of %d reviews (Keras semantics: longer reviews are removed)", maxlen, len(raw) - len(order), len(raw))
+    ids, offsets = apply_id_conventions(
+        raw.ranks, raw.offsets, num_words=num_words, skip_top=skip_top, start_char=start_char, oov_char=oov_char, index_from=index_from
+    )
+    full = EncodedSplit(ids, offsets, raw.labels.astype(np.float32), raw.review_ids, raw.ratings)
+    return full if len(order) == len(raw) else full.take(order)

@@ -1,0 +1,207 @@
+"""IMDB as a LightningDataModule that serves the lecture's multi-hot batches without a dense copy of the data.
+
+The lecture builds ``vectorize_sequences(train_data)``: a 25,000 × 10,000 float64 matrix (2 GB) before
+training starts. Here every split stays in its compact form (ids back to back + offsets) and a batch is
+made multi-hot only when it is used, on the device the model runs on: the loader yields a small
+:class:`CompactBatch`, Lightning moves it to the model's device, and ``on_after_batch_transfer`` expands it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import lightning as L
+import numpy as np
+import torch
+
+from imdb_lightning.data.corpus import EncodedSplit, load_corpus, encode_split
+
+log = logging.getLogger(__name__)
+
+
+class CompactBatch(NamedTuple):
+    """A batch of reviews as ids back to back (``offsets`` has ``len(labels) + 1`` entries) and labels."""
+
+    ids: torch.Tensor
+    offsets: torch.Tensor
+    labels: torch.Tensor
+
+
+def multi_hot(ids: torch.Tensor, offsets: torch.Tensor, num_words: int) -> torch.Tensor:
+    """``[batch, num_words]`` float32 rows with a 1 at each id a review contains, as the lecture's
+    ``vectorize_sequences``: presence only, no counts. Built on ``ids``'s device."""
+    lengths = offsets[1:] - offsets[:-1]
+    rows = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths)
+    out = torch.zeros(len(lengths), num_words, dtype=torch.float32, device=ids.device)
+    out[rows, ids.long()] = 1.0
+    return out
+
+
+class EpochPermutation:
+    """The order of one epoch, a pure function of (seed, epoch): reruns and resumed runs see the same batches.
+
+    Lightning calls ``set_epoch`` before every training epoch (it looks for ``loader.sampler.set_epoch``).
+    """
+
+    def __init__(self, size: int, *, shuffle: bool, seed: int) -> None:
+        self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(self.size)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(self.size, generator=generator)
+
+
+class BatchLoader:
+    """Yields :class:`CompactBatch` slices of a preloaded split: no Dataset, no per-review Python work.
+
+    Any iterable with ``__len__`` serves as a Lightning loader; plain loops can iterate it directly.
+    """
+
+    def __init__(self, split: EncodedSplit, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch size must be positive, got {batch_size}")
+        self.ids = torch.from_numpy(split.ids)
+        self.offsets = torch.from_numpy(split.offsets)
+        self.lengths = self.offsets[1:] - self.offsets[:-1]
+        self.labels = torch.from_numpy(split.labels)
+        self.batch_size = batch_size
+        self.sampler = EpochPermutation(len(split), shuffle=shuffle, seed=seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __iter__(self) -> Iterator[CompactBatch]:
+        order = self.sampler.order()
+        for start in range(0, len(order), self.batch_size):
+            yield self.gather(order[start : start + self.batch_size])
+
+    def gather(self, index: torch.Tensor) -> CompactBatch:
+        lengths = self.lengths[index]
+        offsets = torch.zeros(len(index) + 1, dtype=torch.int64)
+        torch.cumsum(lengths, 0, out=offsets[1:])
+        shift = torch.repeat_interleave(self.offsets[index] - offsets[:-1], lengths)
+        ids = self.ids[torch.arange(int(offsets[-1])) + shift]
+        return CompactBatch(ids, offsets, self.labels[index])
+
+
+def keras_orders(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The permutations Keras's ``imdb.load_data(seed=...)`` applies: one ``RandomState(seed)`` shuffles
+    ``arange(n_train)``, then ``arange(n_test)``."""
+    rng = np.random.RandomState(seed)
+    train, test = np.arange(n_train), np.arange(n_test)
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+class IMDBDataModule(L.LightningDataModule):
+    """The lecture's splits as multi-hot batches.
+
+    Order as Keras: the training reviews are shuffled with ``seed`` (113 by default), the first ``val_size``
+    become validation (the lecture's ``x_train[:10000]``), the remaining ones the training set; the test
+    reviews are the 25,000 test files. Batches are ``(x, y)``: ``x`` multi-hot float32
+    ``[batch, num_words]``, ``y`` float32 0/1.
+
+    >>> dm = IMDBDataModule(data_dir="../shared/data")  # doctest: +SKIP
+    >>> dm.prepare_data(); dm.setup("fit")               # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        num_words: int | None = 10000,
+        skip_top: int = 0,
+        maxlen: int | None = None,
+        start_char: int | None = 1,
+        oov_char: int | None = 2,
+        index_from: int = 3,
+        word_index: str = "keras",
+        val_size: int = 10000,
+        batch_size: int = 512,
+        seed: int = 113,
+        download: bool = True,
+        cache: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_words is not None and num_words < 4:
+            raise ValueError(f"data.num_words must be at least 4 (ids 0-2 are reserved, 3 is the first word), got {num_words}")
+        if batch_size <= 0:
+            raise ValueError(f"data.batch_size must be positive, got {batch_size}")
+        if val_size <= 0:
+            raise ValueError(f"data.val_size must be positive, got {val_size}")
+        self.save_hyperparameters()
+        self.encoding = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, start_char=start_char, oov_char=oov_char, index_from=index_from)
+        self.splits: dict[str, EncodedSplit] = {}
+        self.vocabulary_size: int | None = None
+        self.cache_path: str | None = None
+
+    @property
+    def num_words(self) -> int:
+        """Width of a multi-hot row: ``num_words``, or the whole vocabulary when that is None."""
+        if self.hparams.num_words is not None:
+            return int(self.hparams.num_words)
+        if self.vocabulary_size is None:
+            raise RuntimeError("call setup() first: the vocabulary size is known once the data is loaded")
+        return self.vocabulary_size + self.hparams.index_from + 1
+
+    def _corpus(self):
+        hp = self.hparams
+        return load_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download, cache=hp.cache)
+
+    def prepare_data(self) -> None:
+        """Find or download the data and encode it into the cache (once; no state is kept here)."""
+        self._corpus()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        hp = self.hparams
+        corpus = self._corpus()
+        self.vocabulary_size = corpus.vocabulary_size
+        self.cache_path = corpus.meta.get("cache_path")
+        largest = corpus.vocabulary_size + hp.index_from + 1
+        if hp.num_words is not None and hp.num_words > largest:
+            raise ValueError(
+                f"data.num_words={hp.num_words} exceeds the vocabulary: {corpus.vocabulary_size} words + index_from "
+                f"{hp.index_from} allow at most {largest} (or num_words=null for all of them)"
+            )
+        train = encode_split(corpus.splits["train"], **self.encoding)
+        test = encode_split(corpus.splits["test"], **self.encoding)
+        if not 0 < hp.val_size < len(train):
+            raise ValueError(f"data.val_size must be in (0, {len(train)}) (the training reviews), got {hp.val_size}")
+        train_order, test_order = keras_orders(len(train), len(test), hp.seed)
+        self.splits = {
+            "val": train.take(train_order[: hp.val_size]),
+            "train": train.take(train_order[hp.val_size :]),
+            "test": test.take(test_order),
+        }
+        log.info("IMDB splits: %s", {name: len(split) for name, split in self.splits.items()})
+
+    def loader(self, split: str, *, shuffle: bool = False) -> BatchLoader:
+        if not self.splits:
+            raise RuntimeError("call setup() before asking for a loader")
+        return BatchLoader(self.splits[split], self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed)
+
+    def train_dataloader(self) -> BatchLoader:
+        return self.loader("train", shuffle=True)
+
+    def val_dataloader(self) -> BatchLoader:
+        return self.loader("val")
+
+    def test_dataloader(self) -> BatchLoader:
+        return self.loader("test")
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Expand the compact batch into the lecture's multi-hot rows, on the device it was moved to."""
+        if isinstance(batch, CompactBatch):
+            return multi_hot(batch.ids, batch.offsets, self.num_words), batch.labels
+        return batch

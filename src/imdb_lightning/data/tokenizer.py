@@ -1,0 +1,173 @@
+"""Keras-faithful text → id encoding for IMDB reviews.
+
+Keras's published IMDB arrays were made once from the raw reviews and cannot be regenerated; what can be
+reproduced is the convention: the Keras ``Tokenizer`` defaults for splitting text into words, the Keras word
+index for ranking them (``"the": 1``), and ``imdb.load_data``'s id conventions (0 pad, 1 start, 2 OOV,
+``index_from=3``). This module holds those conventions for a single review; :mod:`.corpus` applies the same
+functions to the whole data set at once.
+
+>>> word_index = {"the": 1, "film": 2, "was": 3, "brilliant": 4}
+>>> encode_review("The film was... brilliant!", word_index)
+[1, 4, 5, 6, 7]
+>>> decode_review([1, 4, 5, 6, 7, 2], word_index)
+'? the film was brilliant ?'
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+# The Keras ``Tokenizer``'s default ``filters``: each becomes a word separator (tab and newline included).
+KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_TRANSLATION = str.maketrans({c: " " for c in KERAS_FILTERS})
+
+#: Bumped whenever tokenization changes, so that cached encodings made by an older version are rebuilt.
+TOKENIZER_VERSION = 1
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a review into words as the Keras ``Tokenizer`` does with its defaults.
+
+    Lowercase, replace every filter character by a space, split on whitespace. Apostrophes stay inside
+    words (``everyone's``) and ``<br />`` becomes the word ``br``. Keras splits on the single space only;
+    we split on any whitespace, which differs only for rare characters such as ``\\r`` or no-break spaces.
+
+    >>> tokenize("A <br />fly-fishing  film, isn't it?")
+    ['a', 'br', 'fly', 'fishing', 'film', "isn't", 'it']
+    """
+    return text.lower().translate(_TRANSLATION).split()
+
+
+def load_word_index(path: str | Path | None = None) -> dict[str, int]:
+    """Read the Keras IMDB word index (word → frequency rank, ``"the": 1``).
+
+    Without a path the index is looked up like the reviews: the data folder (``IMDB_LIGHTNING_DATA``),
+    then the download cache, downloading it if allowed (see :func:`imdb_lightning.data.sources.find_word_index`).
+    """
+    if path is None:
+        from imdb_lightning.data.sources import find_word_index
+
+        path = find_word_index()
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        from imdb_lightning.data.sources import DataError
+
+        raise DataError(f"cannot read the word index {path}: {err}") from err
+    return validate_word_index(raw, source=str(path))
+
+
+def validate_word_index(raw: object, *, source: str = "word index") -> dict[str, int]:
+    """Check that ``raw`` maps words to distinct positive ranks, so that ids cannot collide silently."""
+    from imdb_lightning.data.sources import DataError
+
+    if not isinstance(raw, dict) or not raw:
+        raise DataError(f"{source}: expected a non-empty JSON object mapping words to ranks")
+    bad = [(w, r) for w, r in raw.items() if not isinstance(r, int) or isinstance(r, bool) or r < 1]
+    if bad:
+        raise DataError(f"{source}: ranks must be integers >= 1, got e.g. {bad[0][0]!r}: {bad[0][1]!r}")
+    if len(set(raw.values())) != len(raw):
+        raise DataError(f"{source}: two words share a rank; the index would give them the same id")
+    return dict(raw)
+
+
+def build_word_index(texts: Iterable[str]) -> dict[str, int]:
+    """Rank words by their frequency in ``texts``, the way the Keras ``Tokenizer.fit_on_texts`` does.
+
+    This is an *approximation* of the Keras IMDB word index: Keras ranked words over its own (unpublished)
+    preprocessing of the reviews, so ranks of rare words, and of words whose counts tie, differ. Ties keep
+    the order in which words were first seen, as Keras's stable sort does.
+
+    >>> build_word_index(["b a b", "c b a"])
+    {'b': 1, 'a': 2, 'c': 3}
+    """
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(tokenize(text))
+    ranked = sorted(counts.items(), key=lambda item: item[1], reverse=True)
+    return {word: rank for rank, (word, _) in enumerate(ranked, start=1)}
+
+
+def ranks_of(tokens: Iterable[str], word_index: Mapping[str, int]) -> list[int]:
+    """Word-index rank of each token; 0 for a word the index does not know."""
+    get = word_index.get
+    return [get(token, 0) for token in tokens]
+
+
+def apply_id_conventions(
+    ranks: np.ndarray,
+    offsets: np.ndarray,
+    *,
+    num_words: int | None = 10000,
+    skip_top: int = 0,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    index_from: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn rank sequences into Keras ``imdb.load_data`` id sequences, for many reviews at once.
+
+    ``ranks`` holds every review's ranks back to back, review ``i`` being ``ranks[offsets[i]:offsets[i+1]]``.
+    As Keras does: id = rank + ``index_from``; ``start_char`` leads each review; then every id outside
+    ``[skip_top, num_words)`` — the start id included — becomes ``oov_char``, or is dropped when ``oov_char``
+    is None. Words missing from the word index are out of vocabulary too. ``num_words=None`` keeps the whole
+    vocabulary. Returns ``(ids, offsets)`` in the same layout.
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    ids = np.where(ranks > 0, ranks + index_from, -1)
+    if start_char is not None:
+        ids = np.insert(ids, offsets[:-1], start_char)
+        offsets = offsets + np.arange(len(offsets), dtype=np.int64)
+    keep = ids >= skip_top
+    if num_words is not None:
+        keep &= ids < num_words
+    keep &= ids >= 0
+    if oov_char is not None:
+        ids = np.where(keep, ids, oov_char)
+    elif not keep.all():
+        lengths = np.diff(offsets)
+        segment = np.repeat(np.arange(len(lengths)), lengths)
+        ids = ids[keep]
+        kept = np.bincount(segment[keep], minlength=len(lengths))
+        offsets = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)
+    return ids.astype(np.int32), offsets
+
+
+def encode_review(
+    text: str,
+    word_index: Mapping[str, int],
+    *,
+    num_words: int | None = 10000,
+    skip_top: int = 0,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    index_from: int = 3,
+) -> list[int]:
+    """Encode one review exactly as the data set's reviews are encoded (see :func:`apply_id_conventions`).
+
+    >>> encode_review("the film", {"the": 1, "film": 20000})
+    [1, 4, 2]
+    """
+    ranks = np.asarray(ranks_of(tokenize(text), word_index), dtype=np.int64)
+    ids, _ = apply_id_conventions(
+        ranks,
+        np.array([0, len(ranks)]),
+        num_words=num_words,
+        skip_top=skip_top,
+        start_char=start_char,
+        oov_char=oov_char,
+        index_from=index_from,
+    )
+    return ids.tolist()
+
+
+def decode_review(ids: Sequence[int], word_index: Mapping[str, int], *, index_from: int = 3) -> str:
+    """Turn ids back into words, as the lecture does; reserved and unknown ids read as ``?``."""
+    reverse = {rank: word for word, rank in word_index.items()}
+    return " ".join(reverse.get(int(i) - index_from, "?") for i in ids)

@@ -1,0 +1,130 @@
+"""The DataModule serves the lecture's splits as exact multi-hot batches built from the compact encoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from imdb_lightning.data import BatchLoader, IMDBDataModule, encode_split, load_corpus, multi_hot
+from imdb_lightning.data.datamodule import keras_orders
+from imdb_lightning.data.prepare import main as prepare_main
+
+
+def vectorize_sequences(sequences, dimension):
+    """The lecture's own function, as reference."""
+    results = np.zeros((len(sequences), dimension))
+    for i, sequence in enumerate(sequences):
+        results[i, sequence] = 1.0
+    return results
+
+
+def ready(data_dir, **kwargs) -> IMDBDataModule:
+    dm = IMDBDataModule(data_dir, **{"val_size": 10, "batch_size": 8, "num_words": 20, **kwargs})
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_splits_follow_keras_seeded_shuffle_then_first_val_size_as_validation(data_dir):
+    dm = ready(data_dir)
+    assert {k: len(v) for k, v in dm.splits.items()} == {"val": 10, "train": 30, "test": 40}
+    train = encode_split(load_corpus(data_dir).splits["train"], num_words=20)
+    order, _ = keras_orders(40, 40, 113)
+    assert dm.splits["val"].sequence(0) == train.sequence(int(order[0]))
+    assert dm.splits["train"].review_ids.tolist() == train.review_ids[order[10:]].tolist()
+    assert dm.splits["val"].labels.dtype == np.float32
+    assert set(np.unique(dm.splits["train"].labels)) == {0.0, 1.0}
+
+
+def test_keras_orders_matches_numpy_random_state_shuffles():
+    rng = np.random.RandomState(113)
+    a, b = np.arange(7), np.arange(5)
+    rng.shuffle(a)
+    rng.shuffle(b)
+    got = keras_orders(7, 5, 113)
+    assert got[0].tolist() == a.tolist() and got[1].tolist() == b.tolist()
+
+
+@pytest.mark.parametrize("stage", ["train", "val", "test"])
+def test_batches_are_exactly_the_lectures_multi_hot_rows(data_dir, stage):
+    dm = ready(data_dir)
+    split = dm.splits[stage]
+    loader = dm.loader(stage)
+    seen = 0
+    for batch in loader:
+        x, y = dm.on_after_batch_transfer(batch, 0)
+        expected = vectorize_sequences([split.sequence(seen + i) for i in range(len(y))], 20)
+        assert x.dtype == torch.float32 and x.shape == (len(y), 20)
+        np.testing.assert_array_equal(x.numpy(), expected)
+        assert (x[:, 1] == 1).all()  # the start id is in every review
+        np.testing.assert_array_equal(y.numpy(), split.labels[seen : seen + len(y)])
+        seen += len(y)
+    assert seen == len(split) and len(loader) == -(-len(split) // 8)
+
+
+def test_multi_hot_sets_presence_not_counts():
+    ids = torch.tensor([1, 5, 5, 5, 1, 3])
+    x = multi_hot(ids, torch.tensor([0, 4, 4, 6]), 6)
+    assert x.tolist() == [[0, 1, 0, 0, 0, 1], [0] * 6, [0, 1, 0, 1, 0, 0]]
+
+
+def test_training_order_is_reshuffled_per_epoch_and_reproducible(data_dir):
+    dm = ready(data_dir)
+
+    def epoch_labels(loader, epoch):
+        loader.sampler.set_epoch(epoch)
+        return torch.cat([b.labels for b in loader]).tolist(), torch.cat([b.ids for b in loader]).tolist()
+
+    a, b = dm.train_dataloader(), dm.train_dataloader()
+    assert epoch_labels(a, 0) == epoch_labels(b, 0)
+    assert epoch_labels(a, 0)[1] != epoch_labels(a, 1)[1]
+    assert sorted(epoch_labels(a, 3)[0]) == sorted(dm.splits["train"].labels.tolist())
+    # validation is never shuffled
+    assert [b.labels.tolist() for b in dm.val_dataloader()] == [b.labels.tolist() for b in dm.val_dataloader()]
+
+
+def test_full_vocabulary_width_when_num_words_is_none(data_dir):
+    dm = ready(data_dir, num_words=None)
+    assert dm.num_words == dm.vocabulary_size + 3 + 1  # ids run up to the largest rank + index_from
+    x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert x.shape[1] == dm.num_words
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_words": 3}, "num_words must be at least 4"),
+        ({"batch_size": 0}, "batch_size must be positive"),
+        ({"val_size": 0}, "val_size must be positive"),
+    ],
+)
+def test_bad_settings_name_their_key(data_dir, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        IMDBDataModule(data_dir, **kwargs)
+
+
+def test_settings_beyond_the_data_name_their_key(data_dir):
+    with pytest.raises(ValueError, match=r"val_size must be in \(0, 40\)"):
+        ready(data_dir, val_size=40)
+    with pytest.raises(ValueError, match="num_words=500 exceeds the vocabulary"):
+        ready(data_dir, num_words=500)
+
+
+def test_loader_works_without_lightning(data_dir):
+    dm = ready(data_dir)
+    loader = BatchLoader(dm.splits["test"], 16)
+    assert sum(len(b.labels) for b in loader) == 40
+
+
+def test_prepare_command_reports_what_it_found(data_dir, capsys):
+    assert prepare_main(["--data-dir", str(data_dir), "--num-words", "20", "--val-size", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "30" in out and "val" in out and "test" in out
+    assert "vocabulary: 30 words" in out
+    assert "cache:" in out and ".npz" in out
+
+
+def test_prepare_command_without_data_explains_and_exits_2(tmp_path, capsys):
+    assert prepare_main(["--no-download"]) == 2
+    assert "IMDB_LIGHTNING_DATA" in capsys.readouterr().err
