@@ -12,6 +12,7 @@ import pytest
 from imdb_lightning.data import DataError, encode_split, load_corpus
 from imdb_lightning.data import corpus as corpus_module
 from imdb_lightning.data.sources import cache_dir
+from imdb_lightning.errors import ConfigError
 from synthetic import make_data_dir, write_word_index
 
 
@@ -122,7 +123,7 @@ def test_corpus_word_index_ranks_training_words_by_frequency(data_dir):
     assert train.ranks.min() >= 1  # every training word is in its own index
     counts = np.bincount(train.ranks)
     assert counts[1] == counts[1:].max()  # rank 1 is the most frequent word
-    with pytest.raises(DataError, match="'keras' or 'corpus'"):
+    with pytest.raises(ConfigError, match="'keras' or 'corpus'"):
         load_corpus(data_dir, word_index="glove")
 
 

@@ -17,7 +17,6 @@ import os
 import re
 import sys
 import tarfile
-import tempfile
 import zlib
 from array import array
 from collections.abc import Iterator, Mapping
@@ -26,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from imdb_lightning.data.sources import DataError, cache_dir, find_reviews, find_word_index
+from imdb_lightning.atomic import atomic_open
+from imdb_lightning.errors import ConfigError, DataError
+from imdb_lightning.data.sources import cache_dir, find_reviews, find_word_index
 from imdb_lightning.data.tokenizer import (
     TOKENIZER_VERSION,
     apply_id_conventions,
@@ -221,18 +222,10 @@ def cache_path(key: dict, folder: Path | None = None) -> Path:
 
 def save_corpus(corpus: Corpus, path: Path, key: dict) -> None:
     """Write atomically (temporary file, then rename): a crash never leaves a half-written cache behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"{split}__{name}": getattr(raw, name) for split, raw in corpus.splits.items() for name in RawSplit.__dataclass_fields__}
     meta = {"key": key, "vocabulary_size": corpus.vocabulary_size, "invalid_utf8": corpus.invalid_utf8}
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_open(path) as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
@@ -276,7 +269,7 @@ def load_corpus(
     frequencies (see :func:`~imdb_lightning.data.tokenizer.build_word_index`).
     """
     if word_index not in ("keras", "corpus"):
-        raise DataError(f"data.word_index must be 'keras' or 'corpus', got {word_index!r}")
+        raise ConfigError(f"data.word_index must be 'keras' or 'corpus', got {word_index!r}")
     source = find_reviews(data_dir, download=download)
     index_path = find_word_index(data_dir, download=download) if word_index == "keras" else None
     key = cache_key(source, index_path)

@@ -17,7 +17,8 @@ import lightning as L
 import numpy as np
 import torch
 
-from imdb_lightning.data.corpus import EncodedSplit, load_corpus, encode_split
+from imdb_lightning.data.corpus import EncodedSplit, encode_split, load_corpus
+from imdb_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,14 @@ class BatchLoader:
     """Yields :class:`CompactBatch` slices of a preloaded split: no Dataset, no per-review Python work.
 
     Any iterable with ``__len__`` serves as a Lightning loader; plain loops can iterate it directly.
+    ``sampler`` is the epoch order, where Lightning looks for ``set_epoch``.
     """
+
+    batch_sampler = None  # Lightning inspects loaders that have a ``sampler`` for this DataLoader attribute
 
     def __init__(self, split: EncodedSplit, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> None:
         if batch_size <= 0:
-            raise ValueError(f"batch size must be positive, got {batch_size}")
+            raise ConfigError(f"batch size must be positive, got {batch_size}")
         self.ids = torch.from_numpy(split.ids)
         self.offsets = torch.from_numpy(split.offsets)
         self.lengths = self.offsets[1:] - self.offsets[:-1]
@@ -107,7 +111,8 @@ class IMDBDataModule(L.LightningDataModule):
 
     Order as Keras: the training reviews are shuffled with ``seed`` (113 by default), the first ``val_size``
     become validation (the lecture's ``x_train[:10000]``), the remaining ones the training set; the test
-    reviews are the 25,000 test files. Batches are ``(x, y)``: ``x`` multi-hot float32
+    reviews are the 25,000 test files. Training batches are reshuffled every epoch from ``shuffle_seed``
+    (default: ``seed``). Batches are ``(x, y)``: ``x`` multi-hot float32
     ``[batch, num_words]``, ``y`` float32 0/1.
 
     >>> dm = IMDBDataModule(data_dir="../shared/data")  # doctest: +SKIP
@@ -128,16 +133,17 @@ class IMDBDataModule(L.LightningDataModule):
         val_size: int = 10000,
         batch_size: int = 512,
         seed: int = 113,
+        shuffle_seed: int | None = None,
         download: bool = True,
         cache: bool = True,
     ) -> None:
         super().__init__()
         if num_words is not None and num_words < 4:
-            raise ValueError(f"data.num_words must be at least 4 (ids 0-2 are reserved, 3 is the first word), got {num_words}")
+            raise ConfigError(f"data.num_words must be at least 4 (ids 0-2 are reserved, 3 is the first word), got {num_words}")
         if batch_size <= 0:
-            raise ValueError(f"data.batch_size must be positive, got {batch_size}")
+            raise ConfigError(f"data.batch_size must be positive, got {batch_size}")
         if val_size <= 0:
-            raise ValueError(f"data.val_size must be positive, got {val_size}")
+            raise ConfigError(f"data.val_size must be positive, got {val_size}")
         self.save_hyperparameters()
         self.encoding = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, start_char=start_char, oov_char=oov_char, index_from=index_from)
         self.splits: dict[str, EncodedSplit] = {}
@@ -170,14 +176,14 @@ class IMDBDataModule(L.LightningDataModule):
         self.cache_path = corpus.meta.get("cache_path")
         largest = corpus.vocabulary_size + hp.index_from + 1
         if hp.num_words is not None and hp.num_words > largest:
-            raise ValueError(
+            raise ConfigError(
                 f"data.num_words={hp.num_words} exceeds the vocabulary: {corpus.vocabulary_size} words + index_from "
                 f"{hp.index_from} allow at most {largest} (or num_words=null for all of them)"
             )
         train = encode_split(corpus.splits["train"], **self.encoding)
         test = encode_split(corpus.splits["test"], **self.encoding)
         if not 0 < hp.val_size < len(train):
-            raise ValueError(f"data.val_size must be in (0, {len(train)}) (the training reviews), got {hp.val_size}")
+            raise ConfigError(f"data.val_size must be in (0, {len(train)}) (the training reviews), got {hp.val_size}")
         train_order, test_order = keras_orders(len(train), len(test), hp.seed)
         self.splits = {
             "val": train.take(train_order[: hp.val_size]),
@@ -189,7 +195,8 @@ class IMDBDataModule(L.LightningDataModule):
     def loader(self, split: str, *, shuffle: bool = False) -> BatchLoader:
         if not self.splits:
             raise RuntimeError("call setup() before asking for a loader")
-        return BatchLoader(self.splits[split], self.hparams.batch_size, shuffle=shuffle, seed=self.hparams.seed)
+        hp = self.hparams
+        return BatchLoader(self.splits[split], hp.batch_size, shuffle=shuffle, seed=hp.seed if hp.shuffle_seed is None else hp.shuffle_seed)
 
     def train_dataloader(self) -> BatchLoader:
         return self.loader("train", shuffle=True)

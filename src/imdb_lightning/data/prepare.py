@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from imdb_lightning.data.datamodule import IMDBDataModule
-from imdb_lightning.data.sources import DataError
+from imdb_lightning.errors import ConfigError, DataError
 
 
 def summarize(dm: IMDBDataModule) -> str:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         dm = IMDBDataModule(args.data_dir, num_words=args.num_words, val_size=args.val_size, word_index=args.word_index, download=not args.no_download)
         dm.prepare_data()
         dm.setup()
-    except (DataError, ValueError) as err:
+    except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(summarize(dm))

@@ -16,13 +16,15 @@ import hashlib
 import logging
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from imdb_lightning.atomic import atomic_open
+from imdb_lightning.errors import DataError
 
 DATA_ENV = "IMDB_LIGHTNING_DATA"
 CACHE_ENV = "IMDB_LIGHTNING_CACHE"
@@ -50,8 +52,8 @@ WORD_INDEX = Download(
 )
 
 
-class DataError(RuntimeError):
-    """The data is missing, corrupt or unusable; the message says what to do."""
+class _ChecksumMismatch(Exception):
+    pass
 
 
 def how_to_get_data() -> str:
@@ -122,14 +124,6 @@ def find_word_index(data_dir: str | Path | None = None, *, download: bool = True
     return fetch(WORD_INDEX, cache_dir())
 
 
-def md5_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 Opener = Callable[[str], "urllib.response.addinfourl"]
 
 
@@ -139,37 +133,34 @@ def fetch(source: Download, folder: Path, *, opener: Opener | None = None, attem
     ``opener`` is ``urllib.request.urlopen`` unless a test passes its own.
     """
     opener = opener or (lambda url: urllib.request.urlopen(url, timeout=60))  # noqa: S310 (https URLs only)
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / source.filename
     last_problem = ""
     for attempt in range(1, attempts + 1):
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{source.filename}.", suffix=".part", dir=folder)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
-                _copy_with_progress(opener, source.url, out)
-            got = md5_of(tmp)
-            if got == source.md5:
-                os.replace(tmp, target)
-                return target
-            last_problem = f"checksum mismatch: md5 {got}, expected {source.md5}"
+            with atomic_open(target) as out:
+                got = _copy_with_progress(opener, source.url, out)
+                if got != source.md5:
+                    raise _ChecksumMismatch(f"checksum mismatch: md5 {got}, expected {source.md5}")
+            return target
+        except _ChecksumMismatch as err:
+            last_problem = str(err)
         except (urllib.error.URLError, OSError, TimeoutError) as err:
             last_problem = f"download failed: {err}"
-        finally:
-            tmp.unlink(missing_ok=True)
         if attempt < attempts:
             log.warning("%s: %s; retrying", source.filename, last_problem)
     raise DataError(f"could not download {source.url} ({last_problem}); nothing was kept.\n" + how_to_get_data())
 
 
-def _copy_with_progress(opener: Opener, url: str, out, chunk: int = 1 << 16) -> None:
-    """Stream ``url`` into ``out``, printing progress to stderr about once a second."""
+def _copy_with_progress(opener: Opener, url: str, out, chunk: int = 1 << 16) -> str:
+    """Stream ``url`` into ``out``, printing progress to stderr about once a second; return the md5."""
+    digest = hashlib.md5()
     with opener(url) as response:
         total = int(response.headers.get("Content-Length") or 0)
         done, last = 0, 0.0
         name = url.rsplit("/", 1)[-1]
         while block := response.read(chunk):
             out.write(block)
+            digest.update(block)
             done += len(block)
             now = time.monotonic()
             if now - last >= 1.0:
@@ -179,3 +170,4 @@ def _copy_with_progress(opener: Opener, url: str, out, chunk: int = 1 << 16) -> 
         print(f"\rdownloading {name}: {done / 1e6:6.1f} MB done", file=sys.stderr, flush=True)
     if total and done != total:
         raise OSError(f"connection closed after {done} of {total} bytes")
+    return digest.hexdigest()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from imdb_lightning.errors import DataError
+
 # The Keras ``Tokenizer``'s default ``filters``: each becomes a word separator (tab and newline included).
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _TRANSLATION = str.maketrans({c: " " for c in KERAS_FILTERS})
@@ -57,16 +59,12 @@ def load_word_index(path: str | Path | None = None) -> dict[str, int]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        from imdb_lightning.data.sources import DataError
-
         raise DataError(f"cannot read the word index {path}: {err}") from err
     return validate_word_index(raw, source=str(path))
 
 
 def validate_word_index(raw: object, *, source: str = "word index") -> dict[str, int]:
     """Check that ``raw`` maps words to distinct positive ranks, so that ids cannot collide silently."""
-    from imdb_lightning.data.sources import DataError
-
     if not isinstance(raw, dict) or not raw:
         raise DataError(f"{source}: expected a non-empty JSON object mapping words to ranks")
     bad = [(w, r) for w, r in raw.items() if not isinstance(r, int) or isinstance(r, bool) or r < 1]

@@ -1,0 +1,65 @@
+"""Callbacks that leave a run folder a student can read: the Keras History as JSON/CSV, plots, epoch lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from pathlib import Path
+
+import lightning as L
+
+from imdb_lightning.atomic import atomic_open
+from imdb_lightning.reports import HISTORY_KEYS, plot_history
+
+log = logging.getLogger(__name__)
+
+# Keras History key ← our logged metric.
+LOGGED_AS = {"loss": "train/loss", "accuracy": "train/acc", "val_loss": "val/loss", "val_accuracy": "val/acc"}
+
+
+def save_history(history: dict[str, list[float]], folder: Path) -> None:
+    """``history.json`` (the Keras ``History.history`` dict) and ``history.csv`` (one row per epoch)."""
+    with atomic_open(folder / "history.json", "w") as f:
+        json.dump(history, f, indent=1)
+    epochs = max((len(v) for v in history.values()), default=0)
+    with atomic_open(folder / "history.csv", "w", newline="") as f:
+        csv.writer(f).writerows(
+            [["epoch", *history]] + [[e + 1, *(v[e] if e < len(v) else "" for v in history.values())] for e in range(epochs)]
+        )
+
+
+class KerasHistory(L.Callback):
+    """Collect one value per epoch of each Keras History key, write them after every epoch (a crash or
+    Ctrl-C loses nothing already measured), print a Keras-style epoch line, and plot at the end."""
+
+    def __init__(self, folder: str | Path, plots: bool = True) -> None:
+        self.folder = Path(folder)
+        self.plots = plots
+        self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        metrics = trainer.callback_metrics
+        for key, logged in LOGGED_AS.items():
+            if logged in metrics:
+                self.history[key].append(float(metrics[logged]))
+        save_history(self.history, self.folder)
+        parts = [f"{key}: {values[-1]:.4f}" for key, values in self.history.items() if values]
+        log.info("Epoch %d/%d - %s", trainer.current_epoch + 1, trainer.max_epochs, " - ".join(parts))
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._plot()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._plot()
+
+    def _plot(self) -> None:
+        if self.plots and any(self.history.values()):
+            plot_history({k: [v if math.isfinite(v) else float("nan") for v in vals] for k, vals in self.history.items()}, self.folder)
+
+    def state_dict(self) -> dict:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.history = state_dict["history"]

@@ -1,0 +1,175 @@
+"""The lecture's network and its training step, with Keras semantics wherever PyTorch's differ."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import BinaryAccuracy
+
+from imdb_lightning.errors import ConfigError
+from imdb_lightning.initializers import initialize
+from imdb_lightning.optimizers import KerasRMSprop
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "selu": nn.SELU,
+    "linear": nn.Identity,
+}
+
+# Keras BatchNormalization: moving = 0.99·moving + 0.01·batch (PyTorch's momentum is the 0.01), eps 1e-3.
+KERAS_BN_MOMENTUM = 0.01
+KERAS_BN_EPS = 1e-3
+
+
+class DenseStack(nn.Sequential):
+    """``hidden_1 … hidden_n`` (Dense + activation, then optional batch norm and dropout) → ``output`` (1 logit).
+
+    Layer names follow the lecture's Keras model, so summaries and TensorBoard read the same. The sigmoid is
+    left to the loss (``BCEWithLogits``, numerically safer) and to :meth:`IMDBClassifier.predict_proba`.
+    """
+
+    def __init__(
+        self,
+        num_words: int,
+        hidden_sizes: Sequence[int] = (16, 16),
+        *,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batchnorm: bool = False,
+        init: str = "glorot_uniform",
+        init_scale: float | None = None,
+    ) -> None:
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"model.activation={activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+        layers: dict[str, nn.Module] = {}
+        width = num_words
+        for i, size in enumerate(hidden_sizes, start=1):
+            layers[f"hidden_{i}"] = nn.Linear(width, size)
+            layers[f"{activation}_{i}"] = ACTIVATIONS[activation]()
+            if batchnorm:
+                layers[f"batch_normalization_{i}"] = nn.BatchNorm1d(size, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
+            if dropout > 0:
+                layers[f"dropout_{i}"] = nn.Dropout(dropout)
+            width = size
+        layers["output"] = nn.Linear(width, 1)
+        super().__init__(*[])
+        for name, layer in layers.items():
+            self.add_module(name, layer)
+        for layer in self.dense_layers():
+            initialize(layer, init, scale=init_scale)
+
+    def dense_layers(self) -> list[nn.Linear]:
+        return [m for m in self if isinstance(m, nn.Linear)]
+
+    def hidden_kernels(self) -> list[torch.Tensor]:
+        """The kernels the lecture's regularizers act on: every Dense layer but the output."""
+        return [m.weight for name, m in self.named_children() if name.startswith("hidden_")]
+
+
+def weight_penalty(kernels: Sequence[torch.Tensor], l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
+    """Keras's ``kernel_regularizer`` term: ``l1·Σ|w| + l2·Σw²`` summed over the kernels (never the biases)."""
+    total = kernels[0].new_zeros(())
+    for w in kernels:
+        if l1:
+            total = total + l1 * w.abs().sum()
+        if l2:
+            total = total + l2 * w.square().sum()
+    return total
+
+
+class IMDBClassifier(L.LightningModule):
+    """Binary sentiment classifier over multi-hot reviews, trained and measured as the lecture's Keras model.
+
+    ``optimizer`` is a partial optimizer (Hydra ``_partial_: true``) completed with the parameters here;
+    ``scheduler`` likewise, or None. The logged ``loss`` includes the weight penalty, as Keras's does;
+    the penalty is also logged on its own.
+    """
+
+    def __init__(
+        self,
+        num_words: int = 10000,
+        hidden_sizes: Sequence[int] = (16, 16),
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batchnorm: bool = False,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        init: str = "glorot_uniform",
+        init_scale: float | None = None,
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., object] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.net = DenseStack(
+            num_words, hidden_sizes, activation=activation, dropout=dropout, batchnorm=batchnorm, init=init, init_scale=init_scale
+        )
+        self.optimizer_factory = optimizer or KerasRMSprop
+        self.scheduler_factory = scheduler
+        # One metric object per stage (keys avoid nn.Module attribute names such as ``train``).
+        self.metrics = nn.ModuleDict()
+        for stage in ("train", "val", "test"):
+            self.metrics[f"{stage}_acc"] = BinaryAccuracy()
+            self.metrics[f"{stage}_loss"] = MeanMetric()
+        self.val_acc_best = MaxMetric()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, shape ``[batch]``."""
+        return self.net(x).squeeze(-1)
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Probability that each review is positive (the lecture's sigmoid output)."""
+        return torch.sigmoid(self(x))
+
+    def penalty(self) -> torch.Tensor:
+        return weight_penalty(self.net.hidden_kernels(), self.hparams.l1, self.hparams.l2)
+
+    def model_step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        penalty = self.penalty()
+        loss = F.binary_cross_entropy_with_logits(logits, y) + penalty
+        n = len(y)
+        # Keras reports the epoch's loss as the mean over samples: weight each batch by its size.
+        mean_loss, acc = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
+        mean_loss.update(loss.detach(), weight=n)
+        acc.update(logits.detach(), y.long())
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=n)
+        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
+        if self.hparams.l1 or self.hparams.l2:
+            self.log(f"{stage}/penalty", penalty.detach(), on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self.model_step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best.update(self.metrics["val_acc"].compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self.model_step(batch, "test")
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.predict_proba(x)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}

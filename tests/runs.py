@@ -1,0 +1,24 @@
+"""Composing the real training config for tests, the way ``python -m imdb_lightning OVERRIDES`` would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+from imdb_lightning.config import CONFIG_DIR
+
+# Small synthetic data: 30 training, 10 validation and 40 test reviews with a 30-word index.
+SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.enable_progress_bar=false"]
+
+
+def compose_run(out: Path, overrides: list[str]) -> DictConfig:
+    """The composed config writing into ``out`` (the paths Hydra's runtime would fill in are set here)."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.paths.tensorboard_dir = str(out / "tensorboard")
+        cfg.paths.run_name = ""
+    return cfg

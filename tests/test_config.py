@@ -1,0 +1,85 @@
+"""Bad config gets one clear line naming the key before any training starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from imdb_lightning.config import CONFIG_DIR, validate
+from imdb_lightning.errors import ConfigError
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def test_defaults_are_the_lectures_baseline():
+    cfg = composed()
+    validate(cfg)
+    assert list(cfg.model.hidden_sizes) == [16, 16] and cfg.model.init == "glorot_uniform"
+    assert cfg.optimizer._target_.endswith("KerasRMSprop") and cfg.optimizer.lr == 0.001
+    assert (cfg.trainer.max_epochs, cfg.data.batch_size, cfg.data.num_words, cfg.data.val_size) == (20, 512, 10000, 10000)
+    assert cfg.trainer.accelerator == "auto"
+    assert "experiment" not in cfg
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.dropout=1.0", r"model.dropout must be in \[0, 1\)"),
+        ("model.dropout=-0.1", r"model.dropout must be in \[0, 1\)"),
+        ("optimizer.lr=0", "optimizer.lr must be positive"),
+        ("data.batch_size=0", "data.batch_size must be a positive integer"),
+        ("data.num_words=3", "data.num_words must be an integer >= 4"),
+        ("data.val_size=0", "data.val_size must be a positive integer"),
+        ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),
+        ("model.hidden_sizes=[16,0]", "model.hidden_sizes must be a non-empty list"),
+        ("model.init=xavier", "choose one of zeros, random_normal"),
+        ("model.activation=swish2", "choose one of relu"),
+        ("model.l2=-1", "model.l1 and model.l2 must be >= 0"),
+        ("data.word_index=glove", "data.word_index must be 'keras' or 'corpus'"),
+        ("test_ckpt=worst", "test_ckpt must be 'final' or 'best'"),
+    ],
+)
+def test_out_of_range_values_name_their_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(composed(override))
+
+
+@pytest.mark.parametrize("optimizer", sorted(p.stem for p in (CONFIG_DIR / "optimizer").glob("*.yaml")))
+def test_every_optimizer_config_is_valid(optimizer):
+    validate(composed(f"optimizer={optimizer}"))
+
+
+def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", *args, f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, env=os.environ.copy(), capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_cli_reports_a_bad_value_in_one_line_and_exits_2(tmp_path):
+    result = cli("model.dropout=1.5", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "error: model.dropout must be in [0, 1), got 1.5" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "run" / "history.json").exists()
+
+
+def test_cli_lists_the_experiments_when_a_name_is_unknown(tmp_path):
+    result = cli("+experiment=dropuot", tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "Could not find 'experiment/dropuot'" in result.stderr and "batchnorm" in result.stderr
+
+
+def test_cli_without_data_says_how_to_get_it(tmp_path):
+    result = cli("data.download=false", tmp_path=tmp_path)
+    assert result.returncode == 2
+    out = result.stderr + result.stdout
+    assert "IMDB_LIGHTNING_DATA" in out and "data.data_dir" in out and "aclImdb_v1.tar.gz" in out
+    assert "Traceback" not in out

@@ -1,0 +1,68 @@
+"""The network, its Keras-style summary and its weight penalties."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from imdb_lightning.model import DenseStack, IMDBClassifier, weight_penalty
+from imdb_lightning.summary import count_parameters, keras_summary
+
+
+def test_baseline_has_the_lectures_layers_and_160305_parameters():
+    net = DenseStack(10000)
+    assert [name for name, _ in net.named_children()] == ["hidden_1", "relu_1", "hidden_2", "relu_2", "output"]
+    assert count_parameters(net) == (160_305, 0)
+    summary = keras_summary(net)
+    for row in ("hidden_1 (Dense)", "160,016", "hidden_2 (Dense)", "272", "output (Dense)", "17", "Total params: 160,305"):
+        assert row in summary
+
+
+def test_batchnorm_adds_128_parameters_of_which_64_non_trainable_as_keras():
+    net = DenseStack(10000, batchnorm=True)
+    trainable, frozen = count_parameters(net)
+    assert (trainable + frozen, trainable, frozen) == (160_433, 160_369, 64)
+    summary = keras_summary(net)
+    assert "batch_normalization_1 (BatchNormalization)" in summary and "Non-trainable params: 64" in summary
+    bn = net.batch_normalization_1
+    assert bn.momentum == pytest.approx(0.01) and bn.eps == pytest.approx(1e-3)
+
+
+def test_dropout_layers_follow_each_hidden_layer_and_add_no_parameters():
+    net = DenseStack(10000, dropout=0.5)
+    assert [n for n, _ in net.named_children()] == ["hidden_1", "relu_1", "dropout_1", "hidden_2", "relu_2", "dropout_2", "output"]
+    assert count_parameters(net) == (160_305, 0)
+    assert "dropout_1 (Dropout)" in keras_summary(net)
+
+
+def test_widths_and_depth_are_configurable():
+    net = DenseStack(100, [32, 8, 4], activation="tanh")
+    assert [m.out_features for m in net.dense_layers()] == [32, 8, 4, 1]
+    assert len(net.hidden_kernels()) == 3
+    with pytest.raises(ValueError, match="relu"):
+        DenseStack(100, activation="swishy")
+
+
+def test_penalty_is_keras_l1_and_l2_on_hidden_kernels_only():
+    model = IMDBClassifier(num_words=50, l1=0.01, l2=0.001)
+    kernels = [model.net.hidden_1.weight, model.net.hidden_2.weight]
+    expected = sum(0.01 * w.abs().sum() + 0.001 * w.square().sum() for w in kernels)
+    assert model.penalty().item() == pytest.approx(expected.item(), rel=1e-6)
+    assert weight_penalty(kernels).item() == 0.0
+    with torch.no_grad():
+        model.net.output.weight.fill_(100.0)  # the output kernel is not regularized
+        model.net.hidden_1.bias.fill_(100.0)  # nor are biases
+    assert model.penalty().item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_training_loss_is_cross_entropy_plus_penalty_as_keras_reports_it():
+    torch.manual_seed(0)
+    model = IMDBClassifier(num_words=50, l2=0.01)
+    x = (torch.rand(8, 50) < 0.2).float()
+    y = torch.tensor([0, 1] * 4, dtype=torch.float32)
+    model.log = lambda *a, **k: None
+    loss = model.model_step((x, y), "train")
+    expected = F.binary_cross_entropy(torch.sigmoid(model(x)), y) + model.penalty()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert model.predict_proba(x).shape == (8,) and ((model.predict_proba(x) > 0) & (model.predict_proba(x) < 1)).all()

@@ -1,0 +1,115 @@
+"""The training app: every experiment composes and runs; runs leave a complete folder; sweeps work."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import runs
+
+from imdb_lightning.config import CONFIG_DIR
+from imdb_lightning.train import train
+
+EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+SMALL = runs.SMALL
+
+
+def compose_run(data_dir: Path, out: Path, overrides: list[str]):
+    """A run on the synthetic data in ``data_dir``."""
+    return runs.compose_run(out, [f"data.data_dir={data_dir}", *SMALL, *overrides])
+
+
+def test_every_lecture_variant_has_an_experiment():
+    expected = {"baseline", "dropout", "batchnorm", "l2", "l1", "l1l2"}
+    expected |= {f"init_{n}" for n in ("zeros", "random_normal", "too_small", "too_large", "he_normal", "lecun_normal", "glorot_normal", "glorot_uniform")}
+    expected |= {f"opt_{n}" for n in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")}
+    assert expected <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_experiment_composes_and_runs_one_fast_dev_batch(experiment, data_dir, tmp_path):
+    cfg = compose_run(data_dir, tmp_path / "run", [f"+experiment={experiment}", "+trainer.fast_dev_run=true"])
+    assert cfg.name == experiment
+    metrics = train(cfg)
+    assert "test/acc" in metrics and 0.0 <= metrics["test/acc"] <= 1.0
+    assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "summary.txt").is_file()
+
+
+def test_run_folder_holds_history_plots_checkpoints_and_tensorboard(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    metrics = train(compose_run(data_dir, out, ["trainer.max_epochs=3"]))
+    history = json.loads((out / "history.json").read_text())
+    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert all(len(v) == 3 for v in history.values())
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert float(rows[-1]["val_accuracy"]) == pytest.approx(history["val_accuracy"][-1])
+    for name in ("loss.png", "accuracy.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "checkpoints" / "best.ckpt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    assert metrics["val/acc_best"] == pytest.approx(max(history["val_accuracy"]))
+    assert json.loads((out / "metrics.json").read_text())["test/acc"] == pytest.approx(metrics["test/acc"])
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"} <= tags
+    assert [e.value for e in events.Scalars("val/acc")] == pytest.approx(history["val_accuracy"])
+
+    printed = capsys.readouterr().out
+    assert "test [loss, accuracy]: [" in printed
+    assert f"run folder: {out}" in printed and "tensorboard --logdir" in printed
+
+
+def test_the_synthetic_task_is_learned(data_dir, tmp_path):
+    metrics = train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=15", "optimizer.lr=0.01"]))
+    assert metrics["val/acc_best"] >= 0.8
+
+
+def test_same_seed_gives_the_same_history_on_cpu(data_dir, tmp_path):
+    histories = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        train(compose_run(data_dir, out, ["trainer.max_epochs=3", "model.dropout=0.3", "seed=7"]))
+        histories.append((out / "history.json").read_text())
+    assert histories[0] == histories[1]
+    train(compose_run(data_dir, tmp_path / "other", ["trainer.max_epochs=3", "model.dropout=0.3", "seed=8"]))
+    assert (tmp_path / "other" / "history.json").read_text() != histories[0]
+
+
+def run_cli(*args: str, cwd: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "imdb_lightning", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_multirun_sweep_names_jobs_by_overrides_with_one_tensorboard_root(data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m", "optimizer=sgd,adam", *SMALL, "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path, env_extra={"IMDB_LIGHTNING_DATA": str(data_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name != "tensorboard")
+    assert len(jobs) == 2 and jobs[0].startswith("0-") and "optimizer=sgd" in jobs[0] and "optimizer=adam" in jobs[1]
+    assert sorted(p.name for p in (sweep / "tensorboard").iterdir()) == jobs
+    for job in jobs:
+        assert len(json.loads((sweep / job / "history.json").read_text())["val_loss"]) == 2
+        assert "optimizer" in (sweep / job / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_installed_app_runs_from_any_folder_with_an_experiment(data_dir, tmp_path):
+    result = run_cli(
+        "+experiment=batchnorm", *SMALL, "trainer.max_epochs=1", f"data.data_dir={data_dir}", f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Non-trainable params: 64" in result.stdout + result.stderr
+    assert (tmp_path / "run" / "history.json").is_file()
