@@ -113,3 +113,47 @@ def test_installed_app_runs_from_any_folder_with_an_experiment(data_dir, tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Non-trainable params: 64" in result.stdout + result.stderr
     assert (tmp_path / "run" / "history.json").is_file()
+
+
+def test_a_diverging_run_stops_cleanly_keeps_its_files_and_says_so(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    cfg = compose_run(data_dir, out, ["trainer.max_epochs=5", "optimizer=sgd", "optimizer.lr=1e12", "model.init=too_large", "model.init_scale=100"])
+    metrics = train(cfg)
+    assert metrics["status"] == "diverged"
+    assert metrics["epochs"] < 5
+    assert json.loads((out / "metrics.json").read_text())["status"] == "diverged"
+    history = json.loads((out / "history.json").read_text())  # strict JSON: NaN is written as null
+    assert None in history["loss"] or None in history["val_loss"]
+    assert (out / "loss.png").is_file() and (out / "tensorboard").is_dir()
+    assert "the run diverged" in capsys.readouterr().out
+
+
+def test_metrics_record_status_epochs_time_and_parameters(data_dir, tmp_path):
+    metrics = train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=2"]))
+    assert metrics["status"] == "completed" and metrics["epochs"] == 2
+    assert metrics["params"] == 30 * 16 + 16 + 272 + 17 and metrics["fit_seconds"] > 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_history_plots_and_a_checkpoint(data_dir, tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imdb_lightning", *SMALL, "trainer.max_epochs=100000", f"data.data_dir={data_dir}", f"hydra.run.dir={run}"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        history = run / "history.json"
+        if history.is_file() and len(json.loads(history.read_text())["loss"]) >= 3:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert len(json.loads((run / "history.json").read_text())["loss"]) >= 3
+    assert (run / "checkpoints" / "interrupted.ckpt").is_file()
+    assert (run / "loss.png").is_file()
+    assert "KeyboardInterrupt" in err

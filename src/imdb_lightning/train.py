@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 
 import hydra
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
+from imdb_lightning.atomic import atomic_open
+from imdb_lightning.callbacks import StopOnDivergence
 from imdb_lightning.config import validate
-from imdb_lightning.summary import keras_summary
+from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+    started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    fit_seconds = time.perf_counter() - started
+    metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    guard = next((c for c in trainer.callbacks if isinstance(c, StopOnDivergence)), None)
+    diverged = guard is not None and guard.diverged_at is not None
 
     if cfg.test:
         ckpt = "best" if cfg.test_ckpt == "best" and trainer.checkpoint_callback else None
@@ -57,7 +64,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
 
     metrics = {k: (v if math.isfinite(v) else None) for k, v in sorted(metrics.items())}
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    trainable, frozen = count_parameters(model.net)
+    metrics.update(
+        status="diverged" if diverged else "completed",
+        epochs=trainer.current_epoch,  # epochs run (the last one partly, if the run diverged)
+        fit_seconds=round(fit_seconds, 3),
+        params=trainable + frozen,
+    )
+    with atomic_open(output_dir / "metrics.json", "w") as f:
+        json.dump(metrics, f, indent=1)
+    if diverged:
+        print(f"the run diverged (non-finite loss at epoch {guard.diverged_at[0]}, batch {guard.diverged_at[1]}); its history is kept")
     tb_root = cfg.paths.tensorboard_dir
     print(f"run folder: {output_dir}\nTensorBoard: tensorboard --logdir {tb_root}")
     return metrics
