@@ -103,6 +103,12 @@ def test_multirun_sweep_names_jobs_by_overrides_with_one_tensorboard_root(data_d
         assert len(json.loads((sweep / job / "history.json").read_text())["val_loss"]) == 2
         assert "optimizer" in (sweep / job / "config.yaml").read_text()
 
+    from imdb_lightning.report import write_report
+
+    rows = [line for line in write_report(sweep).read_text().splitlines() if line.startswith("| `")]
+    assert len(rows) == 2 and "optimizer=sgd" in rows[0] and "optimizer=adam" in rows[1]
+    assert all("| 1/1 |" in row for row in rows)
+
 
 @pytest.mark.slow
 def test_installed_app_runs_from_any_folder_with_an_experiment(data_dir, tmp_path):

@@ -12,7 +12,7 @@ import lightning as L
 import torch
 
 from imdb_lightning.atomic import atomic_open
-from imdb_lightning.reports import HISTORY_KEYS, plot_history
+from imdb_lightning.report import HISTORY_KEYS, plot_history
 
 log = logging.getLogger(__name__)
 

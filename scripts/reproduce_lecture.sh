@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Reproduce the lecture: every experiment x several seeds on the real data, then one report beside the
+# lecture's published Keras figures.
+#
+#   IMDB_LIGHTNING_DATA=../shared/data scripts/reproduce_lecture.sh [SEEDS] [SWEEP_DIR] [PUBLISH_DIR]
+#
+# SEEDS defaults to 0,1,2; SWEEP_DIR to logs/multirun/lecture_<date>; with PUBLISH_DIR (e.g. docs/results)
+# the report and its figures are also written there.
+set -euo pipefail
+seeds="${1:-0,1,2}"
+sweep="${2:-logs/multirun/lecture_$(date +%Y-%m-%d_%H-%M-%S)}"
+publish="${3:-}"
+start=$(date +%s)
+python -m imdb_lightning -m '+experiment=glob(*)' "seed=${seeds}" trainer.enable_progress_bar=false "hydra.sweep.dir=${sweep}"
+python -m imdb_lightning.report "${sweep}" --lecture
+if [ -n "${publish}" ]; then
+  python -m imdb_lightning.report "${sweep}" --lecture --out "${publish}" > /dev/null
+  echo "published: ${publish}/report.md"
+fi
+echo "reproduce_lecture: seeds ${seeds}, $(( $(date +%s) - start )) s in all, sweep folder ${sweep}"

@@ -1,0 +1,371 @@
+"""Figures and tables made from run histories: one run's plots, and a whole sweep's report.
+
+``python -m imdb_lightning.report SWEEP_DIR [--lecture]`` reads every job folder of a Hydra multirun and
+writes into the sweep folder:
+
+* ``report.md``: one row per configuration (seeds grouped), mean ± std of the lecture's measures;
+* ``curves_<section>.png``: validation loss and accuracy per epoch, mean with a ±1 std band over seeds, one
+  figure per lecture section (regularization, initialization, optimizers) or one for other sweeps;
+* ``epochs.csv``: every epoch of every run.
+
+Jobs that never produced results are listed as missing or crashed, and diverged runs as diverged; none is
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: runs happen on machines without a screen
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+#: Overrides that do not make a different configuration: they are grouped over (seed) or incidental.
+NOT_A_CONFIGURATION = ("seed", "trainer.enable_progress_bar", "data.data_dir", "data.download")
+
+#: The lecture's sections, in its order, by experiment name.
+SECTIONS = {
+    "regularization": ["baseline", "dropout", "batchnorm", "l1", "l2", "l1l2"],
+    "initialization": [
+        "init_zeros", "init_random_normal", "init_too_small", "init_too_large",
+        "init_he_normal", "init_lecun_normal", "init_glorot_normal", "init_glorot_uniform",
+    ],
+    "optimizers": [
+        "opt_sgd", "opt_momentum", "opt_nesterov", "opt_adagrad", "opt_rmsprop",
+        "opt_adam", "opt_adamw", "opt_nadam", "opt_adadelta", "opt_adamax",
+    ],
+}
+
+#: The lecture's published Keras figures (one run each; ../shared/lecture/README.md). Reference only: never
+#: written into a result column.
+LECTURE = {
+    "baseline": {"best_val_acc": 0.8876, "best_epoch": 5, "final_val_loss": 0.5418, "final_val_acc": 0.8661, "test_loss": 0.5901, "test_acc": 0.8569},
+    "dropout": {"best_val_acc": 0.8880, "best_epoch": 10, "final_val_loss": 0.5256, "final_val_acc": 0.8838},
+    "batchnorm": {"best_val_acc": 0.8776, "best_epoch": 3, "final_val_loss": 0.7057, "final_val_acc": 0.8530},
+    "l2": {"final_val_loss": 0.4465, "final_val_acc": 0.8746},
+}
+
+
+def plot_history(history: dict[str, list[float]], folder: Path) -> list[Path]:
+    """``loss.png`` and ``accuracy.png``: training vs validation per epoch, drawn as the lecture draws them."""
+    written = []
+    for metric, title in (("loss", "Training and validation loss"), ("accuracy", "Training and validation accuracy")):
+        train, val = history.get(metric, []), history.get(f"val_{metric}", [])
+        if not train and not val:
+            continue
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        if train:
+            ax.plot(range(1, len(train) + 1), train, "b-o", label=f"Training {metric}")
+        if val:
+            ax.plot(range(1, len(val) + 1), val, "r-o", label=f"Validation {metric}")
+        ax.set(title=title, xlabel="Epochs", ylabel=metric.capitalize())
+        ax.legend()
+        fig.tight_layout()
+        path = folder / f"{metric}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+# ------------------------------------------------------------------------------------------ a sweep's runs
+
+
+@dataclass
+class Run:
+    """One job folder of a sweep, and what it left behind."""
+
+    folder: Path
+    job: int | None
+    label: str
+    seed: int | None
+    status: str  # completed | diverged | crashed | missing
+    history: dict[str, list[float | None]] = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    def series(self, key: str) -> np.ndarray:
+        return np.array([math.nan if v is None else v for v in self.history.get(key, [])], dtype=float)
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def configuration_label(overrides: list[str]) -> str:
+    """What names a configuration: its overrides less the seed and incidental ones (``+experiment=`` shows
+    as the bare experiment name)."""
+    parts = []
+    for override in overrides:
+        key, value = _split(override)
+        if key in NOT_A_CONFIGURATION or key.startswith("hydra."):
+            continue
+        parts.append(value if key == "experiment" else f"{key}={value}")
+    return ",".join(parts) or "default"
+
+
+def _seed(overrides: list[str], config: dict) -> int | None:
+    for override in overrides:
+        key, value = _split(override)
+        if key == "seed":
+            return int(value)
+    return config.get("seed")
+
+
+def expected_jobs(sweep: Path) -> list[list[str]] | None:
+    """The override lists of every job the sweep launched, in Hydra's job order; None when unknowable."""
+    multirun = sweep / "multirun.yaml"
+    if not multirun.is_file():
+        return None
+    try:
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra._internal.utils import create_config_search_path
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        from imdb_lightning.config import CONFIG_DIR
+
+        task = yaml.safe_load(multirun.read_text())["hydra"]["overrides"]["task"]
+        loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(CONFIG_DIR)))
+        overrides = OverridesParser.create(config_loader=loader).parse_overrides(task)
+        return list(itertools.chain.from_iterable(BasicSweeper.split_arguments(overrides, None)))
+    except Exception:  # noqa: BLE001 -- a sweep we cannot expand still reports the jobs it has
+        return None
+
+
+def collect_runs(sweep: Path) -> list[Run]:
+    """Every job of the sweep: the folders it left, and the expected jobs that left none (``missing``)."""
+    runs: dict[int | str, Run] = {}
+    for folder in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
+        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
+        config = yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
+        head = folder.name.split("-", 1)[0]
+        job = int(head) if head.isdigit() else None
+        history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
+        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+        status = metrics.get("status", "completed") if metrics else "crashed"
+        runs[job if job is not None else folder.name] = Run(folder, job, configuration_label(overrides), _seed(overrides, config), status, history, metrics)
+    for job, overrides in enumerate(expected_jobs(sweep) or []):
+        if job not in runs:
+            runs[job] = Run(sweep / f"{job}-?", job, configuration_label(overrides), _seed(overrides, {}), "missing")
+    return sorted(runs.values(), key=lambda r: (r.job is None, r.job if r.job is not None else 0, str(r.folder)))
+
+
+# ------------------------------------------------------------------------------------------ summarizing
+
+
+def run_measures(run: Run) -> dict[str, float]:
+    """The lecture's measures of one finished run (NaN where a value is missing or not finite)."""
+    val_acc, val_loss = run.series("val_accuracy"), run.series("val_loss")
+    finite = np.isfinite(val_acc)
+    best = int(np.nanargmax(val_acc)) if finite.any() else -1
+    metric = run.metrics.get
+
+    def number(value) -> float:
+        return float(value) if isinstance(value, (int, float)) and value is not None else math.nan
+
+    epochs = number(metric("epochs"))
+    return {
+        "best_val_acc": float(val_acc[best]) if best >= 0 else math.nan,
+        "best_epoch": float(best + 1) if best >= 0 else math.nan,
+        "final_val_loss": float(val_loss[-1]) if len(val_loss) else math.nan,
+        "final_val_acc": float(val_acc[-1]) if len(val_acc) else math.nan,
+        "test_loss": number(metric("test/loss")),
+        "test_acc": number(metric("test/acc")),
+        "params": number(metric("params")),
+        "s_per_epoch": number(metric("fit_seconds")) / epochs if epochs and epochs > 0 else math.nan,
+    }
+
+
+MEASURES = ("best_val_acc", "best_epoch", "final_val_loss", "final_val_acc", "test_loss", "test_acc", "params", "s_per_epoch")
+
+
+def summarize(runs: list[Run]) -> dict[str, dict]:
+    """Per configuration (in first-seen order): runs by status and mean/std of each measure over completed runs."""
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        groups[run.label].append(run)
+    table = {}
+    for label, members in groups.items():
+        done = [r for r in members if r.status == "completed"]
+        values = {m: np.array([run_measures(r)[m] for r in done], dtype=float) for m in MEASURES}
+        table[label] = {
+            "runs": members,
+            "counts": {s: sum(r.status == s for r in members) for s in ("completed", "diverged", "crashed", "missing")},
+            "mean": {m: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for m, v in values.items()},
+            "std": {m: float(np.nanstd(v)) if np.isfinite(v).sum() > 1 else math.nan for m, v in values.items()},
+        }
+    return table
+
+
+def _fmt(mean: float, std: float, digits: int = 4) -> str:
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if math.isfinite(std) else f"{mean:.{digits}f}"
+
+
+def _runs_cell(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    extra = [f"{n} {status}" for status, n in counts.items() if status != "completed" and n]
+    return f"{counts['completed']}/{total}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
+    header = ["configuration", "runs", "best val acc", "best epoch", "final val loss", "final val acc", "test loss", "test acc", "params", "s / epoch"]
+    if lecture:
+        header += ["lecture (Keras, 1 run): best val acc (epoch), final val loss, final val acc, test", "ours − lecture"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, row in table.items():
+        mean, std = row["mean"], row["std"]
+        cells = [
+            f"`{label}`",
+            _runs_cell(row["counts"]),
+            _fmt(mean["best_val_acc"], std["best_val_acc"]),
+            _fmt(mean["best_epoch"], std["best_epoch"], 1),
+            _fmt(mean["final_val_loss"], std["final_val_loss"]),
+            _fmt(mean["final_val_acc"], std["final_val_acc"]),
+            _fmt(mean["test_loss"], std["test_loss"]),
+            _fmt(mean["test_acc"], std["test_acc"]),
+            f"{mean['params']:,.0f}" if math.isfinite(mean["params"]) else "—",
+            _fmt(mean["s_per_epoch"], math.nan, 3),
+        ]
+        if lecture:
+            cells += _lecture_cells(label, mean)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _lecture_cells(label: str, mean: dict[str, float]) -> list[str]:
+    ref = LECTURE.get(label)
+    if not ref:
+        return ["", ""]
+
+    def get(key: str, digits: int = 4) -> str:
+        return f"{ref[key]:.{digits}f}" if key in ref else "—"
+
+    test = f"[{get('test_loss')}, {get('test_acc')}]" if "test_acc" in ref else "—"
+    best = f"{get('best_val_acc')} ({ref['best_epoch']})" if "best_val_acc" in ref else "—"
+    shown = f"{best}, {get('final_val_loss')}, {get('final_val_acc')}, {test}"
+    diffs = [
+        f"{name} {mean[key] - ref[key]:+.4f}"
+        for key, name in (("best_val_acc", "best val acc"), ("final_val_loss", "val loss"), ("final_val_acc", "val acc"), ("test_acc", "test acc"))
+        if key in ref and math.isfinite(mean[key])
+    ]
+    return [shown, ", ".join(diffs)]
+
+
+# ------------------------------------------------------------------------------------------ figures and files
+
+
+def section_of(label: str) -> str:
+    for section, names in SECTIONS.items():
+        if label in names:
+            return section
+    return "sweep"
+
+
+def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
+    """One figure per section: validation loss and accuracy per epoch, mean ± std band over seeds."""
+    by_section: dict[str, list[str]] = defaultdict(list)
+    for label in table:
+        by_section[section_of(label)].append(label)
+    written = []
+    for section, labels in by_section.items():
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+        for label in labels:
+            done = [r for r in table[label]["runs"] if r.status == "completed" and r.history]
+            if not done:
+                continue
+            for ax, key in zip(axes, ("val_loss", "val_accuracy")):
+                length = min(len(r.series(key)) for r in done)
+                stack = np.stack([r.series(key)[:length] for r in done])
+                epochs = np.arange(1, length + 1)
+                mean = np.nanmean(stack, axis=0)
+                (line,) = ax.plot(epochs, mean, "-o", markersize=3, label=f"{label} (n={len(done)})")
+                if len(done) > 1:
+                    std = np.nanstd(stack, axis=0)
+                    ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+        for ax, title in zip(axes, ("Validation loss", "Validation accuracy")):
+            ax.set(title=f"{title} — {section}", xlabel="Epochs", ylabel=title.split()[-1].capitalize())
+            ax.grid(alpha=0.3)
+        axes[1].legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
+        path = folder / f"curves_{section}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def write_epochs_csv(runs: list[Run], path: Path) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["configuration", "seed", "job", "status", "epoch", *HISTORY_KEYS])
+        for run in runs:
+            epochs = max((len(v) for v in run.history.values()), default=0)
+            for e in range(epochs):
+                values = [run.history.get(k, [])[e] if e < len(run.history.get(k, [])) else "" for k in HISTORY_KEYS]
+                writer.writerow([run.label, run.seed, run.folder.name, run.status, e + 1, *("" if v is None else v for v in values)])
+
+
+def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None) -> Path:
+    """Write ``report.md``, ``epochs.csv`` and the curve figures for ``sweep`` into ``out`` (default: the sweep)."""
+    out = out or sweep
+    out.mkdir(parents=True, exist_ok=True)
+    runs = collect_runs(sweep)
+    if not runs:
+        raise SystemExit(f"error: no job folders (with .hydra/overrides.yaml) under {sweep}")
+    table = summarize(runs)
+    figures = plot_curves(table, out)
+    write_epochs_csv(runs, out / "epochs.csv")
+    problems = [r for r in runs if r.status != "completed"]
+    lines = [
+        f"# Sweep report: {sweep.name}",
+        "",
+        f"{len(runs)} jobs, {len(table)} configurations; mean ± std over the completed runs of each (seeds grouped).",
+        "Best val acc is the highest validation accuracy of a run, best epoch where it happened; final values are",
+        "after the last epoch; test is evaluated after fit. s / epoch is fit time (training + validation) per epoch.",
+        "",
+        markdown_table(table, lecture=lecture),
+        "",
+    ]
+    if lecture:
+        lines += ["The lecture's column holds its published Keras figures (one run each) for comparison; every other number was measured in this sweep.", ""]
+    if problems:
+        lines += ["## Runs without a result", ""] + [f"- `{r.folder.name}` ({r.label}, seed {r.seed}): {r.status}" for r in problems] + [""]
+    lines += ["## Learning curves", ""] + [f"![{p.stem}]({p.name})" for p in figures] + ["", "Every epoch of every run: [epochs.csv](epochs.csv)", ""]
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m imdb_lightning.report", description="Summarize a multirun sweep folder.")
+    parser.add_argument("sweep", type=Path, help="the sweep folder (hydra.sweep.dir), e.g. logs/multirun/2026-11-25_18-00-00")
+    parser.add_argument("--lecture", action="store_true", help="add the lecture's published Keras figures beside ours")
+    parser.add_argument("--out", type=Path, help="write the report here instead of into the sweep folder")
+    args = parser.parse_args(argv)
+    if not args.sweep.is_dir():
+        print(f"error: {args.sweep} is not a folder", file=sys.stderr)
+        return 2
+    report = write_report(args.sweep, lecture=args.lecture, out=args.out)
+    print(report.read_text())
+    print(f"report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The sweep report: rows, values and figures computed from the runs' histories; nothing dropped silently."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from imdb_lightning.report import collect_runs, main, summarize, write_report
+
+
+def fake_job(sweep: Path, job: int, overrides: list[str], val_acc: list[float], *, status: str | None = "completed", test_acc: float = 0.8) -> Path:
+    folder = sweep / f"{job}-{','.join(overrides)}"
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    n = len(val_acc)
+    history = {"loss": [0.5] * n, "accuracy": [0.8] * n, "val_loss": [1.0 - a for a in val_acc], "val_accuracy": val_acc}
+    if status == "diverged":
+        history["val_loss"][-1] = None
+    (folder / "history.json").write_text(json.dumps(history))
+    if status is not None:
+        metrics = {"status": status, "test/acc": test_acc, "test/loss": 0.4, "params": 160305, "epochs": n, "fit_seconds": 2.0 * n}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+@pytest.fixture
+def sweep(tmp_path) -> Path:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    task = ["+experiment=baseline,dropout,l2", "seed=1,2"]
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": task}}}))
+    fake_job(sweep, 0, ["+experiment=baseline", "seed=1"], [0.80, 0.88, 0.86], test_acc=0.85)
+    fake_job(sweep, 1, ["+experiment=baseline", "seed=2"], [0.82, 0.86, 0.90], test_acc=0.87)
+    fake_job(sweep, 2, ["+experiment=dropout", "seed=1"], [0.70, 0.75, 0.80])
+    fake_job(sweep, 3, ["+experiment=dropout", "seed=2"], [0.70, 0.74, 0.79], status=None)  # crashed: no metrics
+    fake_job(sweep, 4, ["+experiment=l2", "seed=1"], [0.6, 0.5, 0.5], status="diverged")
+    # job 5 (l2, seed 2) never ran: missing
+    return sweep
+
+
+def test_runs_are_grouped_over_seeds_with_every_status_kept(sweep):
+    runs = collect_runs(sweep)
+    assert [(r.label, r.seed, r.status) for r in runs] == [
+        ("baseline", 1, "completed"), ("baseline", 2, "completed"),
+        ("dropout", 1, "completed"), ("dropout", 2, "crashed"),
+        ("l2", 1, "diverged"), ("l2", 2, "missing"),
+    ]
+
+
+def test_means_and_stds_are_computed_from_the_histories(sweep):
+    table = summarize(collect_runs(sweep))
+    base = table["baseline"]
+    assert base["mean"]["best_val_acc"] == pytest.approx((0.88 + 0.90) / 2)
+    assert base["std"]["best_val_acc"] == pytest.approx(0.01)
+    assert base["mean"]["best_epoch"] == pytest.approx(2.5)
+    assert base["mean"]["final_val_loss"] == pytest.approx(1 - (0.86 + 0.90) / 2)
+    assert base["mean"]["test_acc"] == pytest.approx(0.86)
+    assert base["mean"]["s_per_epoch"] == pytest.approx(2.0)
+    assert table["dropout"]["counts"] == {"completed": 1, "diverged": 0, "crashed": 1, "missing": 0}
+    assert table["l2"]["counts"] == {"completed": 0, "diverged": 1, "crashed": 0, "missing": 1}
+
+
+def test_report_writes_table_csv_and_figures(sweep, capsys):
+    assert main([str(sweep), "--lecture"]) == 0
+    report = (sweep / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| `")]
+    assert [r.split("|")[1].strip() for r in rows] == ["`baseline`", "`dropout`", "`l2`"]
+    assert "0.8900 ± 0.0100" in rows[0]  # best val acc, mean ± std over the two seeds
+    assert "1/2 (1 crashed)" in rows[1] and "0/2 (1 diverged, 1 missing)" in rows[2]
+    assert "0.8876 (5)" in rows[0]  # the lecture's figure, beside ours
+    assert "best val acc +0.0024" in rows[0]
+    assert "## Runs without a result" in report and "l2, seed 2): missing" in report
+    assert (sweep / "curves_regularization.png").read_bytes()[:4] == b"\x89PNG"
+    with open(sweep / "epochs.csv") as f:
+        epochs = list(csv.DictReader(f))
+    assert len(epochs) == 5 * 3  # every epoch of every run that left a history
+    assert {e["status"] for e in epochs} == {"completed", "crashed", "diverged"}
+    assert "report:" in capsys.readouterr().out
+
+
+def test_report_of_a_folder_without_jobs_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="no job folders"):
+        write_report(tmp_path)
+    assert main([str(tmp_path / "nope")]) == 2
