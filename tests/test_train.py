@@ -163,3 +163,16 @@ def test_ctrl_c_keeps_the_history_plots_and_a_checkpoint(data_dir, tmp_path):
     assert (run / "checkpoints" / "interrupted.ckpt").is_file()
     assert (run / "loss.png").is_file()
     assert "KeyboardInterrupt" in err
+
+
+def test_resuming_from_a_checkpoint_gives_the_same_final_metrics(data_dir, tmp_path):
+    common = ["model.dropout=0.3", "seed=3"]
+    whole = train(compose_run(data_dir, tmp_path / "whole", ["trainer.max_epochs=4", *common]))
+    train(compose_run(data_dir, tmp_path / "part", ["trainer.max_epochs=2", *common]))
+    resumed = train(
+        compose_run(data_dir, tmp_path / "resumed", ["trainer.max_epochs=4", f"+ckpt_path={tmp_path / 'part' / 'checkpoints' / 'last.ckpt'}", *common])
+    )
+    for key in ("val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"):
+        assert resumed[key] == pytest.approx(whole[key], abs=1e-6), key
+    whole_history = json.loads((tmp_path / "whole" / "history.json").read_text())
+    assert json.loads((tmp_path / "resumed" / "history.json").read_text()) == whole_history

@@ -109,6 +109,7 @@ class IMDBClassifier(L.LightningModule):
         scheduler: Callable[..., object] | None = None,
     ) -> None:
         super().__init__()
+        hidden_sizes = [int(size) for size in hidden_sizes]  # plain list: checkpoints load with weights_only
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.net = DenseStack(
             num_words, hidden_sizes, activation=activation, dropout=dropout, batchnorm=batchnorm, init=init, init_scale=init_scale
@@ -121,6 +122,7 @@ class IMDBClassifier(L.LightningModule):
             self.metrics[f"{stage}_acc"] = BinaryAccuracy()
             self.metrics[f"{stage}_loss"] = MeanMetric()
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # a resumed run remembers its best epoch so far
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits, shape ``[batch]``."""
@@ -167,6 +169,14 @@ class IMDBClassifier(L.LightningModule):
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.predict_proba(x)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Dropout draws from the global generator: keep its state so a resumed run continues identically.
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.parameters())

@@ -50,7 +50,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     fit_seconds = time.perf_counter() - started
     metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     guard = next((c for c in trainer.callbacks if isinstance(c, StopOnDivergence)), None)
