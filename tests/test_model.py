@@ -66,3 +66,22 @@ def test_training_loss_is_cross_entropy_plus_penalty_as_keras_reports_it():
     expected = F.binary_cross_entropy(torch.sigmoid(model(x)), y) + model.penalty()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert model.predict_proba(x).shape == (8,) and ((model.predict_proba(x) > 0) & (model.predict_proba(x) < 1)).all()
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_bag_input_gives_the_same_logits_and_gradients_as_multi_hot_rows(batchnorm):
+    from imdb_lightning.data import CompactBatch, multi_hot
+
+    torch.manual_seed(0)
+    model = IMDBClassifier(num_words=1000, batchnorm=batchnorm, dropout=0.0).eval()
+    lengths = torch.randint(1, 60, (32,))
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+    ids = torch.cat([torch.randperm(1000)[:n] for n in lengths.tolist()]).int()
+    bag = CompactBatch(ids, offsets, torch.zeros(32))
+    dense = multi_hot(ids, offsets, 1000)
+    assert torch.allclose(model(bag), model(dense), atol=1e-5)
+    model(bag).sum().backward()
+    grad_bag = model.net.hidden_1.weight.grad.clone()
+    model.zero_grad()
+    model(dense).sum().backward()
+    assert torch.allclose(grad_bag, model.net.hidden_1.weight.grad, atol=1e-5)

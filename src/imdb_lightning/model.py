@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import lightning as L
@@ -11,6 +12,7 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import BinaryAccuracy
 
+from imdb_lightning.data.datamodule import CompactBatch
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.initializers import initialize
 from imdb_lightning.optimizers import KerasRMSprop
@@ -67,12 +69,41 @@ class DenseStack(nn.Sequential):
         for layer in self.dense_layers():
             initialize(layer, init, scale=init_scale)
 
+    def forward(self, x: torch.Tensor | CompactBatch) -> torch.Tensor:
+        """Multi-hot rows ``[batch, num_words]``, or a :class:`CompactBatch` of each review's distinct ids.
+
+        For the bag, ``hidden_1`` sums its kernel's columns for the review's ids: the same ``x @ W + b`` as
+        for the multi-hot row, computed as a sparse CSR matrix (the bag's ones) times the kernel, without
+        building the row (same weights, logits equal to float rounding). On this CPU that product and its
+        gradient are about twice as fast as ``embedding_bag`` and three times the dense product
+        (``scripts/bench.py``).
+        """
+        layers = iter(self)
+        first = next(layers)
+        if isinstance(x, CompactBatch):
+            h = sparse_rows(x, first.in_features) @ first.weight.t() + first.bias
+        else:
+            h = first(x)
+        for layer in layers:
+            h = layer(h)
+        return h
+
     def dense_layers(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]
 
     def hidden_kernels(self) -> list[torch.Tensor]:
         """The kernels the lecture's regularizers act on: every Dense layer but the output."""
         return [m.weight for name, m in self.named_children() if name.startswith("hidden_")]
+
+
+def sparse_rows(batch: CompactBatch, width: int) -> torch.Tensor:
+    """The batch's multi-hot rows as a CSR sparse matrix (its ids must be distinct within each review)."""
+    ids = batch.ids.long()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": it is, and this use is tested
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            batch.offsets, ids, torch.ones(len(ids), device=ids.device), size=(len(batch.offsets) - 1, width), check_invariants=False
+        )
 
 
 def weight_penalty(kernels: Sequence[torch.Tensor], l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
@@ -124,8 +155,8 @@ class IMDBClassifier(L.LightningModule):
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # a resumed run remembers its best epoch so far
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits, shape ``[batch]``."""
+    def forward(self, x: torch.Tensor | CompactBatch) -> torch.Tensor:
+        """Logits, shape ``[batch]``, from multi-hot rows or a bag of ids (see :meth:`DenseStack.forward`)."""
         return self.net(x).squeeze(-1)
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
@@ -167,7 +198,7 @@ class IMDBClassifier(L.LightningModule):
         self.model_step(batch, "test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = batch if isinstance(batch, CompactBatch) else batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.predict_proba(x)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from imdb_lightning.data import BatchLoader, IMDBDataModule, encode_split, load_corpus, multi_hot
+from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, encode_split, load_corpus, multi_hot
 from imdb_lightning.data.datamodule import keras_orders
 from imdb_lightning.data.prepare import main as prepare_main
 
@@ -20,7 +20,7 @@ def vectorize_sequences(sequences, dimension):
 
 
 def ready(data_dir, **kwargs) -> IMDBDataModule:
-    dm = IMDBDataModule(data_dir, **{"val_size": 10, "batch_size": 8, "num_words": 20, **kwargs})
+    dm = IMDBDataModule(data_dir, **{"val_size": 10, "batch_size": 8, "num_words": 20, "batch_format": "dense", **kwargs})
     dm.prepare_data()
     dm.setup("fit")
     return dm
@@ -128,3 +128,18 @@ def test_prepare_command_reports_what_it_found(data_dir, capsys):
 def test_prepare_command_without_data_explains_and_exits_2(tmp_path, capsys):
     assert prepare_main(["--no-download"]) == 2
     assert "IMDB_LIGHTNING_DATA" in capsys.readouterr().err
+
+
+def test_bag_format_serves_each_reviews_distinct_ids_and_auto_picks_it_on_cpu(data_dir):
+    dense, bag, auto = ready(data_dir), ready(data_dir, batch_format="bag"), ready(data_dir, batch_format="auto")
+    assert auto.resolved_batch_format() == "bag" and dense.resolved_batch_format() == "dense"
+    for d_batch, b_batch in zip(dense.loader("val"), bag.loader("val")):
+        x, _ = dense.on_after_batch_transfer(d_batch, 0)
+        compact, y = bag.on_after_batch_transfer(b_batch, 0)
+        assert isinstance(compact, CompactBatch)
+        np.testing.assert_array_equal(multi_hot(compact.ids, compact.offsets, 20).numpy(), x.numpy())
+        for i in range(len(y)):
+            row = compact.ids[compact.offsets[i] : compact.offsets[i + 1]].tolist()
+            assert row == sorted(set(row))  # distinct ids, once each
+    with pytest.raises(ValueError, match="batch_format must be one of auto, dense, bag"):
+        IMDBDataModule(data_dir, batch_format="sparse")

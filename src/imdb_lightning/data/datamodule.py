@@ -1,9 +1,12 @@
 """IMDB as a LightningDataModule that serves the lecture's multi-hot batches without a dense copy of the data.
 
 The lecture builds ``vectorize_sequences(train_data)``: a 25,000 × 10,000 float64 matrix (2 GB) before
-training starts. Here every split stays in its compact form (ids back to back + offsets) and a batch is
-made multi-hot only when it is used, on the device the model runs on: the loader yields a small
-:class:`CompactBatch`, Lightning moves it to the model's device, and ``on_after_batch_transfer`` expands it.
+training starts. Here every split stays in its compact form (ids back to back + offsets), preloaded on the
+model's device, and a batch is an index slice of it: a small :class:`CompactBatch`. With
+``batch_format="dense"`` ``on_after_batch_transfer`` expands it into the lecture's multi-hot rows; with
+``"bag"`` each review's distinct ids stay a bag, and the model sums its first layer's rows for them
+(``x @ W`` of a multi-hot row is exactly that sum), which skips the 10,000-wide rows altogether. ``"auto"``
+picks the bag on a CPU and dense rows on an accelerator.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from imdb_lightning.data.corpus import EncodedSplit, encode_split, load_corpus
 from imdb_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+BATCH_FORMATS = ("auto", "dense", "bag")
 
 
 class CompactBatch(NamedTuple):
@@ -69,13 +75,16 @@ class BatchLoader:
 
     batch_sampler = None  # Lightning inspects loaders that have a ``sampler`` for this DataLoader attribute
 
-    def __init__(self, split: EncodedSplit, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self, split: EncodedSplit, batch_size: int, *, shuffle: bool = False, seed: int = 0, device: torch.device | str = "cpu"
+    ) -> None:
         if batch_size <= 0:
             raise ConfigError(f"batch size must be positive, got {batch_size}")
-        self.ids = torch.from_numpy(split.ids)
-        self.offsets = torch.from_numpy(split.offsets)
+        self.device = torch.device(device)
+        self.ids = torch.from_numpy(split.ids).to(self.device)
+        self.offsets = torch.from_numpy(split.offsets).to(self.device)
         self.lengths = self.offsets[1:] - self.offsets[:-1]
-        self.labels = torch.from_numpy(split.labels)
+        self.labels = torch.from_numpy(split.labels).to(self.device)
         self.batch_size = batch_size
         self.sampler = EpochPermutation(len(split), shuffle=shuffle, seed=seed)
 
@@ -83,16 +92,16 @@ class BatchLoader:
         return -(-len(self.labels) // self.batch_size)
 
     def __iter__(self) -> Iterator[CompactBatch]:
-        order = self.sampler.order()
+        order = self.sampler.order().to(self.device)
         for start in range(0, len(order), self.batch_size):
             yield self.gather(order[start : start + self.batch_size])
 
     def gather(self, index: torch.Tensor) -> CompactBatch:
         lengths = self.lengths[index]
-        offsets = torch.zeros(len(index) + 1, dtype=torch.int64)
+        offsets = torch.zeros(len(index) + 1, dtype=torch.int64, device=self.device)
         torch.cumsum(lengths, 0, out=offsets[1:])
         shift = torch.repeat_interleave(self.offsets[index] - offsets[:-1], lengths)
-        ids = self.ids[torch.arange(int(offsets[-1])) + shift]
+        ids = self.ids[torch.arange(int(offsets[-1]), device=self.device) + shift]
         return CompactBatch(ids, offsets, self.labels[index])
 
 
@@ -134,6 +143,7 @@ class IMDBDataModule(L.LightningDataModule):
         batch_size: int = 512,
         seed: int = 113,
         shuffle_seed: int | None = None,
+        batch_format: str = "auto",
         download: bool = True,
         cache: bool = True,
     ) -> None:
@@ -144,9 +154,12 @@ class IMDBDataModule(L.LightningDataModule):
             raise ConfigError(f"data.batch_size must be positive, got {batch_size}")
         if val_size <= 0:
             raise ConfigError(f"data.val_size must be positive, got {val_size}")
+        if batch_format not in BATCH_FORMATS:
+            raise ConfigError(f"data.batch_format must be one of {', '.join(BATCH_FORMATS)}, got {batch_format!r}")
         self.save_hyperparameters()
         self.encoding = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, start_char=start_char, oov_char=oov_char, index_from=index_from)
         self.splits: dict[str, EncodedSplit] = {}
+        self._bags: dict[str, EncodedSplit] = {}  # distinct ids per review, made on first use
         self.vocabulary_size: int | None = None
         self.cache_path: str | None = None
 
@@ -192,11 +205,27 @@ class IMDBDataModule(L.LightningDataModule):
         }
         log.info("IMDB splits: %s", {name: len(split) for name, split in self.splits.items()})
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs (the Trainer's device once attached; the CPU for plain loops)."""
+        trainer = self.trainer
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def resolved_batch_format(self) -> str:
+        """``dense`` multi-hot rows or ``bag`` of distinct ids; ``auto`` is the bag on a CPU, where it is faster."""
+        if self.hparams.batch_format != "auto":
+            return self.hparams.batch_format
+        return "bag" if self.device.type == "cpu" else "dense"
+
     def loader(self, split: str, *, shuffle: bool = False) -> BatchLoader:
         if not self.splits:
             raise RuntimeError("call setup() before asking for a loader")
         hp = self.hparams
-        return BatchLoader(self.splits[split], hp.batch_size, shuffle=shuffle, seed=hp.seed if hp.shuffle_seed is None else hp.shuffle_seed)
+        data = self.splits[split]
+        if self.resolved_batch_format() == "bag":
+            data = self._bags.setdefault(split, data.distinct())
+        seed = hp.seed if hp.shuffle_seed is None else hp.shuffle_seed
+        return BatchLoader(data, hp.batch_size, shuffle=shuffle, seed=seed, device=self.device)
 
     def train_dataloader(self) -> BatchLoader:
         return self.loader("train", shuffle=True)
@@ -208,7 +237,10 @@ class IMDBDataModule(L.LightningDataModule):
         return self.loader("test")
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """Expand the compact batch into the lecture's multi-hot rows, on the device it was moved to."""
-        if isinstance(batch, CompactBatch):
-            return multi_hot(batch.ids, batch.offsets, self.num_words), batch.labels
-        return batch
+        """``(x, y)``: ``x`` the lecture's multi-hot rows (built on the batch's device) or, in ``bag`` format,
+        the :class:`CompactBatch` itself for the model's sparse first layer."""
+        if not isinstance(batch, CompactBatch):
+            return batch
+        if self.resolved_batch_format() == "bag":
+            return batch, batch.labels
+        return multi_hot(batch.ids, batch.offsets, self.num_words), batch.labels
