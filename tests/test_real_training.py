@@ -12,9 +12,16 @@ from imdb_lightning.train import train
 pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 
 
+SEEDS = (0, 1, 2)  # the seeds of the published report (docs/results/report.md)
+RUNS = [(name, seed) for name in ("baseline", "dropout", "l2") for seed in SEEDS] + [("init_zeros", 0)]
+
+
 @pytest.fixture(scope="module")
 def histories(tmp_path_factory, real_cache):
-    """baseline, dropout, l2 and zero-init runs, 20 epochs each, same seed (about 10 s each here)."""
+    """baseline, dropout and l2 with three seeds, zero init with one: 20 epochs each (about 4 s each here).
+
+    Single runs vary with the seed (seed 42's baseline tests at 0.846 on the default CPU path, seeds 0-2
+    at 0.857-0.859), so the lecture's claims are checked seed by seed, and on the mean where it says so."""
     import os
 
     from conftest import REAL_DATA
@@ -24,31 +31,36 @@ def histories(tmp_path_factory, real_cache):
     mp = pytest.MonkeyPatch()
     mp.setenv("IMDB_LIGHTNING_CACHE", str(real_cache))
     out = {}
-    for experiment in ("baseline", "dropout", "l2", "init_zeros"):
-        folder = tmp_path_factory.mktemp(experiment)
-        cfg = compose_run(folder, [f"+experiment={experiment}", f"data.data_dir={os.path.abspath(REAL_DATA)}", "trainer.enable_progress_bar=false", "seed=42"])
+    for experiment, seed in RUNS:
+        folder = tmp_path_factory.mktemp(f"{experiment}-{seed}")
+        cfg = compose_run(folder, [f"+experiment={experiment}", f"data.data_dir={os.path.abspath(REAL_DATA)}", "trainer.enable_progress_bar=false", f"seed={seed}"])
         metrics = train(cfg)
-        out[experiment] = (json.loads((folder / "history.json").read_text()), metrics)
-        print(experiment, {k: round(v[-1], 4) for k, v in out[experiment][0].items()}, "test", round(metrics["test/acc"], 4))
+        out[experiment, seed] = (json.loads((folder / "history.json").read_text()), metrics)
+        print(experiment, seed, {k: round(v[-1], 4) for k, v in out[experiment, seed][0].items()}, "test", round(metrics["test/acc"], 4))
     mp.undo()
     return out
 
 
-def test_baseline_peaks_early_then_overfits_and_tests_above_0_85(histories):
-    history, metrics = histories["baseline"]
+@pytest.mark.parametrize("seed", SEEDS)
+def test_baseline_peaks_within_6_epochs_then_overfits(histories, seed):
+    history, _ = histories["baseline", seed]
     val_acc = history["val_accuracy"]
     assert len(val_acc) == 20
     assert max(val_acc[:6]) >= 0.88
     assert history["val_loss"][-1] > min(history["val_loss"]) + 0.1  # it overfits, as in the lecture
-    assert metrics["test/acc"] >= 0.85
 
 
+def test_baseline_tests_above_0_85(histories):
+    assert sum(histories["baseline", s][1]["test/acc"] for s in SEEDS) / len(SEEDS) >= 0.85
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("regularized", ["dropout", "l2"])
-def test_regularization_ends_with_lower_validation_loss_than_baseline(histories, regularized):
-    assert histories[regularized][0]["val_loss"][-1] < histories["baseline"][0]["val_loss"][-1]
+def test_regularization_ends_with_lower_validation_loss_than_baseline_under_the_same_seed(histories, regularized, seed):
+    assert histories[regularized, seed][0]["val_loss"][-1] < histories["baseline", seed][0]["val_loss"][-1]
 
 
 def test_zero_initialization_cannot_learn(histories):
-    history, metrics = histories["init_zeros"]
+    history, metrics = histories["init_zeros", 0]
     assert all(abs(a - 0.5) < 0.02 for a in history["val_accuracy"])
     assert abs(metrics["test/acc"] - 0.5) < 0.02

@@ -31,77 +31,72 @@ def _check(lr: float, eps: float) -> None:
         raise ConfigError(f"optimizer.eps must be non-negative, got {eps}")
 
 
-class KerasRMSprop(Optimizer):
+class _KerasOptimizer(Optimizer):
+    """Steps every parameter that has a gradient through :meth:`update`, Keras's ``update_step``."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.update(p, p.grad, self.state[p], group)
+        return loss
+
+    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict, group: dict) -> None:
+        raise NotImplementedError
+
+
+class KerasRMSprop(_KerasOptimizer):
     """RMSprop as Keras: lr 1e-3, rho 0.9, eps 1e-7 inside the square root."""
 
     def __init__(self, params: Iterable, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = closure() if closure is not None else None
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["velocity"] = torch.zeros_like(p)
-                v = state["velocity"]
-                v.mul_(group["rho"]).addcmul_(p.grad, p.grad, value=1 - group["rho"])
-                p.addcdiv_(p.grad, (v + group["eps"]).sqrt_(), value=-group["lr"])
-        return loss
+    def update(self, p, g, state, group) -> None:
+        if not state:
+            state["velocity"] = torch.zeros_like(p)
+        v = state["velocity"]
+        v.mul_(group["rho"]).addcmul_(g, g, value=1 - group["rho"])
+        p.addcdiv_(g, (v + group["eps"]).sqrt_(), value=-group["lr"])
 
 
-class KerasAdagrad(Optimizer):
+class KerasAdagrad(_KerasOptimizer):
     """Adagrad as Keras: lr 1e-3, initial accumulator 0.1, eps 1e-7 inside the square root."""
 
     def __init__(self, params: Iterable, lr: float = 1e-3, initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, initial_accumulator_value=initial_accumulator_value, eps=eps))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = closure() if closure is not None else None
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["accumulator"] = torch.full_like(p, group["initial_accumulator_value"])
-                a = state["accumulator"]
-                a.addcmul_(p.grad, p.grad)
-                p.addcdiv_(p.grad, (a + group["eps"]).sqrt_(), value=-group["lr"])
-        return loss
+    def update(self, p, g, state, group) -> None:
+        if not state:
+            state["accumulator"] = torch.full_like(p, group["initial_accumulator_value"])
+        a = state["accumulator"]
+        a.addcmul_(g, g)
+        p.addcdiv_(g, (a + group["eps"]).sqrt_(), value=-group["lr"])
 
 
-class KerasAdam(Optimizer):
+class KerasAdam(_KerasOptimizer):
     """Adam as Keras: lr 1e-3, betas (0.9, 0.999), eps 1e-7 added to the uncorrected root."""
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = closure() if closure is not None else None
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["m"] = torch.zeros_like(p)
-                    state["v"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
-                m, v = state["m"], state["v"]
-                m.lerp_(p.grad, 1 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                alpha = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
-                p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)
-        return loss
+    def update(self, p, g, state, group) -> None:
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["m"] = torch.zeros_like(p)
+            state["v"] = torch.zeros_like(p)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["m"], state["v"]
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        alpha = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)

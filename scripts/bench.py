@@ -1,0 +1,221 @@
+#!/usr/bin/env python
+"""Benchmark the 20-epoch baseline fit: our app vs hand-written PyTorch loops vs the lecture's Keras model.
+
+Every measurement runs in its own process (so peak resident memory is that run's alone), one after the
+other on the same machine, and the fastest of ``--repeat`` tries is kept: this machine is shared and
+noisy, so read the ratios rather than the seconds.
+
+    IMDB_LIGHTNING_DATA=../shared/data python scripts/bench.py [--repeat 2] [--scaling] [--grid]
+
+(a) ``ours``: ``python -m imdb_lightning +experiment=baseline`` (its default path; fit time from its
+    ``metrics.json``); (b) ``loop-dense`` / ``loop-sparse``: a minimal PyTorch loop on the same data and
+    model, multi-hot rows or the sparse product, validating every epoch as Keras's ``fit`` does;
+(c) ``keras``: the lecture's code when TensorFlow is installed (skipped with a message otherwise).
+``--scaling`` adds our fit at num_words 10k/20k/50k/full and at 5k/10k/15k/20k training reviews;
+``--grid`` times every experiment with one seed. The last line is one JSON object of all figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EPOCHS = 20
+
+
+# ------------------------------------------------------------------------------------------ workers
+
+
+def _data(batch_format: str, num_words: int = 10000):
+    from imdb_lightning.data import IMDBDataModule
+
+    dm = IMDBDataModule(num_words=num_words, batch_format=batch_format)
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def worker_loop(batch_format: str) -> dict:
+    """The shortest honest PyTorch loop: same data pipeline, model, optimizer and per-epoch validation."""
+    import torch
+    import torch.nn.functional as F
+
+    from imdb_lightning.model import DenseStack
+    from imdb_lightning.optimizers import KerasRMSprop
+
+    torch.manual_seed(0)
+    dm = _data(batch_format)
+    train, val = dm.loader("train", shuffle=True), dm.loader("val")
+    net = DenseStack(dm.num_words)
+    opt = KerasRMSprop(net.parameters())
+    start = time.perf_counter()
+    for epoch in range(EPOCHS):
+        train.sampler.set_epoch(epoch)
+        net.train()
+        for batch in train:
+            x, y = dm.on_after_batch_transfer(batch, 0)
+            loss = F.binary_cross_entropy_with_logits(net(x).squeeze(-1), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        net.eval()
+        correct = torch.zeros(())
+        with torch.no_grad():
+            for batch in val:
+                x, y = dm.on_after_batch_transfer(batch, 0)
+                correct += ((net(x).squeeze(-1) > 0).float() == y).sum()
+    fit = time.perf_counter() - start
+    return {"fit_seconds": fit, "val_acc": float(correct) / len(dm.splits["val"])}
+
+
+def worker_keras() -> dict:
+    """The lecture's own code: dense multi-hot float matrices and a Keras Sequential model."""
+    try:
+        import numpy as np
+        from tensorflow import keras  # noqa: F401
+    except ImportError:
+        return {"skipped": "TensorFlow is not installed (pip install tensorflow to include the Keras baseline)"}
+    from tensorflow.keras import layers, models
+
+    dm = _data("dense")
+
+    def vectorize(split):
+        out = np.zeros((len(split), 10000))
+        for i in range(len(split)):
+            out[i, split.ids[split.offsets[i] : split.offsets[i + 1]]] = 1.0
+        return out
+
+    x_train, x_val = vectorize(dm.splits["train"]), vectorize(dm.splits["val"])
+    model = models.Sequential([layers.Input((10000,)), layers.Dense(16, activation="relu"), layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    history = model.fit(x_train, dm.splits["train"].labels, epochs=EPOCHS, batch_size=512, validation_data=(x_val, dm.splits["val"].labels), verbose=0)
+    return {"fit_seconds": time.perf_counter() - start, "val_acc": float(history.history["val_accuracy"][-1])}
+
+
+WORKERS = {"loop-dense": lambda: worker_loop("dense"), "loop-sparse": lambda: worker_loop("bag"), "keras": worker_keras}
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, float]:
+    """Run ``cmd``; return its exit code, its output and its own peak resident memory (MB)."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env or os.environ.copy(), text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return proc.returncode, out.read(), usage.ru_maxrss / 1024
+
+
+def run_ours(overrides: list[str], folder: Path) -> dict:
+    cmd = [sys.executable, "-m", "imdb_lightning", "+experiment=baseline", "test=false", "trainer.enable_progress_bar=false", f"hydra.run.dir={folder}", *overrides]
+    code, output, rss = measured(cmd)
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-3000:]}")
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return {"fit_seconds": metrics["fit_seconds"], "val_acc": metrics["val/acc"], "peak_rss_mb": rss}
+
+
+def run_worker(name: str) -> dict:
+    code, output, rss = measured([sys.executable, __file__, "--worker", name])
+    if code != 0:
+        raise SystemExit(f"worker {name} failed:\n{output[-3000:]}")
+    result = json.loads(output.strip().splitlines()[-1])
+    if "skipped" not in result:
+        result["peak_rss_mb"] = rss
+    return result
+
+
+def best_of(repeat: int, fn, *args) -> dict:
+    tries = [fn(*args) for _ in range(repeat)]
+    if "skipped" in tries[0]:
+        return tries[0]
+    best = min(tries, key=lambda r: r["fit_seconds"])
+    return {**best, "tries_fit_seconds": [round(t["fit_seconds"], 3) for t in tries]}
+
+
+def row(name: str, r: dict) -> str:
+    if "skipped" in r:
+        return f"| {name} | skipped: {r['skipped']} | | | |"
+    return f"| {name} | {r['fit_seconds']:.2f} | {1000 * r['fit_seconds'] / EPOCHS:.0f} | {r['peak_rss_mb']:.0f} | {r['val_acc']:.4f} |"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=2, help="tries per measurement; the fastest is kept")
+    parser.add_argument("--scaling", action="store_true", help="also vary num_words and the training-set size")
+    parser.add_argument("--grid", action="store_true", help="also time every experiment with one seed (a multirun)")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker]()))
+        return 0
+    if not os.environ.get("IMDB_LIGHTNING_DATA"):
+        print("note: IMDB_LIGHTNING_DATA is not set; the data comes from the download cache", file=sys.stderr)
+
+    import torch
+
+    figures: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}", "epochs": EPOCHS}
+    tmp = Path(tempfile.mkdtemp(prefix="imdb-bench-"))
+    print("warming the data cache ...", file=sys.stderr)
+    run_worker("loop-sparse")
+    results = {
+        "ours": best_of(args.repeat, lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}")),
+        "loop-dense": best_of(args.repeat, run_worker, "loop-dense"),
+        "loop-sparse": best_of(args.repeat, run_worker, "loop-sparse"),
+        "keras": best_of(1, run_worker, "keras"),
+    }
+    figures["fit"] = results
+    best_loop = min(results["loop-dense"]["fit_seconds"], results["loop-sparse"]["fit_seconds"])
+    figures["ours_vs_best_loop"] = results["ours"]["fit_seconds"] / best_loop
+    if "skipped" not in results["keras"]:
+        figures["keras_vs_ours"] = results["keras"]["fit_seconds"] / results["ours"]["fit_seconds"]
+
+    print(f"\n20-epoch baseline fit ({figures['machine']}; fastest of {args.repeat}):\n")
+    print("| run | fit s | ms / epoch | peak RSS MB | final val acc |\n|---|---|---|---|---|")
+    for name, r in results.items():
+        print(row(name, r))
+    print(f"\nours / best hand-written loop: {figures['ours_vs_best_loop']:.2f}x")
+    if "keras_vs_ours" in figures:
+        print(f"Keras / ours: {figures['keras_vs_ours']:.1f}x faster")
+
+    if args.scaling:
+        vocab = {}
+        for words in ("10000", "20000", "50000", "null"):
+            vocab[words] = best_of(1, lambda w=words: run_ours([f"data.num_words={w}"], tmp / f"words-{w}"))
+        sizes = {}
+        for val_size in (20000, 15000, 10000, 5000):
+            sizes[25000 - val_size] = best_of(1, lambda v=val_size: run_ours([f"data.val_size={v}"], tmp / f"size-{v}"))
+        figures["scaling"] = {"num_words": vocab, "train_reviews": sizes}
+        print("\n| num_words | fit s | peak RSS MB |\n|---|---|---|")
+        for words, r in vocab.items():
+            print(f"| {'all' if words == 'null' else words} | {r['fit_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
+        print("\n| training reviews | fit s | peak RSS MB |\n|---|---|---|")
+        for n, r in sizes.items():
+            print(f"| {n:,} | {r['fit_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
+
+    if args.grid:
+        start = time.perf_counter()
+        code, output, rss = measured(
+            [sys.executable, "-m", "imdb_lightning", "-m", "+experiment=glob(*)", "trainer.enable_progress_bar=false", f"hydra.sweep.dir={tmp / 'grid'}"]
+        )
+        if code != 0:
+            raise SystemExit(output[-3000:])
+        figures["grid_seconds"] = time.perf_counter() - start
+        print(f"\nwhole lecture grid (every experiment, one seed, with test): {figures['grid_seconds']:.0f} s")
+
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
