@@ -62,7 +62,7 @@ def test_training_loss_is_cross_entropy_plus_penalty_as_keras_reports_it():
     x = (torch.rand(8, 50) < 0.2).float()
     y = torch.tensor([0, 1] * 4, dtype=torch.float32)
     model.log = lambda *a, **k: None
-    loss = model.model_step((x, y), "train")
+    loss = model.model_step((x, y), 0, "train")
     expected = F.binary_cross_entropy(torch.sigmoid(model(x)), y) + model.penalty()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert model.predict_proba(x).shape == (8,) and ((model.predict_proba(x) > 0) & (model.predict_proba(x) < 1)).all()
@@ -85,3 +85,32 @@ def test_bag_input_gives_the_same_logits_and_gradients_as_multi_hot_rows(batchno
     model.zero_grad()
     model(dense).sum().backward()
     assert torch.allclose(grad_bag, model.net.hidden_1.weight.grad, atol=1e-5)
+
+
+def test_weighted_mean_weights_batches_by_size_and_keeps_nan():
+    from imdb_lightning.model import WeightedMean
+
+    mean = WeightedMean()
+    mean.update(torch.tensor(1.0), 3)
+    mean.update(torch.tensor(0.0), 1)
+    assert mean.compute().item() == pytest.approx(0.75)
+    mean.update(torch.tensor(float("nan")), 2)
+    assert torch.isnan(mean.compute())
+
+
+def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_dir, tmp_path):
+    import lightning as L
+
+    from imdb_lightning.data import IMDBDataModule
+
+    dm = IMDBDataModule(data_dir, num_words=30, val_size=13, batch_size=8)  # 13 = a full batch and a partial one
+    model = IMDBClassifier(num_words=30, l2=0.01)
+    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, num_sanity_val_steps=0)
+    trainer.fit(model, datamodule=dm)
+    model.eval()
+    x, y = dm.on_after_batch_transfer(dm.loader("val").gather(torch.arange(13)), 0)
+    with torch.no_grad():
+        logits = model(x)
+        expected_loss = F.binary_cross_entropy_with_logits(logits, y) + model.penalty()
+    assert trainer.callback_metrics["val/loss"].item() == pytest.approx(expected_loss.item(), rel=1e-5)
+    assert trainer.callback_metrics["val/acc"].item() == pytest.approx(((logits > 0).float() == y).float().mean().item())

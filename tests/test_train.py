@@ -52,6 +52,10 @@ def test_run_folder_holds_history_plots_checkpoints_and_tensorboard(data_dir, tm
     for name in ("loss.png", "accuracy.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "checkpoints" / "best.ckpt").is_file() and (out / "checkpoints" / "last.ckpt").is_file()
+    import torch
+
+    last = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["epoch"] == 2  # written after every epoch, the final one included
     assert metrics["val/acc_best"] == pytest.approx(max(history["val_accuracy"]))
     assert json.loads((out / "metrics.json").read_text())["test/acc"] == pytest.approx(metrics["test/acc"])
 

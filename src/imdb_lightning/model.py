@@ -9,7 +9,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MaxMetric, Metric
 from torchmetrics.classification import BinaryAccuracy
 
 from imdb_lightning.data.datamodule import CompactBatch
@@ -117,6 +117,28 @@ def weight_penalty(kernels: Sequence[torch.Tensor], l1: float = 0.0, l2: float =
     return total
 
 
+class WeightedMean(Metric):
+    """The sample-weighted mean Keras reports for an epoch, NaN included.
+
+    torchmetrics' ``MeanMetric`` either drops NaN values (hiding a diverged epoch) or, with
+    ``nan_strategy="disable"``, drops the weights too (torchmetrics 1.9); this one does neither.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("weight", torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, value: torch.Tensor, weight: int) -> None:
+        self.total += value * weight
+        self.weight += weight
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.weight
+
+
 class IMDBClassifier(L.LightningModule):
     """Binary sentiment classifier over multi-hot reviews, trained and measured as the lecture's Keras model.
 
@@ -147,11 +169,13 @@ class IMDBClassifier(L.LightningModule):
         )
         self.optimizer_factory = optimizer or KerasRMSprop
         self.scheduler_factory = scheduler
-        # One metric object per stage (keys avoid nn.Module attribute names such as ``train``).
+        # One metric object per stage (keys avoid nn.Module attribute names such as ``train``). Inputs are
+        # ours, so torchmetrics' per-step checks are skipped.
         self.metrics = nn.ModuleDict()
         for stage in ("train", "val", "test"):
-            self.metrics[f"{stage}_acc"] = BinaryAccuracy()
-            self.metrics[f"{stage}_loss"] = MeanMetric()
+            self.metrics[f"{stage}_acc"] = BinaryAccuracy(validate_args=False)
+            self.metrics[f"{stage}_loss"] = WeightedMean()
+            self.metrics[f"{stage}_penalty"] = WeightedMean()
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # a resumed run remembers its best epoch so far
 
@@ -166,27 +190,32 @@ class IMDBClassifier(L.LightningModule):
     def penalty(self) -> torch.Tensor:
         return weight_penalty(self.net.hidden_kernels(), self.hparams.l1, self.hparams.l2)
 
-    def model_step(self, batch, stage: str) -> torch.Tensor:
+    def model_step(self, batch, batch_idx: int, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         penalty = self.penalty()
         loss = F.binary_cross_entropy_with_logits(logits, y) + penalty
-        n = len(y)
         # Keras reports the epoch's loss as the mean over samples: weight each batch by its size.
-        mean_loss, acc = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
-        mean_loss.update(loss.detach(), weight=n)
-        acc.update(logits.detach(), y.long())
-        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=n)
-        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
-        if self.hparams.l1 or self.hparams.l2:
-            self.log(f"{stage}/penalty", penalty.detach(), on_step=False, on_epoch=True, batch_size=n)
+        weight = len(y)
+        self.metrics[f"{stage}_loss"].update(loss.detach(), weight=weight)
+        self.metrics[f"{stage}_acc"].update(logits.detach(), y)
+        regularized = bool(self.hparams.l1 or self.hparams.l2)
+        if regularized:
+            self.metrics[f"{stage}_penalty"].update(penalty.detach(), weight=weight)
+        if batch_idx == 0:
+            # A logged metric object is computed over all its updates when the epoch ends, so one log call
+            # an epoch is enough (a call every step costs as much as the step's arithmetic here).
+            self.log(f"{stage}/loss", self.metrics[f"{stage}_loss"], on_step=False, on_epoch=True, prog_bar=stage != "test")
+            self.log(f"{stage}/acc", self.metrics[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=True)
+            if regularized:
+                self.log(f"{stage}/penalty", self.metrics[f"{stage}_penalty"], on_step=False, on_epoch=True)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self.model_step(batch, "train")
+        return self.model_step(batch, batch_idx, "train")
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, "val")
+        self.model_step(batch, batch_idx, "val")
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
@@ -195,7 +224,7 @@ class IMDBClassifier(L.LightningModule):
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, "test")
+        self.model_step(batch, batch_idx, "test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         x = batch if isinstance(batch, CompactBatch) else batch[0] if isinstance(batch, (tuple, list)) else batch

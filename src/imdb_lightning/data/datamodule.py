@@ -236,6 +236,12 @@ class IMDBDataModule(L.LightningDataModule):
     def test_dataloader(self) -> BatchLoader:
         return self.loader("test")
 
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Loaders already live on the model's device: skip Lightning's walk over the batch."""
+        if isinstance(batch, CompactBatch) and batch.ids.device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """``(x, y)``: ``x`` the lecture's multi-hot rows (built on the batch's device) or, in ``bag`` format,
         the :class:`CompactBatch` itself for the model's sparse first layer."""
