@@ -174,7 +174,7 @@ def test_resuming_from_a_checkpoint_gives_the_same_final_metrics(data_dir, tmp_p
     whole = train(compose_run(data_dir, tmp_path / "whole", ["trainer.max_epochs=4", *common]))
     train(compose_run(data_dir, tmp_path / "part", ["trainer.max_epochs=2", *common]))
     resumed = train(
-        compose_run(data_dir, tmp_path / "resumed", ["trainer.max_epochs=4", f"+ckpt_path={tmp_path / 'part' / 'checkpoints' / 'last.ckpt'}", *common])
+        compose_run(data_dir, tmp_path / "resumed", ["trainer.max_epochs=4", f"ckpt_path={tmp_path / 'part' / 'checkpoints' / 'last.ckpt'}", *common])
     )
     for key in ("val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"):
         assert resumed[key] == pytest.approx(whole[key], abs=1e-6), key

@@ -1,0 +1,180 @@
+"""Bad input gets a clear answer: every case here is tried, checked, and written to a table.
+
+The table lands in the test's temporary folder; ``IMDB_LIGHTNING_WRITE_DOCS=1 pytest tests/test_bad_inputs.py``
+rewrites ``docs/bad_inputs.md`` from it (the committed copy must list every case, which a test checks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from runs import SMALL, compose_run
+from synthetic import make_data_dir
+
+from imdb_lightning.config import CONFIG_DIR, validate
+from imdb_lightning.data import IMDBDataModule, load_corpus
+from imdb_lightning.data.sources import Download, cache_dir, fetch
+from imdb_lightning.errors import ConfigError, DataError
+from imdb_lightning.train import train
+
+DOC = Path(__file__).parent.parent / "docs" / "bad_inputs.md"
+ROWS: dict[str, tuple[str, str]] = {}
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def first_line(text: str, tmp: Path) -> str:
+    line = str(text).strip().splitlines()[0]
+    return re.sub(re.escape(str(tmp)) + r"[^\s'`]*", "<tmp>", line)
+
+
+CONFIG_CASES = {
+    "model.dropout=1.5": ConfigError,
+    "model.dropout=-0.1": ConfigError,
+    "optimizer.lr=0": ConfigError,
+    "data.batch_size=0": ConfigError,
+    "data.num_words=3": ConfigError,
+    "data.val_size=0": ConfigError,
+    "model.hidden_sizes=[]": ConfigError,
+    "model.hidden_sizes=[16,-4]": ConfigError,
+    "model.init=xavier": ConfigError,
+    "model.activation=swish2": ConfigError,
+    "data.word_index=glove": ConfigError,
+}
+
+
+@pytest.mark.parametrize("override", sorted(CONFIG_CASES))
+def test_bad_config_value_names_its_key(override, tmp_path):
+    with pytest.raises(CONFIG_CASES[override]) as info:
+        validate(composed(override))
+    key = override.split("=")[0]
+    assert key in str(info.value)
+    ROWS[f"`{override}`"] = ("config value", first_line(info.value, tmp_path))
+
+
+@pytest.mark.parametrize("override", ["+experiment=dropuot", "optimizer=adamm", "nonsense.key=1", "data=nope"])
+def test_unknown_names_and_keys_are_refused_by_hydra_with_the_choices(override, tmp_path):
+    with pytest.raises(Exception) as info:
+        composed(override)
+    message = str(info.value)
+    assert override.split("=")[0].lstrip("+") in message
+    answer = " ".join(message.strip().splitlines()[:2]) if "Could not override" in message else first_line(message, tmp_path)
+    ROWS[f"`{override}`"] = ("config name / key", answer + (" (lists the available options)" if "Available options" in message else ""))
+
+
+@pytest.mark.parametrize(
+    ("override", "key"), [("data.num_words=100", "data.num_words"), ("data.val_size=40", "data.val_size")]
+)
+def test_values_beyond_the_data_name_their_key(override, key, data_dir, tmp_path):
+    name, value = override.split("=")
+    dm = IMDBDataModule(data_dir, **{"num_words": 30, name.split(".")[1]: int(value)})
+    with pytest.raises(ConfigError) as info:
+        dm.setup()
+    assert key in str(info.value)
+    ROWS[f"`{override}` (30-word index, 40 training reviews)"] = ("config vs data", first_line(info.value, tmp_path))
+
+
+def data_fault(name: str, kind: str, action: Callable[[], object], tmp_path: Path, expect: type[BaseException] = DataError) -> str:
+    with pytest.raises(expect) as info:
+        action()
+    ROWS[name] = (kind, first_line(info.value, tmp_path))
+    return str(info.value)
+
+
+def test_missing_data(tmp_path):
+    message = data_fault("no data anywhere, downloads off", "data", lambda: load_corpus(download=False), tmp_path)
+    assert "IMDB_LIGHTNING_DATA" in message and "data.data_dir" in message and "aclImdb_v1.tar.gz" in message
+
+
+def test_truncated_tarball(tmp_path):
+    folder = make_data_dir(tmp_path / "t", form="tarball")
+    tarball = folder / "aclImdb_v1.tar.gz"
+    tarball.write_bytes(tarball.read_bytes()[:300])
+    data_fault("truncated `aclImdb_v1.tar.gz`", "data", lambda: load_corpus(folder), tmp_path)
+
+
+def test_word_index_that_is_not_json(tmp_path):
+    folder = make_data_dir(tmp_path / "d")
+    (folder / "imdb_word_index.json").write_text("{oops")
+    data_fault("`imdb_word_index.json` that is not JSON", "data", lambda: load_corpus(folder), tmp_path)
+
+
+class Response(io.BytesIO):
+    def __init__(self, payload: bytes, length: int) -> None:
+        super().__init__(payload)
+        self.headers = {"Content-Length": str(length)}
+
+
+def test_checksum_mismatch_and_interrupted_download(tmp_path):
+    source = Download("https://example.invalid/aclImdb_v1.tar.gz", hashlib.md5(b"right").hexdigest())
+    data_fault("download with the wrong md5 (twice)", "download", lambda: fetch(source, tmp_path / "c", opener=lambda u: Response(b"wrong", 5)), tmp_path)
+    data_fault("download cut off halfway", "download", lambda: fetch(source, tmp_path / "c", opener=lambda u: Response(b"ri", 5)), tmp_path)
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_corrupt_cache_is_rebuilt(data_dir, caplog, tmp_path):
+    load_corpus(data_dir)
+    (cached,) = (cache_dir() / "encoded").iterdir()
+    cached.write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING):
+        load_corpus(data_dir)
+    assert "rebuilding" in caplog.text
+    ROWS["corrupt encoded-data cache"] = ("cache", "warning: " + first_line(caplog.records[-1].getMessage(), tmp_path) + "; the run goes on")
+
+
+def test_invalid_utf8_review_is_counted(data_dir, caplog, tmp_path):
+    (data_dir / "aclImdb" / "train" / "pos" / "77_9.txt").write_bytes(b"great \xff film")
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(data_dir)
+    assert corpus.invalid_utf8 == 1
+    ROWS["a review that is not valid UTF-8"] = ("data", "warning: " + first_line(caplog.records[-1].getMessage(), tmp_path) + " (as Keras reads text)")
+
+
+def test_read_only_data_folder(data_dir, tmp_path):
+    before = sorted(data_dir.rglob("*"))
+    os.chmod(data_dir, 0o555)
+    try:
+        load_corpus(data_dir)
+    finally:
+        os.chmod(data_dir, 0o755)
+    assert sorted(data_dir.rglob("*")) == before
+    ROWS["read-only data folder"] = ("data", "works; nothing is written there (the cache goes to `IMDB_LIGHTNING_CACHE`)")
+
+
+def test_diverging_training(data_dir, tmp_path, capsys):
+    overrides = [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=5", "optimizer=sgd", "optimizer.lr=1e12", "model.init=too_large", "model.init_scale=100"]
+    metrics = train(compose_run(tmp_path / "run", overrides))
+    assert metrics["status"] == "diverged"
+    line = next(line for line in capsys.readouterr().out.splitlines() if "diverged" in line)
+    ROWS["`optimizer.lr=1e12` with `model.init=too_large` (loss becomes NaN)"] = ("training", line + "; `metrics.json` says `diverged`")
+
+
+def test_zz_table_of_bad_inputs(tmp_path):
+    """Runs last (by name): writes the table of every case above, and checks the committed copy lists them."""
+    if len(ROWS) < 20:
+        pytest.skip("run the whole module to build the table")
+    lines = ["# Bad inputs and what they get", "", "Produced by `tests/test_bad_inputs.py` (`IMDB_LIGHTNING_WRITE_DOCS=1 pytest tests/test_bad_inputs.py`).", "",
+             "| input | kind | what the user gets |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {kind} | {answer.replace('|', '/')} |" for name, (kind, answer) in ROWS.items()]
+    lines += ["", "Also tested elsewhere: Ctrl-C during training keeps the history, the plots and `checkpoints/interrupted.ckpt`",
+              "(`tests/test_train.py`); an unknown experiment on the command line exits with the list of experiments",
+              "(`tests/test_config.py`).", ""]
+    table = "\n".join(lines)
+    (tmp_path / "bad_inputs.md").write_text(table)
+    if os.environ.get("IMDB_LIGHTNING_WRITE_DOCS"):
+        DOC.parent.mkdir(exist_ok=True)
+        DOC.write_text(table)
+    committed = DOC.read_text()
+    missing = [name for name in ROWS if name not in committed]
+    assert not missing, f"docs/bad_inputs.md is out of date (rerun with IMDB_LIGHTNING_WRITE_DOCS=1): {missing}"
