@@ -45,7 +45,7 @@ def test_widths_and_depth_are_configurable():
 
 
 def test_penalty_is_keras_l1_and_l2_on_hidden_kernels_only():
-    model = IMDBClassifier(num_words=50, l1=0.01, l2=0.001)
+    model = IMDBClassifier(input_dim=50, l1=0.01, l2=0.001)
     kernels = [model.net.hidden_1.weight, model.net.hidden_2.weight]
     expected = sum(0.01 * w.abs().sum() + 0.001 * w.square().sum() for w in kernels)
     assert model.penalty().item() == pytest.approx(expected.item(), rel=1e-6)
@@ -58,7 +58,7 @@ def test_penalty_is_keras_l1_and_l2_on_hidden_kernels_only():
 
 def test_training_loss_is_cross_entropy_plus_penalty_as_keras_reports_it():
     torch.manual_seed(0)
-    model = IMDBClassifier(num_words=50, l2=0.01)
+    model = IMDBClassifier(input_dim=50, l2=0.01)
     x = (torch.rand(8, 50) < 0.2).float()
     y = torch.tensor([0, 1] * 4, dtype=torch.float32)
     model.log = lambda *a, **k: None
@@ -73,7 +73,7 @@ def test_bag_input_gives_the_same_logits_and_gradients_as_multi_hot_rows(batchno
     from imdb_lightning.data import CompactBatch, multi_hot
 
     torch.manual_seed(0)
-    model = IMDBClassifier(num_words=1000, batchnorm=batchnorm, dropout=0.0).eval()
+    model = IMDBClassifier(input_dim=1000, batchnorm=batchnorm, dropout=0.0).eval()
     lengths = torch.randint(1, 60, (32,))
     offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
     ids = torch.cat([torch.randperm(1000)[:n] for n in lengths.tolist()]).int()
@@ -104,7 +104,7 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
     from imdb_lightning.data import IMDBDataModule
 
     dm = IMDBDataModule(data_dir, num_words=30, val_size=13, batch_size=8)  # 13 = a full batch and a partial one
-    model = IMDBClassifier(num_words=30, l2=0.01)
+    model = IMDBClassifier(input_dim=30, l2=0.01)
     trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, num_sanity_val_steps=0)
     trainer.fit(model, datamodule=dm)
     model.eval()
@@ -114,3 +114,17 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
         expected_loss = F.binary_cross_entropy_with_logits(logits, y) + model.penalty()
     assert trainer.callback_metrics["val/loss"].item() == pytest.approx(expected_loss.item(), rel=1e-5)
     assert trainer.callback_metrics["val/acc"].item() == pytest.approx(((logits > 0).float() == y).float().mean().item())
+
+
+def test_accuracy_metric_agrees_with_torchmetrics():
+    from torchmetrics.classification import BinaryAccuracy
+
+    from imdb_lightning.model import Accuracy
+
+    torch.manual_seed(1)
+    ours, reference = Accuracy(), BinaryAccuracy()
+    for n in (7, 512, 3):
+        logits, target = torch.randn(n), (torch.rand(n) > 0.5).float()
+        ours.update(logits, target)
+        reference.update(torch.sigmoid(logits), target.long())
+    assert ours.compute().item() == pytest.approx(reference.compute().item())

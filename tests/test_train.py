@@ -180,3 +180,15 @@ def test_resuming_from_a_checkpoint_gives_the_same_final_metrics(data_dir, tmp_p
         assert resumed[key] == pytest.approx(whole[key], abs=1e-6), key
     whole_history = json.loads((tmp_path / "whole" / "history.json").read_text())
     assert json.loads((tmp_path / "resumed" / "history.json").read_text()) == whole_history
+
+
+@pytest.mark.slow
+def test_in_a_sweep_a_diverging_job_does_not_stop_the_others(data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m", "optimizer=sgd", "optimizer.lr=1e12,0.01", *SMALL, "trainer.max_epochs=2", f"data.data_dir={data_dir}", f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    statuses = {p.name.split("-", 1)[0]: json.loads((p / "metrics.json").read_text())["status"] for p in sweep.iterdir() if p.name[0].isdigit()}
+    assert statuses == {"0": "diverged", "1": "completed"}  # job 0: lr 1e12, job 1: lr 0.01

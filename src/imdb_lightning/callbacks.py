@@ -34,7 +34,7 @@ def save_history(history: dict[str, list[float]], folder: Path) -> None:
 
 class KerasHistory(L.Callback):
     """Collect one value per epoch of each Keras History key, write them after every epoch (a crash or
-    Ctrl-C loses nothing already measured), print a Keras-style epoch line, and plot at the end."""
+    Ctrl-C loses nothing already measured) and print a Keras-style epoch line; :meth:`plot` draws them."""
 
     def __init__(self, folder: str | Path, plots: bool = True) -> None:
         self.folder = Path(folder)
@@ -50,13 +50,11 @@ class KerasHistory(L.Callback):
         parts = [f"{key}: {values[-1]:.4f}" for key, values in self.history.items() if values]
         log.info("Epoch %d/%d - %s", trainer.current_epoch + 1, trainer.max_epochs, " - ".join(parts))
 
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._plot()
-
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self._plot()
+        self.plot()
 
-    def _plot(self) -> None:
+    def plot(self) -> None:
+        """Draw ``loss.png`` and ``accuracy.png`` (after fit, outside its timing, or when a run is cut short)."""
         if self.plots and any(self.history.values()):
             plot_history(self.history, self.folder)
 

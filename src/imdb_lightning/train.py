@@ -13,7 +13,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from imdb_lightning.atomic import atomic_open
-from imdb_lightning.callbacks import StopOnDivergence
+from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
 from imdb_lightning.config import validate
 from imdb_lightning.summary import count_parameters, keras_summary
 
@@ -40,7 +40,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule.setup("fit")
     optimizer = hydra.utils.instantiate(cfg.optimizer)
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    model: L.LightningModule = hydra.utils.instantiate(cfg.model, num_words=datamodule.num_words, optimizer=optimizer, scheduler=scheduler)
+    model: L.LightningModule = hydra.utils.instantiate(cfg.model, input_dim=datamodule.num_words, optimizer=optimizer, scheduler=scheduler)
     summary = keras_summary(model.net)
     log.info("\n%s", summary)
     (output_dir / "summary.txt").write_text(summary + "\n")
@@ -53,6 +53,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     fit_seconds = time.perf_counter() - started
     metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    for callback in trainer.callbacks:
+        if isinstance(callback, KerasHistory):
+            callback.plot()
     guard = next((c for c in trainer.callbacks if isinstance(c, StopOnDivergence)), None)
     diverged = guard is not None and guard.diverged_at is not None
 

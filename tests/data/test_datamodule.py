@@ -125,6 +125,12 @@ def test_prepare_command_reports_what_it_found(data_dir, capsys):
     assert "cache:" in out and ".npz" in out
 
 
+def test_prepare_command_reports_reviews_that_were_not_utf8(data_dir, capsys):
+    (data_dir / "aclImdb" / "test" / "pos" / "5_9.txt").write_bytes(b"fine \xff film")
+    assert prepare_main(["--data-dir", str(data_dir), "--num-words", "20", "--val-size", "10"]) == 0
+    assert "not valid UTF-8 (read with replacement characters): 1" in capsys.readouterr().out
+
+
 def test_prepare_command_without_data_explains_and_exits_2(tmp_path, capsys):
     assert prepare_main(["--no-download"]) == 2
     assert "IMDB_LIGHTNING_DATA" in capsys.readouterr().err

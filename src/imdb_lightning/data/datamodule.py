@@ -141,6 +141,7 @@ class IMDBDataModule(L.LightningDataModule):
         word_index: str = "keras",
         val_size: int = 10000,
         batch_size: int = 512,
+        eval_batch_size: int | None = None,
         seed: int = 113,
         shuffle_seed: int | None = None,
         batch_format: str = "auto",
@@ -152,6 +153,8 @@ class IMDBDataModule(L.LightningDataModule):
             raise ConfigError(f"data.num_words must be at least 4 (ids 0-2 are reserved, 3 is the first word), got {num_words}")
         if batch_size <= 0:
             raise ConfigError(f"data.batch_size must be positive, got {batch_size}")
+        if eval_batch_size is not None and eval_batch_size <= 0:
+            raise ConfigError(f"data.eval_batch_size must be positive (or null for data.batch_size), got {eval_batch_size}")
         if val_size <= 0:
             raise ConfigError(f"data.val_size must be positive, got {val_size}")
         if batch_format not in BATCH_FORMATS:
@@ -162,6 +165,7 @@ class IMDBDataModule(L.LightningDataModule):
         self._bags: dict[str, EncodedSplit] = {}  # distinct ids per review, made on first use
         self.vocabulary_size: int | None = None
         self.cache_path: str | None = None
+        self.invalid_utf8 = 0
 
     @property
     def num_words(self) -> int:
@@ -187,6 +191,7 @@ class IMDBDataModule(L.LightningDataModule):
         corpus = self._corpus()
         self.vocabulary_size = corpus.vocabulary_size
         self.cache_path = corpus.meta.get("cache_path")
+        self.invalid_utf8 = corpus.invalid_utf8
         largest = corpus.vocabulary_size + hp.index_from + 1
         if hp.num_words is not None and hp.num_words > largest:
             raise ConfigError(
@@ -225,7 +230,8 @@ class IMDBDataModule(L.LightningDataModule):
         if self.resolved_batch_format() == "bag":
             data = self._bags.setdefault(split, data.distinct())
         seed = hp.seed if hp.shuffle_seed is None else hp.shuffle_seed
-        return BatchLoader(data, hp.batch_size, shuffle=shuffle, seed=seed, device=self.device)
+        batch_size = hp.batch_size if split == "train" or hp.eval_batch_size is None else hp.eval_batch_size
+        return BatchLoader(data, batch_size, shuffle=shuffle, seed=seed, device=self.device)
 
     def train_dataloader(self) -> BatchLoader:
         return self.loader("train", shuffle=True)

@@ -20,6 +20,8 @@ def summarize(dm: IMDBDataModule) -> str:
         pos = int(split.labels.sum())
         lines.append(f"{name:<6} {len(split):>8,} {len(split) - pos:>9,} {pos:>9,} {np.mean(split.lengths):>9.1f}")
     lines.append(f"vocabulary: {dm.vocabulary_size:,} words in the word index ({dm.hparams.word_index}); rows are {dm.num_words:,} wide")
+    if dm.invalid_utf8:
+        lines.append(f"reviews that were not valid UTF-8 (read with replacement characters): {dm.invalid_utf8}")
     return "\n".join(lines)
 
 
