@@ -125,8 +125,8 @@ def run_ours(overrides: list[str], folder: Path) -> dict:
     return {"fit_seconds": metrics["fit_seconds"], "val_acc": metrics["val/acc"], "peak_rss_mb": rss}
 
 
-def run_worker(name: str) -> dict:
-    code, output, rss = measured([sys.executable, __file__, "--worker", name])
+def run_worker(name: str, python: str = sys.executable) -> dict:
+    code, output, rss = measured([python, __file__, "--worker", name])
     if code != 0:
         raise SystemExit(f"worker {name} failed:\n{output[-3000:]}")
     result = json.loads(output.strip().splitlines()[-1])
@@ -155,6 +155,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="tries per measurement; the fastest is kept")
     parser.add_argument("--scaling", action="store_true", help="also vary num_words and the training-set size")
     parser.add_argument("--grid", action="store_true", help="also time every experiment with one seed (a multirun)")
+    parser.add_argument(
+        "--keras-python",
+        default=sys.executable,
+        help="interpreter with TensorFlow (and this package) for the Keras run; keep TensorFlow out of ours, where "
+        "TensorBoard would import it and slow our start and fit",
+    )
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(WORKERS[args.worker]()))
@@ -172,7 +178,7 @@ def main() -> int:
         "ours": best_of(args.repeat, lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}")),
         "loop-dense": best_of(args.repeat, run_worker, "loop-dense"),
         "loop-sparse": best_of(args.repeat, run_worker, "loop-sparse"),
-        "keras": best_of(1, run_worker, "keras"),
+        "keras": best_of(1, run_worker, "keras", args.keras_python),
     }
     figures["fit"] = results
     best_loop = min(results["loop-dense"]["fit_seconds"], results["loop-sparse"]["fit_seconds"])

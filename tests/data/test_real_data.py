@@ -52,7 +52,7 @@ MEASURE = textwrap.dedent(
     import json, resource, sys, time
     from imdb_lightning.data import IMDBDataModule
     start = time.perf_counter()
-    dm = IMDBDataModule(); dm.prepare_data(); dm.setup()
+    dm = IMDBDataModule(batch_format="dense"); dm.prepare_data(); dm.setup()
     ready = time.perf_counter() - start
     rows = 0
     for stage in ("train", "val", "test"):
