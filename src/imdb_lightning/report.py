@@ -175,7 +175,7 @@ def run_measures(run: Run) -> dict[str, float]:
     metric = run.metrics.get
 
     def number(value) -> float:
-        return float(value) if isinstance(value, (int, float)) and value is not None else math.nan
+        return float(value) if isinstance(value, (int, float)) else math.nan
 
     epochs = number(metric("epochs"))
     return {

@@ -139,7 +139,7 @@ def test_prepare_command_without_data_explains_and_exits_2(tmp_path, capsys):
 def test_bag_format_serves_each_reviews_distinct_ids_and_auto_picks_it_on_cpu(data_dir):
     dense, bag, auto = ready(data_dir), ready(data_dir, batch_format="bag"), ready(data_dir, batch_format="auto")
     assert auto.resolved_batch_format() == "bag" and dense.resolved_batch_format() == "dense"
-    for d_batch, b_batch in zip(dense.loader("val"), bag.loader("val")):
+    for d_batch, b_batch in zip(dense.loader("val"), bag.loader("val"), strict=True):
         x, _ = dense.on_after_batch_transfer(d_batch, 0)
         compact, y = bag.on_after_batch_transfer(b_batch, 0)
         assert isinstance(compact, CompactBatch)
