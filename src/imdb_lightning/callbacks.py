@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 LOGGED_AS = {"loss": "train/loss", "accuracy": "train/acc", "val_loss": "val/loss", "val_accuracy": "val/acc"}
 
 
+def plt_image(path: Path):
+    import matplotlib.pyplot as plt
+
+    return plt.imread(path)[..., :3]
+
+
 def save_history(history: dict[str, list[float]], folder: Path) -> None:
     """``history.json`` (the Keras ``History.history`` dict) and ``history.csv`` (one row per epoch)."""
     with atomic_open(folder / "history.json", "w") as f:
@@ -51,12 +57,17 @@ class KerasHistory(L.Callback):
         log.info("Epoch %d/%d - %s", trainer.current_epoch + 1, trainer.max_epochs, " - ".join(parts))
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self.plot()
+        self.plot(trainer)
 
-    def plot(self) -> None:
-        """Draw ``loss.png`` and ``accuracy.png`` (after fit, outside its timing, or when a run is cut short)."""
-        if self.plots and any(self.history.values()):
-            plot_history(self.history, self.folder)
+    def plot(self, trainer: L.Trainer | None = None) -> None:
+        """Draw ``loss.png`` and ``accuracy.png`` (after fit, outside its timing, or when a run is cut short),
+        and show them in TensorBoard's Images tab too."""
+        if not (self.plots and any(self.history.values())):
+            return
+        paths = plot_history(self.history, self.folder)
+        for writer in tensorboards(trainer) if trainer is not None else []:
+            for path in paths:
+                writer.add_image(f"curves/{path.stem}", plt_image(path), trainer.global_step, dataformats="HWC")
 
     def state_dict(self) -> dict:
         return {"history": self.history}
@@ -98,3 +109,45 @@ class CheckpointOnInterrupt(L.Callback):
             log.warning("%s: saved %s (epoch %d)", type(exception).__name__, path, trainer.current_epoch + 1)
         except Exception as err:  # noqa: BLE001 -- never hide the original exception behind this one
             log.warning("could not save %s: %s", path, err)
+
+
+def tensorboards(trainer: L.Trainer) -> list:
+    """The TensorBoard ``SummaryWriter`` of each TensorBoard logger the run has."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    return [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+
+
+class LayerDiagnostics(L.Callback):
+    """Show *why* an initialization fails: per-layer weight and gradient histograms every epoch, and the
+    gradient norm of every Dense layer every ``every_n_steps`` steps (``grad_norm/<layer>``).
+
+    Zero init: every hidden histogram is a spike at 0 and the hidden gradient norms stay exactly 0 (the
+    symmetry is never broken). Too-small: hidden norms orders of magnitude below Glorot's (vanishing).
+    Too-large: norms an order of magnitude or more above (exploding). Off by default (histograms cost time); on in the
+    initializer experiments.
+    """
+
+    def __init__(self, every_n_steps: int = 5) -> None:
+        self.every_n_steps = every_n_steps
+        self._last_grads: dict[str, torch.Tensor] = {}
+
+    @staticmethod
+    def _dense_layers(pl_module: L.LightningModule) -> list[tuple[str, torch.nn.Linear]]:
+        return [(name, m) for name, m in pl_module.named_modules() if isinstance(m, torch.nn.Linear)]
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
+        layers = [(name.rsplit(".", 1)[-1], m) for name, m in self._dense_layers(pl_module) if m.weight.grad is not None]
+        self._last_grads = {name: m.weight.grad.detach().clone() for name, m in layers}
+        if trainer.global_step % self.every_n_steps == 0:
+            for writer in tensorboards(trainer):
+                for name, grad in self._last_grads.items():
+                    writer.add_scalar(f"grad_norm/{name}", grad.norm().item(), trainer.global_step)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        for writer in tensorboards(trainer):
+            for name, m in self._dense_layers(pl_module):
+                short = name.rsplit(".", 1)[-1]
+                writer.add_histogram(f"weights/{short}", m.weight.detach().cpu(), trainer.current_epoch)
+                if short in self._last_grads:
+                    writer.add_histogram(f"gradients/{short}", self._last_grads[short].cpu(), trainer.current_epoch)

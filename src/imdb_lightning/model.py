@@ -176,7 +176,8 @@ class IMDBClassifier(L.LightningModule):
     ) -> None:
         super().__init__()
         hidden_sizes = [int(size) for size in hidden_sizes]  # plain list: checkpoints load with weights_only
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        # logger=False: train() logs the whole config once, with the HParams-tab metrics.
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
         self.net = DenseStack(
             input_dim, hidden_sizes, activation=activation, dropout=dropout, batchnorm=batchnorm, init=init, init_scale=init_scale
         )

@@ -19,6 +19,9 @@ from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
 
+#: Metrics shown as columns of TensorBoard's HParams tab: ours → the HParams name.
+HPARAM_METRICS = {"val/acc_best": "hp/val_acc_best", "val/loss": "hp/val_loss_final", "test/acc": "hp/test_acc"}
+
 
 def instantiate_all(node: DictConfig | None) -> list:
     """Every ``_target_`` child of a group (callbacks, loggers), in order."""
@@ -47,15 +50,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False)
+    # The HParams tab: every hyperparameter, with the final metrics below as its columns.
     for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True), {key: 0.0 for key in HPARAM_METRICS.values()})
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     fit_seconds = time.perf_counter() - started
     metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     for callback in trainer.callbacks:
         if isinstance(callback, KerasHistory):
-            callback.plot()
+            callback.plot(trainer)
     guard = next((c for c in trainer.callbacks if isinstance(c, StopOnDivergence)), None)
     diverged = guard is not None and guard.diverged_at is not None
 
@@ -67,6 +71,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
 
     metrics = {k: (v if math.isfinite(v) else None) for k, v in sorted(metrics.items())}
+    final = {hp: metrics.get(key) for key, hp in HPARAM_METRICS.items() if metrics.get(key) is not None}
+    for logger in loggers:
+        logger.log_metrics(final, step=trainer.global_step)
+        logger.save()
     trainable, frozen = count_parameters(model.net)
     metrics.update(
         status="diverged" if diverged else "completed",

@@ -159,7 +159,7 @@ class IMDBDataModule(L.LightningDataModule):
             raise ConfigError(f"data.val_size must be positive, got {val_size}")
         if batch_format not in BATCH_FORMATS:
             raise ConfigError(f"data.batch_format must be one of {', '.join(BATCH_FORMATS)}, got {batch_format!r}")
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # train() logs the whole config once
         self.encoding = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, start_char=start_char, oov_char=oov_char, index_from=index_from)
         self.splits: dict[str, EncodedSplit] = {}
         self._bags: dict[str, EncodedSplit] = {}  # distinct ids per review, made on first use

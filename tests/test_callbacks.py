@@ -1,0 +1,65 @@
+"""TensorBoard shows why a run behaves as it does: HParams, per-layer histograms and gradient norms, curves.
+
+Checked by reading the event files back with TensorBoard's own reader.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from runs import SMALL, compose_run
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from imdb_lightning.train import train
+
+
+def events_of(run: Path) -> EventAccumulator:
+    return EventAccumulator(str(run / "tensorboard"), size_guidance={"histograms": 0, "scalars": 0, "images": 0}).Reload()
+
+
+def run(data_dir: Path, out: Path, *overrides: str) -> EventAccumulator:
+    train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", *overrides]))
+    return events_of(out)
+
+
+def test_hparams_tab_holds_the_config_and_the_final_metrics(data_dir, tmp_path):
+    events = run(data_dir, tmp_path / "run", "model.dropout=0.25")
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    assert start.hparams["model/dropout"].number_value == pytest.approx(0.25)
+    assert start.hparams["optimizer/_target_"].string_value.endswith("KerasRMSprop")
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert {m.name.tag for m in experiment.metric_infos} == {"hp/val_acc_best", "hp/val_loss_final", "hp/test_acc"}
+    best = events.Scalars("hp/val_acc_best")[-1].value
+    assert best == pytest.approx(max(e.value for e in events.Scalars("val/acc")), abs=1e-6)
+    assert {"curves/loss", "curves/accuracy"} <= set(events.Tags()["images"])
+
+
+def grad_norms(events: EventAccumulator, layer: str) -> list[float]:
+    return [e.value for e in events.Scalars(f"grad_norm/{layer}")]
+
+
+def test_initializer_experiments_show_why_they_fail(data_dir, tmp_path):
+    zeros = run(data_dir, tmp_path / "zeros", "+experiment=init_zeros")
+    glorot = run(data_dir, tmp_path / "glorot", "+experiment=init_glorot_uniform")
+    small = run(data_dir, tmp_path / "small", "+experiment=init_too_small")
+    large = run(data_dir, tmp_path / "large", "+experiment=init_too_large")
+    for events in (zeros, glorot, small, large):
+        tags = events.Tags()
+        assert {"weights/hidden_1", "weights/hidden_2", "weights/output", "gradients/hidden_1"} <= set(tags["histograms"])
+    # zero init: the hidden layers never get a gradient, their weights stay a spike at 0
+    assert all(n == 0.0 for n in grad_norms(zeros, "hidden_1") + grad_norms(zeros, "hidden_2"))
+    last = zeros.Histograms("weights/hidden_1")[-1].histogram_value
+    assert last.min == 0.0 and last.max == 0.0
+    # too small: vanishing gradients (100x below Glorot's); too large: exploding ones (10x above, here)
+    glorot_norm = max(grad_norms(glorot, "hidden_1"))
+    assert max(grad_norms(small, "hidden_1")) < glorot_norm / 100
+    assert max(grad_norms(large, "hidden_1")) > glorot_norm * 10
+
+
+def test_diagnostics_are_off_by_default(data_dir, tmp_path):
+    events = run(data_dir, tmp_path / "run")
+    assert not events.Tags()["histograms"]
+    assert not [t for t in events.Tags()["scalars"] if t.startswith("grad_norm/")]
