@@ -43,6 +43,7 @@ def test_second_load_comes_from_the_cache(data_dir, monkeypatch):
     monkeypatch.setattr(corpus_module, "read_corpus", lambda *a: pytest.fail("re-read the reviews"))
     second = load_corpus(data_dir)
     np.testing.assert_array_equal(first.splits["test"].ranks, second.splits["test"].ranks)
+    assert second.word_index == first.word_index and second.word_index["the"] == 1
     assert second.meta["cache_path"].endswith(cached_files()[0])
 
 

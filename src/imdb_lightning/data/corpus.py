@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the word index is stored with the ranks
 _REVIEW_NAME = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
 
@@ -118,6 +118,7 @@ class Corpus:
     vocabulary_size: int  # the largest word-index rank: the number of words for the Keras index
     invalid_utf8: int = 0
     meta: dict = field(default_factory=dict)
+    word_index: dict[str, int] = field(default_factory=dict)  # what the ranks were made with
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -195,7 +196,7 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
         texts[split] = []  # free the text as soon as it is encoded
     if invalid:
         log.warning("%d review(s) were not valid UTF-8 and were decoded with replacement characters", invalid)
-    return Corpus(splits, vocabulary_size=max(word_index.values()), invalid_utf8=invalid)
+    return Corpus(splits, vocabulary_size=max(word_index.values()), invalid_utf8=invalid, word_index=dict(word_index))
 
 
 # ----------------------------------------------------------------------------------------------- caching
@@ -241,7 +242,7 @@ def save_corpus(corpus: Corpus, path: Path, key: dict) -> None:
     arrays = {f"{split}__{name}": getattr(raw, name) for split, raw in corpus.splits.items() for name in RawSplit.__dataclass_fields__}
     meta = {"key": key, "vocabulary_size": corpus.vocabulary_size, "invalid_utf8": corpus.invalid_utf8}
     with atomic_open(path) as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(f, meta=np.array(json.dumps(meta)), word_index=np.array(json.dumps(corpus.word_index)), **arrays)
 
 
 def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
@@ -254,12 +255,13 @@ def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
             if meta.get("key") != key:
                 raise ValueError("it was made for other data or by another version")
             splits = {split: RawSplit(**{name: npz[f"{split}__{name}"] for name in RawSplit.__dataclass_fields__}) for split in SPLITS}
+            word_index = json.loads(str(npz["word_index"]))
         for split, raw in splits.items():
             _check_consistent(split, raw, meta["vocabulary_size"])
     except Exception as err:  # noqa: BLE001 -- any unreadable cache is rebuilt, never trusted
         log.warning("the encoded-data cache %s is unusable (%s); rebuilding it", path, err)
         return None
-    return Corpus(splits, meta["vocabulary_size"], meta["invalid_utf8"], meta)
+    return Corpus(splits, meta["vocabulary_size"], meta["invalid_utf8"], meta, word_index)
 
 
 def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:

@@ -166,6 +166,7 @@ class IMDBDataModule(L.LightningDataModule):
         self.vocabulary_size: int | None = None
         self.cache_path: str | None = None
         self.invalid_utf8 = 0
+        self.word_index: dict[str, int] = {}
 
     @property
     def num_words(self) -> int:
@@ -192,6 +193,9 @@ class IMDBDataModule(L.LightningDataModule):
         self.vocabulary_size = corpus.vocabulary_size
         self.cache_path = corpus.meta.get("cache_path")
         self.invalid_utf8 = corpus.invalid_utf8
+        # Only the words an id can be kept for: everything rarer is out of vocabulary anyway.
+        limit = corpus.vocabulary_size if hp.num_words is None else hp.num_words - hp.index_from
+        self.word_index = {word: rank for word, rank in corpus.word_index.items() if rank < limit or hp.num_words is None}
         largest = corpus.vocabulary_size + hp.index_from + 1
         if hp.num_words is not None and hp.num_words > largest:
             raise ConfigError(
@@ -221,6 +225,14 @@ class IMDBDataModule(L.LightningDataModule):
         if self.hparams.batch_format != "auto":
             return self.hparams.batch_format
         return "bag" if self.device.type == "cpu" else "dense"
+
+    def state_dict(self) -> dict:
+        """Saved in every checkpoint: how to encode new text exactly as the training reviews were."""
+        keys = ("num_words", "skip_top", "start_char", "oov_char", "index_from")
+        return {"encoding": {k: self.hparams[k] for k in keys}, "width": self.num_words, "word_index": self.word_index}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.word_index = state_dict.get("word_index", self.word_index)
 
     def loader(self, split: str, *, shuffle: bool = False) -> BatchLoader:
         if not self.splits:

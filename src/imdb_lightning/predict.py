@@ -1,0 +1,83 @@
+"""``python -m imdb_lightning.predict RUN_OR_CKPT [TEXT ...]``: the probability that each review is positive.
+
+Reviews come from the command line, from ``--file`` (one review per line) or, when neither is given, from
+standard input (one per line). They are encoded exactly as the training reviews were: the word index and
+the encoding settings (``num_words``, ``index_from``, ...) travel inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from imdb_lightning.data.datamodule import IMDBDataModule, multi_hot
+from imdb_lightning.data.tokenizer import encode_review
+from imdb_lightning.errors import DataError
+from imdb_lightning.model import IMDBClassifier
+
+
+def find_checkpoint(path: Path) -> Path:
+    """A checkpoint file as given, or a run folder's best checkpoint (else its last)."""
+    if path.is_file():
+        return path
+    for name in ("best.ckpt", "last.ckpt", "interrupted.ckpt"):
+        if (path / "checkpoints" / name).is_file():
+            return path / "checkpoints" / name
+    raise DataError(f"no checkpoint at {path} (give a .ckpt file or a run folder with checkpoints/best.ckpt)")
+
+
+def load(path: Path) -> tuple[IMDBClassifier, dict]:
+    """The trained model (on the CPU, in eval mode) and the data state it was trained with."""
+    ckpt = find_checkpoint(path)
+    state = torch.load(ckpt, map_location="cpu", weights_only=False).get(IMDBDataModule.__qualname__)
+    if not state or "word_index" not in state:
+        raise DataError(f"{ckpt} holds no encoding settings (it was saved by an older version); retrain to predict with it")
+    model = IMDBClassifier.load_from_checkpoint(ckpt, map_location="cpu").eval()
+    return model, state
+
+
+@torch.no_grad()
+def predict(model: IMDBClassifier, state: dict, texts: list[str]) -> list[float]:
+    """P(positive) for each text, with the checkpoint's own word index and encoding."""
+    sequences = [encode_review(text, state["word_index"], **state["encoding"]) for text in texts]
+    lengths = torch.tensor([len(s) for s in sequences])
+    offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+    ids = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
+    return model.predict_proba(multi_hot(ids, offsets, state["width"])).tolist()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m imdb_lightning.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path, help="a .ckpt file or a run folder (logs/runs/<date>)")
+    parser.add_argument("texts", nargs="*", help="reviews to classify")
+    parser.add_argument("--file", type=Path, help="a file with one review per line")
+    parser.add_argument("--json", action="store_true", help="one JSON object per review instead of a table")
+    args = parser.parse_intermixed_args(argv)  # options may come before, between or after the texts
+    texts = list(args.texts)
+    if args.file:
+        texts += [line for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not texts and not args.file:
+        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    if not texts:
+        print("error: no reviews given (arguments, --file or standard input)", file=sys.stderr)
+        return 2
+    try:
+        model, state = load(args.checkpoint)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for text, p in zip(texts, predict(model, state, texts), strict=True):
+        label = "positive" if p > 0.5 else "negative"
+        if args.json:
+            print(json.dumps({"probability_positive": round(p, 6), "label": label, "text": text}))
+        else:
+            print(f"{p:.4f}\t{label}\t{text[:80]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

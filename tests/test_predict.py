@@ -1,0 +1,63 @@
+"""Predicting with a trained checkpoint: the same encoding as training, from arguments, a file or stdin."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+from runs import SMALL, compose_run
+
+from imdb_lightning.predict import main
+from imdb_lightning.train import train
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from conftest import make_data_dir  # noqa: PLC0415 -- the module-scoped twin of the data_dir fixture
+
+    root = tmp_path_factory.mktemp("predict")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IMDB_LIGHTNING_CACHE", str(root / "cache"))
+    data_dir = make_data_dir(root / "data")
+    out = root / "run"
+    metrics = train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=15", "optimizer.lr=0.01"]))
+    mp.undo()
+    assert metrics["val/acc_best"] >= 0.8
+    return out
+
+
+def rows(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_checkpoint_carries_the_encoding(trained_run):
+    state = torch.load(trained_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["IMDBDataModule"]
+    assert state["encoding"] == {"num_words": 30, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3}
+    assert state["word_index"]["the"] == 1 and max(state["word_index"].values()) < 30 - 3
+
+
+def test_predicts_sentiment_of_texts_on_the_command_line(trained_run, capsys):
+    assert main([str(trained_run), "--json", "A great, brilliant film: I loved it, wonderful!", "Awful. Boring, the worst waste of time."]) == 0
+    positive, negative = rows(capsys)
+    assert positive["label"] == "positive" and positive["probability_positive"] > 0.5
+    assert negative["label"] == "negative" and negative["probability_positive"] < 0.5
+
+
+def test_reads_a_file_or_stdin_one_review_per_line(trained_run, tmp_path, capsys, monkeypatch):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("superb and moving\n\nterrible dull mess\n")
+    assert main([str(trained_run / "checkpoints" / "last.ckpt"), "--file", str(reviews), "--json"]) == 0
+    assert [r["label"] for r in rows(capsys)] == ["positive", "negative"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("best fun film\n"))
+    assert main([str(trained_run)]) == 0
+    assert capsys.readouterr().out.split("\t")[1] == "positive"
+
+
+def test_missing_checkpoint_or_text_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    assert main([str(tmp_path), "some text"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main([str(tmp_path)]) == 2
+    assert "no reviews given" in capsys.readouterr().err
