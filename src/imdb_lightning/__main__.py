@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import math
 import sys
 
 import hydra
@@ -24,10 +26,48 @@ def _app(cfg: DictConfig) -> float | None:
     except (ConfigError, DataError) as err:
         log.error("error: %s", err)
         sys.exit(2)
-    return metrics.get("val/acc_best")
+    return objective(metrics, cfg.optimized_metric, cfg.optimized_worst)
+
+
+def objective(metrics: dict, name: str, worst: float) -> float:
+    """What a sweeper optimizes: the metric, or a finite worst score for a diverged or metric-less run
+    (an Optuna study stops at the first NaN it is given)."""
+    value = metrics.get(name)
+    if metrics.get("status") == "diverged" or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return worst
+    return float(value)
+
+
+#: Sweep plugins users name on the command line, the module that provides each, and the extra that installs it.
+PLUGINS = {
+    "hydra/launcher=joblib": "hydra_plugins.hydra_joblib_launcher",
+    "hydra/launcher=submitit": "hydra_plugins.hydra_submitit_launcher",
+    "hydra/launcher=slurm": "hydra_plugins.hydra_submitit_launcher",
+    "hparams_search=optuna": "hydra_plugins.hydra_optuna_sweeper",
+}
+
+
+def missing_plugin(argv: list[str]) -> str | None:
+    """The install hint for a sweep plugin the command line asks for but this environment lacks."""
+    for arg in argv:
+        for prefix, module in PLUGINS.items():
+            if arg.lstrip("+").startswith(prefix) and not _importable(module):
+                return f"`{arg}` needs a Hydra plugin that is not installed: pip install 'imdb-lightning[sweep]'"
+    return None
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def main() -> None:
+    hint = missing_plugin(sys.argv[1:])
+    if hint:
+        print(f"error: {hint}", file=sys.stderr)
+        sys.exit(2)
     register_resolvers()
     _app()
 

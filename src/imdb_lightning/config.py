@@ -39,6 +39,23 @@ def register_resolvers() -> None:
             OmegaConf.register_new_resolver(name, fn)
 
 
+def torch_threads(configured: int | None, parallel_jobs: int | None, cores: int) -> int:
+    """Threads for one run: as configured, else the cores shared out among jobs running side by side."""
+    if configured:
+        return int(configured)
+    if not parallel_jobs or parallel_jobs < 0:  # joblib's -1: one job per core
+        parallel_jobs = cores if parallel_jobs and parallel_jobs < 0 else 1
+    return max(1, cores // parallel_jobs)
+
+
+def parallel_jobs() -> int | None:
+    """How many sweep jobs run at once on this machine (the joblib launcher's n_jobs), if known."""
+    if not _multirun():
+        return None
+    launcher = HydraConfig.get().launcher
+    return launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")) else None
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first value that cannot work, naming its key."""
     data, model = cfg.data, cfg.model

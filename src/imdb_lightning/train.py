@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
-from imdb_lightning.config import validate
+from imdb_lightning.config import parallel_jobs, torch_threads, validate
 from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ def instantiate_all(node: DictConfig | None) -> list:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, test and leave the run folder complete; return the final metrics (``val/acc_best`` first)."""
     validate(cfg)
+    threads = torch_threads(cfg.get("torch_threads"), parallel_jobs(), os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    log.info("torch threads: %d", threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

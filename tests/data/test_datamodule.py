@@ -149,3 +149,18 @@ def test_bag_format_serves_each_reviews_distinct_ids_and_auto_picks_it_on_cpu(da
             assert row == sorted(set(row))  # distinct ids, once each
     with pytest.raises(ValueError, match="batch_format must be one of auto, dense, bag"):
         IMDBDataModule(data_dir, batch_format="sparse")
+
+
+def test_ddp_processes_each_take_a_disjoint_share_of_every_epoch(data_dir):
+    dm = ready(data_dir)
+    split = dm.splits["train"]
+    shares = [BatchLoader(split, 4, shuffle=True, seed=5, shard=(rank, 3)) for rank in range(3)]
+    for loader in shares:
+        loader.sampler.set_epoch(2)
+    assert [sum(len(b.labels) for b in loader) for loader in shares] == [10, 10, 10]
+    assert [len(loader) for loader in shares] == [3, 3, 3]  # 10 reviews each, in batches of 4
+    whole = BatchLoader(split, 4, shuffle=True, seed=5)
+    whole.sampler.set_epoch(2)
+    order = whole.sampler.order()
+    for rank, loader in enumerate(shares):
+        assert loader.sampler.order().tolist() == order[rank::3].tolist()

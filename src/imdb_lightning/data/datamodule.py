@@ -53,17 +53,21 @@ class EpochPermutation:
     Lightning calls ``set_epoch`` before every training epoch (it looks for ``loader.sampler.set_epoch``).
     """
 
-    def __init__(self, size: int, *, shuffle: bool, seed: int) -> None:
+    def __init__(self, size: int, *, shuffle: bool, seed: int, shard: tuple[int, int] = (0, 1)) -> None:
         self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, 0
+        self.rank, self.world = shard
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def order(self) -> torch.Tensor:
+        """This epoch's order; under DDP, this process's share of it (every ``world``-th review)."""
         if not self.shuffle:
-            return torch.arange(self.size)
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return torch.randperm(self.size, generator=generator)
+            order = torch.arange(self.size)
+        else:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            order = torch.randperm(self.size, generator=generator)
+        return order[self.rank :: self.world]
 
 
 class BatchLoader:
@@ -76,7 +80,14 @@ class BatchLoader:
     batch_sampler = None  # Lightning inspects loaders that have a ``sampler`` for this DataLoader attribute
 
     def __init__(
-        self, split: EncodedSplit, batch_size: int, *, shuffle: bool = False, seed: int = 0, device: torch.device | str = "cpu"
+        self,
+        split: EncodedSplit,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        device: torch.device | str = "cpu",
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if batch_size <= 0:
             raise ConfigError(f"batch size must be positive, got {batch_size}")
@@ -86,10 +97,11 @@ class BatchLoader:
         self.lengths = self.offsets[1:] - self.offsets[:-1]
         self.labels = torch.from_numpy(split.labels).to(self.device)
         self.batch_size = batch_size
-        self.sampler = EpochPermutation(len(split), shuffle=shuffle, seed=seed)
+        self.sampler = EpochPermutation(len(split), shuffle=shuffle, seed=seed, shard=shard)
 
     def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)
+        rank, world = self.sampler.rank, self.sampler.world
+        return -(-len(range(rank, len(self.labels), world)) // self.batch_size)
 
     def __iter__(self) -> Iterator[CompactBatch]:
         order = self.sampler.order().to(self.device)
@@ -243,7 +255,9 @@ class IMDBDataModule(L.LightningDataModule):
             data = self._bags.setdefault(split, data.distinct())
         seed = hp.seed if hp.shuffle_seed is None else hp.shuffle_seed
         batch_size = hp.batch_size if split == "train" or hp.eval_batch_size is None else hp.eval_batch_size
-        return BatchLoader(data, batch_size, shuffle=shuffle, seed=seed, device=self.device)
+        # Under DDP each process takes its share of every epoch (Lightning shards only torch DataLoaders).
+        shard = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
+        return BatchLoader(data, batch_size, shuffle=shuffle, seed=seed, device=self.device, shard=shard)
 
     def train_dataloader(self) -> BatchLoader:
         return self.loader("train", shuffle=True)

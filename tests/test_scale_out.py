@@ -1,0 +1,86 @@
+"""Hyperparameter search and scale-out: Optuna (with SQLite storage and resume), joblib, submitit, DDP config."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from runs import SMALL
+
+from imdb_lightning.__main__ import missing_plugin, objective
+from imdb_lightning.config import CONFIG_DIR, torch_threads
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, cwd: Path, data_dir: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "imdb_lightning", "-m", *SMALL, "trainer.max_epochs=2", f"data.data_dir={data_dir}", *args]
+    result = subprocess.run(cmd, cwd=cwd, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def jobs(sweep: Path) -> list[Path]:
+    return sorted(p for p in sweep.iterdir() if p.name[0].isdigit())
+
+
+def test_optuna_study_runs_trials_stores_them_in_sqlite_and_resumes(data_dir, tmp_path):
+    optuna = pytest.importorskip("optuna")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    common = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=t"]
+    result = cli(*common, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'a'}", cwd=tmp_path, data_dir=data_dir)
+    assert "Best value" in result.stdout + result.stderr
+    assert len(jobs(tmp_path / "a")) == 3 and (tmp_path / "a" / "optimization_results.yaml").is_file()
+    cli(*common, "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={tmp_path / 'b'}", cwd=tmp_path, data_dir=data_dir)
+    study = optuna.load_study(study_name="t", storage=storage)
+    assert len(study.trials) == 4 and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert all(0.0 <= t.value <= 1.0 for t in study.trials)
+
+
+def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_path):
+    cli("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path, data_dir=data_dir)
+    done = jobs(tmp_path / "s")
+    assert len(done) == 2 and all((job / "history.json").is_file() for job in done)
+    expected = torch_threads(None, 2, os.cpu_count() or 1)
+    assert all(f"torch threads: {expected}" in (job / "__main__.log").read_text() for job in done)
+
+
+def test_submitit_local_executor_runs_the_sweep_as_jobs(data_dir, tmp_path):
+    cli("hydra/launcher=submitit_local", "optimizer=sgd,adam", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path, data_dir=data_dir)
+    done = jobs(tmp_path / "s")
+    assert len(done) == 2 and all((job / "metrics.json").is_file() for job in done)
+    assert (tmp_path / "s" / ".submitit").is_dir()
+
+
+def test_launcher_and_trainer_configs_compose():
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        slurm = compose(config_name="train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+        ddp = compose(config_name="train", overrides=["trainer=ddp", "trainer.devices=4"])
+    assert slurm.hydra.launcher._target_.endswith("SlurmLauncher") and slurm.hydra.launcher.cpus_per_task == 2
+    assert (ddp.trainer.strategy, ddp.trainer.devices, ddp.trainer.sync_batchnorm) == ("ddp", 4, True)
+
+
+def test_threads_are_shared_out_among_parallel_jobs():
+    assert torch_threads(None, None, 8) == 8
+    assert torch_threads(None, 2, 8) == 4
+    assert torch_threads(None, 16, 8) == 1
+    assert torch_threads(None, -1, 8) == 1
+    assert torch_threads(3, 2, 8) == 3
+
+
+def test_a_diverged_or_nan_trial_scores_the_finite_worst_value():
+    assert objective({"val/acc_best": 0.9, "status": "completed"}, "val/acc_best", 0.0) == 0.9
+    assert objective({"val/acc_best": 0.9, "status": "diverged"}, "val/acc_best", 0.0) == 0.0
+    assert objective({"val/acc_best": None}, "val/acc_best", 0.0) == 0.0
+    assert objective({"val/acc_best": math.nan}, "val/acc_best", -1.0) == -1.0
+
+
+def test_a_missing_plugin_names_the_extra_to_install(monkeypatch):
+    monkeypatch.setattr("imdb_lightning.__main__._importable", lambda module: False)
+    assert "pip install 'imdb-lightning[sweep]'" in missing_plugin(["-m", "hydra/launcher=joblib"])
+    assert missing_plugin(["+experiment=baseline"]) is None
