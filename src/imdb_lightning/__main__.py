@@ -12,15 +12,14 @@ from omegaconf import DictConfig
 
 from imdb_lightning.config import CONFIG_DIR, register_resolvers
 from imdb_lightning.errors import ConfigError, DataError
+from imdb_lightning.train import train
 
 log = logging.getLogger("imdb_lightning")
 
 
 # An absolute config path: works the same from a source checkout, an installed wheel and any folder.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def _app(cfg: DictConfig) -> float | None:
-    from imdb_lightning.train import train  # torch and Lightning load only once the config is composed
-
+def _app(cfg: DictConfig) -> float:
     try:
         metrics = train(cfg)
     except (ConfigError, DataError) as err:

@@ -32,8 +32,9 @@ def instantiate_all(node: DictConfig | None) -> list:
     return [hydra.utils.instantiate(child) for child in node.values() if isinstance(child, DictConfig) and "_target_" in child]
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit, test and leave the run folder complete; return the final metrics (``val/acc_best`` first)."""
+def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
+    """Fit, test and leave the run folder complete; return what ``metrics.json`` holds: the final logged
+    metrics, ``status`` (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``."""
     validate(cfg)
     threads = torch_threads(cfg.get("torch_threads"), parallel_jobs(), os.cpu_count() or 1)
     torch.set_num_threads(threads)
