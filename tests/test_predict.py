@@ -35,7 +35,8 @@ def rows(capsys) -> list[dict]:
 def test_checkpoint_carries_the_encoding(trained_run):
     state = torch.load(trained_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["IMDBDataModule"]
     assert state["encoding"] == {"num_words": 30, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3}
-    assert state["word_index"]["the"] == 1 and max(state["word_index"].values()) < 30 - 3
+    word_index = json.loads(state["word_index_json"])
+    assert word_index["the"] == 1 and max(word_index.values()) < 30 - 3
 
 
 def test_predicts_sentiment_of_texts_on_the_command_line(trained_run, capsys):

@@ -34,10 +34,10 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
     """The trained model (on the CPU, in eval mode) and the data state it was trained with."""
     ckpt = find_checkpoint(path)
     state = torch.load(ckpt, map_location="cpu", weights_only=False).get(IMDBDataModule.__qualname__)
-    if not state or "word_index" not in state:
+    if not state or "word_index_json" not in state:
         raise DataError(f"{ckpt} holds no encoding settings (it was saved by an older version); retrain to predict with it")
     model = IMDBClassifier.load_from_checkpoint(ckpt, map_location="cpu").eval()
-    return model, state
+    return model, {**state, "word_index": json.loads(state["word_index_json"])}
 
 
 @torch.no_grad()
