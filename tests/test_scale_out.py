@@ -47,7 +47,7 @@ def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_pa
     done = jobs(tmp_path / "s")
     assert len(done) == 2 and all((job / "history.json").is_file() for job in done)
     expected = torch_threads(None, 2, os.cpu_count() or 1)
-    assert all(f"torch threads: {expected}" in (job / "__main__.log").read_text() for job in done)
+    assert all(f"torch threads: {expected}" in (job / "imdb_lightning.log").read_text() for job in done)
 
 
 def test_submitit_local_executor_runs_the_sweep_as_jobs(data_dir, tmp_path):
