@@ -73,12 +73,16 @@ def plot_history(history: dict[str, list[float]], folder: Path) -> list[Path]:
             ax.plot(range(1, len(val) + 1), val, "r-o", label=f"Validation {metric}")
         ax.set(title=title, xlabel="Epochs", ylabel=metric.capitalize())
         ax.legend()
-        fig.tight_layout()
-        path = folder / f"{metric}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, folder / f"{metric}.png", dpi=100))
     return written
+
+
+def save_figure(fig, path: Path, dpi: int) -> Path:
+    """Lay out, write and close a figure (closing matters: a sweep report draws many)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
 
 
 # ------------------------------------------------------------------------------------------ a sweep's runs
@@ -302,11 +306,7 @@ def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
             ax.set(title=f"{title} — {section}", xlabel="Epochs", ylabel=title.split()[-1].capitalize())
             ax.grid(alpha=0.3)
         axes[1].legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        path = folder / f"curves_{section}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        written.append(path)
+        written.append(save_figure(fig, folder / f"curves_{section}.png", dpi=90))
     return written
 
 
