@@ -142,7 +142,8 @@ class Accuracy(WeightedMean):
     """Fraction of reviews whose predicted label (logit > 0, i.e. sigmoid > 0.5) is right, over the epoch.
 
     Keras's ``accuracy`` for a sigmoid output; a few tensor ops a step instead of torchmetrics'
-    general-purpose ``BinaryAccuracy`` (same values, tested), which costs more than this model's step.
+    general-purpose ``BinaryAccuracy``, which costs more than this model's step and reads a batch of logits
+    that all fall in [0, 1] as probabilities (it agrees with this one on ordinary logits, tested).
     """
 
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]

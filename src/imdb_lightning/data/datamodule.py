@@ -179,8 +179,7 @@ class IMDBDataModule(L.LightningDataModule):
         self.vocabulary_size: int | None = None
         self.cache_path: str | None = None
         self.invalid_utf8 = 0
-        self.word_index: dict[str, int] = {}
-        self._word_index_json = "{}"
+        self._word_index_json = "{}"  # the word index new text is encoded with (see state_dict)
 
     @property
     def num_words(self) -> int:
@@ -196,8 +195,13 @@ class IMDBDataModule(L.LightningDataModule):
         return load_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download, cache=hp.cache)
 
     def prepare_data(self) -> None:
-        """Find or download the data and encode it into the cache (once; no state is kept here)."""
-        self._corpus()
+        """Find or download the data and encode it into the cache (once; no state is kept here).
+
+        Nothing to do once the splits are loaded: ``train()`` sets up before fitting, and ``Trainer.fit``
+        calls this again, which would otherwise re-read the whole cache inside the timed fit.
+        """
+        if not self.splits:
+            self._corpus()
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -207,12 +211,11 @@ class IMDBDataModule(L.LightningDataModule):
         self.vocabulary_size = corpus.vocabulary_size
         self.cache_path = corpus.meta.get("cache_path")
         self.invalid_utf8 = corpus.invalid_utf8
-        # Only the words an id can be kept for: everything rarer is out of vocabulary anyway.
-        limit = corpus.vocabulary_size if hp.num_words is None else hp.num_words - hp.index_from
-        self.word_index = {word: rank for word, rank in corpus.word_index.items() if rank < limit or hp.num_words is None}
-        # Serialized once: torch.save pickles a JSON string ten times faster than a 10,000-entry dict, and every
-        # epoch's checkpoint carries it.
-        self._word_index_json = json.dumps(self.word_index)
+        # Only the words an id can be kept for (everything rarer is out of vocabulary anyway), serialized once:
+        # torch.save pickles a JSON string ten times faster than a 10,000-entry dict, and every epoch's
+        # checkpoint carries it.
+        kept = {w: r for w, r in corpus.word_index.items() if hp.num_words is None or r < hp.num_words - hp.index_from}
+        self._word_index_json = json.dumps(kept)
         largest = corpus.vocabulary_size + hp.index_from + 1
         if hp.num_words is not None and hp.num_words > largest:
             raise ConfigError(
@@ -249,9 +252,7 @@ class IMDBDataModule(L.LightningDataModule):
         return {"encoding": {k: self.hparams[k] for k in keys}, "width": self.num_words, "word_index_json": self._word_index_json}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        if "word_index_json" in state_dict:
-            self._word_index_json = state_dict["word_index_json"]
-            self.word_index = json.loads(self._word_index_json)
+        self._word_index_json = state_dict.get("word_index_json", self._word_index_json)
 
     def loader(self, split: str, *, shuffle: bool = False) -> BatchLoader:
         if not self.splits:
