@@ -46,12 +46,12 @@ def test_widths_and_depth_are_configurable():
 
 def test_penalty_is_keras_l1_and_l2_on_hidden_kernels_only():
     model = IMDBClassifier(input_dim=50, l1=0.01, l2=0.001)
-    kernels = [model.net.hidden_1.weight, model.net.hidden_2.weight]
+    kernels = [model.net.hidden_1.kernel, model.net.hidden_2.kernel]
     expected = sum(0.01 * w.abs().sum() + 0.001 * w.square().sum() for w in kernels)
     assert model.penalty().item() == pytest.approx(expected.item(), rel=1e-6)
     assert weight_penalty(kernels).item() == 0.0
     with torch.no_grad():
-        model.net.output.weight.fill_(100.0)  # the output kernel is not regularized
+        model.net.output.kernel.fill_(100.0)  # the output kernel is not regularized
         model.net.hidden_1.bias.fill_(100.0)  # nor are biases
     assert model.penalty().item() == pytest.approx(expected.item(), rel=1e-6)
 
@@ -81,10 +81,10 @@ def test_bag_input_gives_the_same_logits_and_gradients_as_multi_hot_rows(batchno
     dense = multi_hot(ids, offsets, 1000)
     assert torch.allclose(model(bag), model(dense), atol=1e-5)
     model(bag).sum().backward()
-    grad_bag = model.net.hidden_1.weight.grad.clone()
+    grad_bag = model.net.hidden_1.kernel.grad.clone()
     model.zero_grad()
     model(dense).sum().backward()
-    assert torch.allclose(grad_bag, model.net.hidden_1.weight.grad, atol=1e-5)
+    assert torch.allclose(grad_bag, model.net.hidden_1.kernel.grad, atol=1e-5)
 
 
 def test_weighted_mean_weights_batches_by_size_and_keeps_nan():

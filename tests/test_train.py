@@ -55,7 +55,7 @@ def test_run_folder_holds_history_plots_checkpoints_and_tensorboard(data_dir, tm
     import torch
 
     last = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert last["epoch"] == 2  # written after every epoch, the final one included
+    assert last["epoch"] == 3  # written when fit ends, three epochs done
     assert metrics["val/acc_best"] == pytest.approx(max(history["val_accuracy"]))
     assert json.loads((out / "metrics.json").read_text())["test/acc"] == pytest.approx(metrics["test/acc"])
 
@@ -142,6 +142,19 @@ def test_metrics_record_status_epochs_time_and_parameters(data_dir, tmp_path):
     metrics = train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=2"]))
     assert metrics["status"] == "completed" and metrics["epochs"] == 2
     assert metrics["params"] == 30 * 16 + 16 + 272 + 17 and metrics["fit_seconds"] > 0
+
+
+def test_last_checkpoint_is_written_when_fit_ends_or_every_n_epochs_when_asked(data_dir, tmp_path, monkeypatch):
+    import lightning as L
+
+    saved: list[tuple[str, int]] = []
+    save = L.Trainer.save_checkpoint
+    monkeypatch.setattr(L.Trainer, "save_checkpoint", lambda self, path, *a, **k: (saved.append((Path(path).name, self.current_epoch)), save(self, path, *a, **k)))
+    train(compose_run(data_dir, tmp_path / "default", ["trainer.max_epochs=3", "test=false"]))
+    assert [s for s in saved if s[0] == "last.ckpt"] == [("last.ckpt", 3)]
+    saved.clear()
+    train(compose_run(data_dir, tmp_path / "every2", ["trainer.max_epochs=5", "test=false", "callbacks.last_checkpoint.every_n_epochs=2"]))
+    assert [s for s in saved if s[0] == "last.ckpt"] == [("last.ckpt", 1), ("last.ckpt", 3), ("last.ckpt", 5)]
 
 
 @pytest.mark.slow

@@ -11,11 +11,12 @@ from typing import IO
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "wb", **kwargs) -> Iterator[IO]:
+def atomic_open(path: str | Path, mode: str = "wb", *, durable: bool = True, **kwargs) -> Iterator[IO]:
     """Write into a temporary file beside ``path``; rename it over ``path`` only if the block succeeds.
 
     An exception inside the block (a failed checksum, a full disk, Ctrl-C) deletes the temporary file
-    and leaves ``path`` as it was.
+    and leaves ``path`` as it was. ``durable`` also waits for the data to reach the disk (``fsync``), so an
+    operating-system crash cannot leave an empty file behind the rename; files rewritten every epoch skip it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,7 +25,8 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs) -> Iterator[IO]:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:

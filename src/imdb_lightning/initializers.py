@@ -1,7 +1,7 @@
 """Kernel initializers as Keras defines them (biases are always zero).
 
-PyTorch stores a Dense kernel transposed (``[out, in]``), so ``fan_in = weight.shape[1]`` and
-``fan_out = weight.shape[0]``. Keras's ``*_normal`` variance-scaling initializers draw from a normal
+Kernels are stored as Keras stores them (``[in, out]``, see :class:`~imdb_lightning.layers.Dense`), so
+``fan_in = kernel.shape[0]`` and ``fan_out = kernel.shape[1]``, and a seed draws its numbers in Keras's order. Keras's ``*_normal`` variance-scaling initializers draw from a normal
 *truncated at two standard deviations* and divide the stddev by 0.8796 (the stddev of a unit normal
 truncated there) so the kept values still have the intended variance. The lecture's text simplifies this to
 "a normal with stddev sqrt(2/fan_in)" (He), "sqrt(1/fan_in)" (what it calls Xavier: Keras's LeCun normal)
@@ -25,46 +25,46 @@ TRUNCATED_STDDEV = 0.87962566103423978  # stddev of N(0, 1) truncated to [-2, 2]
 DEFAULT_SCALES = {"random_normal": 0.05, "too_small": 1e-4, "too_large": 1.0}
 
 
-def fans(weight: torch.Tensor) -> tuple[int, int]:
-    return weight.shape[1], weight.shape[0]
+def fans(kernel: torch.Tensor) -> tuple[int, int]:
+    return kernel.shape[0], kernel.shape[1]
 
 
-def _truncated(weight: torch.Tensor, target_std: float, generator: torch.Generator | None) -> None:
+def _truncated(kernel: torch.Tensor, target_std: float, generator: torch.Generator | None) -> None:
     std = target_std / TRUNCATED_STDDEV
     with torch.no_grad():
         # Keras redraws values beyond 2 std; drawing from the truncated distribution directly is the same law.
-        nn.init.trunc_normal_(weight, 0.0, std, -2 * std, 2 * std, generator=generator)
+        nn.init.trunc_normal_(kernel, 0.0, std, -2 * std, 2 * std, generator=generator)
 
 
 def _variance_scaling(scale: float, mode: str) -> Callable[..., None]:
-    def init(weight: torch.Tensor, *, generator: torch.Generator | None = None, **_) -> None:
-        fan_in, fan_out = fans(weight)
+    def init(kernel: torch.Tensor, *, generator: torch.Generator | None = None, **_) -> None:
+        fan_in, fan_out = fans(kernel)
         n = {"fan_in": fan_in, "fan_avg": (fan_in + fan_out) / 2}[mode]
-        _truncated(weight, math.sqrt(scale / n), generator)
+        _truncated(kernel, math.sqrt(scale / n), generator)
 
     return init
 
 
 def _normal(name: str) -> Callable[..., None]:
-    def init(weight: torch.Tensor, *, scale: float | None = None, generator: torch.Generator | None = None) -> None:
+    def init(kernel: torch.Tensor, *, scale: float | None = None, generator: torch.Generator | None = None) -> None:
         with torch.no_grad():
-            weight.normal_(0.0, DEFAULT_SCALES[name] if scale is None else scale, generator=generator)
+            kernel.normal_(0.0, DEFAULT_SCALES[name] if scale is None else scale, generator=generator)
 
     return init
 
 
-def zeros(weight: torch.Tensor, **_) -> None:
+def zeros(kernel: torch.Tensor, **_) -> None:
     """Every unit computes the same thing and gets the same gradient: the symmetry is never broken."""
     with torch.no_grad():
-        weight.zero_()
+        kernel.zero_()
 
 
-def glorot_uniform(weight: torch.Tensor, *, generator: torch.Generator | None = None, **_) -> None:
+def glorot_uniform(kernel: torch.Tensor, *, generator: torch.Generator | None = None, **_) -> None:
     """Keras's Dense default: U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = fans(weight)
+    fan_in, fan_out = fans(kernel)
     limit = math.sqrt(6.0 / (fan_in + fan_out))
     with torch.no_grad():
-        weight.uniform_(-limit, limit, generator=generator)
+        kernel.uniform_(-limit, limit, generator=generator)
 
 
 INITIALIZERS: dict[str, Callable[..., None]] = {
@@ -79,9 +79,9 @@ INITIALIZERS: dict[str, Callable[..., None]] = {
 }
 
 
-def target_stddev(name: str, weight_shape: tuple[int, int], scale: float | None = None) -> float:
+def target_stddev(name: str, kernel_shape: tuple[int, int], scale: float | None = None) -> float:
     """The stddev the lecture's formula gives each initializer (what tests compare the samples with)."""
-    fan_out, fan_in = weight_shape
+    fan_in, fan_out = kernel_shape
     if name in DEFAULT_SCALES:
         return DEFAULT_SCALES[name] if scale is None else scale
     return {
@@ -93,11 +93,10 @@ def target_stddev(name: str, weight_shape: tuple[int, int], scale: float | None 
     }[name]
 
 
-def initialize(linear: nn.Linear, name: str, *, scale: float | None = None, generator: torch.Generator | None = None) -> None:
-    """Initialize a Dense layer's kernel with ``name`` and its bias with zeros, as Keras does."""
+def initialize(dense: nn.Module, name: str, *, scale: float | None = None, generator: torch.Generator | None = None) -> None:
+    """Initialize a Dense layer's ``kernel`` with ``name`` and its ``bias`` with zeros, as Keras does."""
     if name not in INITIALIZERS:
         raise ConfigError(f"model.init={name!r} is not an initializer; choose one of {', '.join(INITIALIZERS)}")
-    INITIALIZERS[name](linear.weight, scale=scale, generator=generator)
-    if linear.bias is not None:
-        with torch.no_grad():
-            linear.bias.zero_()
+    INITIALIZERS[name](dense.kernel, scale=scale, generator=generator)
+    with torch.no_grad():
+        dense.bias.zero_()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 
 import lightning as L
@@ -13,7 +12,7 @@ from torchmetrics import MaxMetric, Metric
 
 from imdb_lightning.data.datamodule import CompactBatch
 from imdb_lightning.errors import ConfigError
-from imdb_lightning.initializers import initialize
+from imdb_lightning.layers import Dense
 from imdb_lightning.optimizers import KerasRMSprop
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -54,55 +53,31 @@ class DenseStack(nn.Sequential):
         layers: dict[str, nn.Module] = {}
         width = input_dim
         for i, size in enumerate(hidden_sizes, start=1):
-            layers[f"hidden_{i}"] = nn.Linear(width, size)
+            layers[f"hidden_{i}"] = Dense(width, size, init=init, init_scale=init_scale)
             layers[f"{activation}_{i}"] = ACTIVATIONS[activation]()
             if batchnorm:
                 layers[f"batch_normalization_{i}"] = nn.BatchNorm1d(size, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
             if dropout > 0:
                 layers[f"dropout_{i}"] = nn.Dropout(dropout)
             width = size
-        layers["output"] = nn.Linear(width, 1)
+        layers["output"] = Dense(width, 1, init=init, init_scale=init_scale)
         super().__init__(*[])
         for name, layer in layers.items():
             self.add_module(name, layer)
-        for layer in self.dense_layers():
-            initialize(layer, init, scale=init_scale)
 
     def forward(self, x: torch.Tensor | CompactBatch) -> torch.Tensor:
-        """Multi-hot rows ``[batch, num_words]``, or a :class:`CompactBatch` of each review's distinct ids.
+        """Multi-hot rows ``[batch, num_words]``, or a :class:`CompactBatch` of each review's distinct ids,
+        which ``hidden_1`` takes as the same rows without building them (see :class:`~imdb_lightning.layers.Dense`)."""
+        for layer in self:
+            x = layer(x)
+        return x
 
-        For the bag, ``hidden_1`` sums its kernel's columns for the review's ids: the same ``x @ W + b`` as
-        for the multi-hot row, computed as a sparse CSR matrix (the bag's ones) times the kernel, without
-        building the row (same weights, logits equal to float rounding). On this 2-core CPU that product and
-        its gradient took 2.4 ms a batch against 4.4 ms for the multi-hot product and 4.9 ms for
-        ``embedding_bag`` (``scripts/bench_first_layer.py``, one run).
-        """
-        layers = iter(self)
-        first = next(layers)
-        if isinstance(x, CompactBatch):
-            h = sparse_rows(x, first.in_features) @ first.weight.t() + first.bias
-        else:
-            h = first(x)
-        for layer in layers:
-            h = layer(h)
-        return h
-
-    def dense_layers(self) -> list[nn.Linear]:
-        return [m for m in self if isinstance(m, nn.Linear)]
+    def dense_layers(self) -> list[Dense]:
+        return [m for m in self if isinstance(m, Dense)]
 
     def hidden_kernels(self) -> list[torch.Tensor]:
         """The kernels the lecture's regularizers act on: every Dense layer but the output."""
-        return [m.weight for name, m in self.named_children() if name.startswith("hidden_")]
-
-
-def sparse_rows(batch: CompactBatch, width: int) -> torch.Tensor:
-    """The batch's multi-hot rows as a CSR sparse matrix (its ids must be distinct within each review)."""
-    ids = batch.ids.long()
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": it is, and this use is tested
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            batch.offsets, ids, torch.ones(len(ids), device=ids.device), size=(len(batch.offsets) - 1, width), check_invariants=False
-        )
+        return [m.kernel for name, m in self.named_children() if name.startswith("hidden_")]
 
 
 def weight_penalty(kernels: Sequence[torch.Tensor], l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:

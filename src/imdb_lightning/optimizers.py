@@ -31,8 +31,19 @@ def _check(lr: float, eps: float) -> None:
         raise ConfigError(f"optimizer.eps must be non-negative, got {eps}")
 
 
+def _state(states: list[dict], key: str, params: list[torch.Tensor], fill: float) -> list[torch.Tensor]:
+    """Each parameter's ``key`` slot, created filled with ``fill`` on first use."""
+    for state, p in zip(states, params, strict=True):
+        if key not in state:
+            state[key] = torch.full_like(p, fill, memory_format=torch.preserve_format)
+    return [state[key] for state in states]
+
+
 class _KerasOptimizer(Optimizer):
-    """Steps every parameter that has a gradient through :meth:`update`, Keras's ``update_step``."""
+    """Steps a group's parameters that have a gradient through :meth:`update`, Keras's ``update_step``, all
+    at once: with ``torch._foreach_*`` ops a step is five or six tensor calls instead of that many per
+    parameter (the same arithmetic, so the same numbers; this model's steps are short enough for it to show).
+    """
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -41,12 +52,12 @@ class _KerasOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self.update(p, p.grad, self.state[p], group)
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self.update(params, [p.grad for p in params], [self.state[p] for p in params], group)
         return loss
 
-    def update(self, p: torch.Tensor, g: torch.Tensor, state: dict, group: dict) -> None:
+    def update(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict], group: dict) -> None:
         raise NotImplementedError
 
 
@@ -57,12 +68,13 @@ class KerasRMSprop(_KerasOptimizer):
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
 
-    def update(self, p, g, state, group) -> None:
-        if not state:
-            state["velocity"] = torch.zeros_like(p)
-        v = state["velocity"]
-        v.mul_(group["rho"]).addcmul_(g, g, value=1 - group["rho"])
-        p.addcdiv_(g, (v + group["eps"]).sqrt_(), value=-group["lr"])
+    def update(self, params, grads, states, group) -> None:
+        v = _state(states, "velocity", params, 0.0)
+        torch._foreach_mul_(v, group["rho"])
+        torch._foreach_addcmul_(v, grads, grads, value=1 - group["rho"])
+        denom = torch._foreach_add(v, group["eps"])
+        torch._foreach_sqrt_(denom)
+        torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
 
 
 class KerasAdagrad(_KerasOptimizer):
@@ -72,12 +84,12 @@ class KerasAdagrad(_KerasOptimizer):
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, initial_accumulator_value=initial_accumulator_value, eps=eps))
 
-    def update(self, p, g, state, group) -> None:
-        if not state:
-            state["accumulator"] = torch.full_like(p, group["initial_accumulator_value"])
-        a = state["accumulator"]
-        a.addcmul_(g, g)
-        p.addcdiv_(g, (a + group["eps"]).sqrt_(), value=-group["lr"])
+    def update(self, params, grads, states, group) -> None:
+        a = _state(states, "accumulator", params, group["initial_accumulator_value"])
+        torch._foreach_addcmul_(a, grads, grads)
+        denom = torch._foreach_add(a, group["eps"])
+        torch._foreach_sqrt_(denom)
+        torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
 
 
 class KerasAdam(_KerasOptimizer):
@@ -87,16 +99,17 @@ class KerasAdam(_KerasOptimizer):
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
 
-    def update(self, p, g, state, group) -> None:
+    def update(self, params, grads, states, group) -> None:
         beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["m"] = torch.zeros_like(p)
-            state["v"] = torch.zeros_like(p)
-        state["step"] += 1
-        t = state["step"]
-        m, v = state["m"], state["v"]
-        m.lerp_(g, 1 - beta1)
-        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        alpha = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
-        p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-alpha)
+        m = _state(states, "m", params, 0.0)
+        v = _state(states, "v", params, 0.0)
+        for state in states:
+            state["step"] = state.get("step", 0) + 1
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_add_(denom, group["eps"])
+        steps = [state["step"] for state in states]
+        alphas = [-group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t) for t in steps]
+        torch._foreach_addcdiv_(params, m, denom, alphas)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from imdb_lightning.layers import Dense
+
 # Keras folds the activation into its Dense layer; these modules get no row of their own.
 _FOLDED = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.SELU, nn.Identity)
-_KERAS_TYPE = {nn.Linear: "Dense", nn.BatchNorm1d: "BatchNormalization", nn.Dropout: "Dropout"}
+_KERAS_TYPE = {Dense: "Dense", nn.BatchNorm1d: "BatchNormalization", nn.Dropout: "Dropout"}
 
 
 def count_parameters(module: nn.Module) -> tuple[int, int]:
@@ -25,7 +27,7 @@ def keras_summary(net: nn.Sequential, name: str = "imdb") -> str:
     for layer_name, layer in net.named_children():
         if isinstance(layer, _FOLDED):
             continue
-        if isinstance(layer, nn.Linear):
+        if isinstance(layer, Dense):
             width = layer.out_features
         trainable, frozen = count_parameters(layer)
         kind = _KERAS_TYPE.get(type(layer), type(layer).__name__)

@@ -84,6 +84,21 @@ def test_training_order_is_reshuffled_per_epoch_and_reproducible(data_dir):
     assert [b.labels.tolist() for b in dm.val_dataloader()] == [b.labels.tolist() for b in dm.val_dataloader()]
 
 
+def test_a_shuffled_epoch_serves_the_permuted_reviews_by_either_gather(data_dir):
+    dm = ready(data_dir)
+    loader = dm.loader("train", shuffle=True)
+    loader.sampler.set_epoch(4)
+    order = loader.sampler.order()
+    bags = dm.bags["train"]
+    batches = list(loader)
+    assert [len(b.labels) for b in batches] == [8, 8, 8, 6]
+    served = [b.ids[b.offsets[i] : b.offsets[i + 1]].tolist() for b in batches for i in range(len(b.labels))]
+    assert served == [bags.sequence(int(r)) for r in order]
+    compiled, indexed = loader.gather(order, compiled=True), loader.gather(order, compiled=False)
+    for a, b in zip(compiled, indexed, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_full_vocabulary_width_when_num_words_is_none(data_dir):
     dm = ready(data_dir, num_words=None)
     assert dm.num_words == dm.vocabulary_size + 3 + 1  # ids run up to the largest rank + index_from

@@ -27,6 +27,7 @@ import numpy as np
 
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.errors import ConfigError, DataError
+from imdb_lightning.kernels import gather_segments
 from imdb_lightning.data.sources import cache_dir, find_reviews, find_word_index
 from imdb_lightning.data.tokenizer import (
     TOKENIZER_VERSION,
@@ -102,11 +103,7 @@ class EncodedSplit:
     def take(self, index: np.ndarray) -> EncodedSplit:
         """A new split holding reviews ``index`` in that order (used for shuffling and splitting)."""
         index = np.asarray(index, dtype=np.int64)
-        lengths = self.lengths[index]
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        # Gather every selected review's slice of ``ids`` in one vectorised step.
-        starts = np.repeat(self.offsets[index] - offsets[:-1], lengths)
-        ids = self.ids[np.arange(offsets[-1], dtype=np.int64) + starts]
+        ids, offsets = gather_segments(self.ids, self.offsets, index)
         return EncodedSplit(ids, offsets, self.labels[index], self.review_ids[index], self.ratings[index])
 
 

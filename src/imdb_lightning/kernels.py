@@ -1,0 +1,49 @@
+"""The two loops PyTorch has no fast CPU kernel for, compiled by numba.
+
+Both move whole rows of a few numbers by index, which vectorized tensor code can only do through large
+index tensors or a sort: adding each review's gradient onto its ids' kernel rows (the sparse first layer's
+backward, about 9× faster than a CSR product's backward here), and copying reviews' id segments into a new
+order (an epoch's shuffle, about 5× faster than ``repeat_interleave`` + indexing). ``scripts/bench_first_layer.py``
+measures the first. They are compiled for the listed types when this module is first imported and cached on
+disk by numba, so no timed fit pays for compilation.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_FLOATS = ("float32", "float64")
+_INTS = ("int32", "int64")
+
+
+@numba.njit([f"void(int64[::1], int64[::1], {t}[:, ::1], {t}[:, ::1])" for t in _FLOATS], cache=True, nogil=True)
+def scatter_rows(ids, offsets, grad, out):  # pragma: no cover -- compiled; tested through its callers
+    """``out[ids[j]] += grad[r]`` for every id ``j`` of review ``r`` (reviews are ``offsets``' segments)."""
+    width = grad.shape[1]
+    for r in range(len(offsets) - 1):
+        for j in range(offsets[r], offsets[r + 1]):
+            row = ids[j]
+            for k in range(width):
+                out[row, k] += grad[r, k]
+
+
+@numba.njit([f"void({t}[::1], int64[::1], int64[::1], {t}[::1], int64[::1])" for t in _INTS], cache=True, nogil=True)
+def _copy_segments(values, offsets, index, out, out_offsets):  # pragma: no cover -- compiled
+    pos = 0
+    for i in range(len(index)):
+        start, end = offsets[index[i]], offsets[index[i] + 1]
+        out[pos : pos + end - start] = values[start:end]
+        pos += end - start
+        out_offsets[i + 1] = pos
+
+
+def gather_segments(values: np.ndarray, offsets: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segments ``index`` of ``values`` (segment ``i`` is ``values[offsets[i]:offsets[i + 1]]``), back to back
+    in that order, and their offsets."""
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    lengths = offsets[index + 1] - offsets[index]
+    out = np.empty(int(lengths.sum()), dtype=values.dtype)
+    out_offsets = np.zeros(len(index) + 1, dtype=np.int64)
+    _copy_segments(values, offsets, index, out, out_offsets)
+    return out, out_offsets
