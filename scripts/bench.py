@@ -8,8 +8,10 @@ machine is shared and noisy, so read the ratios rather than the seconds.
     IMDB_LIGHTNING_DATA=../shared/data python scripts/bench.py [--repeat 2] [--scaling] [--grid]
 
 (a) ``ours``: ``python -m imdb_lightning +experiment=baseline`` (its default path; fit time from its
-    ``metrics.json``); (b) ``loop-dense`` / ``loop-sparse``: a minimal PyTorch loop on the same data and
-    model, multi-hot rows or the sparse product, validating every epoch as Keras's ``fit`` does;
+    ``metrics.json``), and ``lightning-bare``: the same LightningModule and DataModule in a ``Trainer``
+    without callbacks, logger or checkpoints (Lightning's own cost, apart from our run folder);
+(b) ``loop-dense`` / ``loop-sparse``: a minimal PyTorch loop on the same data and model, multi-hot rows
+    or the bag, validating every epoch as Keras's ``fit`` does;
 (c) ``keras``: the lecture's code when TensorFlow is installed (skipped with a message otherwise).
 ``--scaling`` adds our fit at num_words 10k/20k/50k/full and at 5k/10k/15k/20k training reviews;
 ``--grid`` times every experiment with one seed. The last line is one JSON object of all figures.
@@ -83,6 +85,31 @@ def _fit(dm, net, opt, train, val) -> dict:
     return {"fit_seconds": fit, "val_acc": float(correct) / len(dm.splits["val"])}
 
 
+def worker_lightning_bare() -> dict:
+    """Our LightningModule and DataModule in a bare ``Trainer`` (no callbacks, logger, checkpoints or progress
+    bar): what Lightning's own training loop costs over the hand-written one, apart from our run folder."""
+    import logging
+
+    import lightning as L
+    import torch
+
+    from imdb_lightning.model import IMDBClassifier
+    from imdb_lightning.train import frozen_heap
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    torch.manual_seed(0)
+    dm = _data("auto")
+    model = IMDBClassifier(input_dim=dm.num_words)
+    trainer = L.Trainer(
+        max_epochs=EPOCHS, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0
+    )
+    with frozen_heap():
+        start = time.perf_counter()
+        trainer.fit(model, datamodule=dm)
+        fit = time.perf_counter() - start
+    return {"fit_seconds": fit, "val_acc": float(trainer.callback_metrics["val/acc"])}
+
+
 def worker_keras() -> dict:
     """The lecture's own code: dense multi-hot float matrices and a Keras Sequential model."""
     try:
@@ -108,7 +135,12 @@ def worker_keras() -> dict:
     return {"fit_seconds": time.perf_counter() - start, "val_acc": float(history.history["val_accuracy"][-1])}
 
 
-WORKERS = {"loop-dense": lambda: worker_loop("dense"), "loop-sparse": lambda: worker_loop("bag"), "keras": worker_keras}
+WORKERS = {
+    "loop-dense": lambda: worker_loop("dense"),
+    "loop-sparse": lambda: worker_loop("bag"),
+    "lightning-bare": worker_lightning_bare,
+    "keras": worker_keras,
+}
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -195,6 +227,7 @@ def main() -> int:
     results = interleaved(
         {
             "ours": lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}"),
+            "lightning-bare": lambda: run_worker("lightning-bare"),
             "loop-dense": lambda: run_worker("loop-dense"),
             "loop-sparse": lambda: run_worker("loop-sparse"),
         },
@@ -204,6 +237,7 @@ def main() -> int:
     figures["fit"] = results
     best_loop = min(results["loop-dense"]["fit_seconds"], results["loop-sparse"]["fit_seconds"])
     figures["ours_vs_best_loop"] = results["ours"]["fit_seconds"] / best_loop
+    figures["lightning_bare_vs_best_loop"] = results["lightning-bare"]["fit_seconds"] / best_loop
     if "skipped" not in results["keras"]:
         figures["keras_vs_ours"] = results["keras"]["fit_seconds"] / results["ours"]["fit_seconds"]
 
@@ -212,6 +246,7 @@ def main() -> int:
     for name, r in results.items():
         print(row(name, r))
     print(f"\nours / best hand-written loop: {figures['ours_vs_best_loop']:.2f}x")
+    print(f"bare Lightning (our module, no run folder) / best hand-written loop: {figures['lightning_bare_vs_best_loop']:.2f}x")
     if "keras_vs_ours" in figures:
         print(f"Keras / ours: {figures['keras_vs_ours']:.1f}x faster")
 

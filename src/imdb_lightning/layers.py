@@ -43,7 +43,7 @@ def kernel_gradient(ids: torch.Tensor, offsets: torch.Tensor, grad: torch.Tensor
     grad = grad.contiguous()
     out = grad.new_zeros(shape)
     if compiled:
-        scatter_rows(ids.numpy(), offsets.numpy(), grad.numpy(), out.numpy())
+        scatter_rows(ids.contiguous().numpy(), offsets.contiguous().numpy(), grad.numpy(), out.numpy())
     else:
         out.index_add_(0, ids, grad.repeat_interleave(offsets.diff(), dim=0))
     return out
