@@ -4,8 +4,8 @@ A multi-hot row times the kernel, ``x @ kernel``, is the sum of the kernel's row
 ids. For the first layer that sum is all the work there is (about 130 rows of 16 numbers a review instead of a
 10,000-wide row), provided that its gradient is computed as cheaply: each review's output gradient added onto
 the rows of its ids. PyTorch has no CPU kernel that does that scatter directly (``embedding_bag`` sorts the
-ids first, a CSR product's backward transposes the batch), so :func:`_scatter_rows` is a ten-line loop
-compiled by numba; on other devices ``index_add_`` does it.
+ids first, a CSR product's backward transposes the batch), so on a CPU a loop compiled by numba does it
+(:func:`~imdb_lightning.kernels.scatter_rows`), and ``index_add_`` on other devices.
 """
 
 from __future__ import annotations
