@@ -73,8 +73,7 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False)
     # The HParams tab: every hyperparameter, with the final metrics below as its columns. Written to disk now,
-    # so the run shows in TensorBoard at once (and TensorBoard's first write, which imports its TensorFlow stub,
-    # 0.2 s, is not paid inside the first epoch).
+    # so that the run shows in TensorBoard as soon as it starts.
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True), {key: 0.0 for key in HPARAM_METRICS.values()})
         logger.save()
