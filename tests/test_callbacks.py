@@ -63,3 +63,28 @@ def test_diagnostics_are_off_by_default(data_dir, tmp_path):
     events = run(data_dir, tmp_path / "run")
     assert not events.Tags()["histograms"]
     assert not [t for t in events.Tags()["scalars"] if t.startswith("grad_norm/")]
+
+
+def test_histograms_hold_every_value_with_its_range_and_moments(tmp_path):
+    import numpy as np
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    from imdb_lightning.callbacks import add_histogram
+
+    values = torch.randn(1000, 16, generator=torch.Generator().manual_seed(0))
+    writer = SummaryWriter(str(tmp_path / "tensorboard"))
+    add_histogram(writer, "w", values, 3)
+    add_histogram(writer, "zeros", torch.zeros(10, 4), 3)
+    writer.close()
+    events = events_of(tmp_path)
+    h = events.Histograms("w")[0]
+    assert h.step == 3
+    h = h.histogram_value
+    assert h.num == 16000 and sum(h.bucket) == 16000 and len(h.bucket) == len(h.bucket_limit) == 64
+    assert (h.min, h.max) == pytest.approx((values.min().item(), values.max().item()))
+    assert h.sum == pytest.approx(values.double().sum().item()) and h.sum_squares == pytest.approx(values.double().square().sum().item())
+    expected, _ = np.histogram(values.numpy(), bins=64, range=(h.min, h.max))
+    assert np.abs(np.array(h.bucket) - expected).sum() <= 2  # histc and numpy may place a value on an edge differently
+    z = events.Histograms("zeros")[0].histogram_value
+    assert (z.min, z.max, z.num, list(z.bucket)) == (0.0, 0.0, 40, [40.0])

@@ -130,6 +130,25 @@ class LastCheckpoint(L.Callback):
             log.warning("could not save %s: %s", path, err)
 
 
+def add_histogram(writer, tag: str, values: torch.Tensor, step: int, bins: int = 64) -> None:
+    """``writer.add_histogram`` computed by torch, in ``bins`` equal buckets.
+
+    TensorBoard's own ``add_histogram`` computes the sum of squares with numpy's ``dot``, which wakes
+    OpenBLAS's thread pool; its threads then spin beside torch's on the same cores, and the baseline fit with
+    histograms took 2.2 s instead of 1.2 s on this 2-core machine.
+    """
+    values = values.detach().flatten().double().cpu()
+    lo, hi = float(values.min()), float(values.max())
+    if lo == hi:
+        limits, counts = [hi], [float(len(values))]
+    else:
+        counts = torch.histc(values, bins=bins, min=lo, max=hi).tolist()
+        limits = torch.linspace(lo, hi, bins + 1)[1:].tolist()
+    writer.add_histogram_raw(
+        tag, lo, hi, len(values), float(values.sum()), float(values.square().sum()), limits, counts, global_step=step
+    )
+
+
 def tensorboards(trainer: L.Trainer) -> list:
     """The TensorBoard ``SummaryWriter`` of each TensorBoard logger the run has."""
     from lightning.pytorch.loggers import TensorBoardLogger
@@ -167,6 +186,6 @@ class LayerDiagnostics(L.Callback):
         for writer in tensorboards(trainer):
             for name, m in self._dense_layers(pl_module):
                 short = name.rsplit(".", 1)[-1]
-                writer.add_histogram(f"weights/{short}", m.kernel.detach().cpu(), trainer.current_epoch)
+                add_histogram(writer, f"weights/{short}", m.kernel, trainer.current_epoch)
                 if short in self._last_grads:
-                    writer.add_histogram(f"gradients/{short}", self._last_grads[short].cpu(), trainer.current_epoch)
+                    add_histogram(writer, f"gradients/{short}", self._last_grads[short], trainer.current_epoch)
