@@ -33,7 +33,7 @@ def rows(capsys) -> list[dict]:
 
 
 def test_checkpoint_carries_the_encoding(trained_run):
-    state = torch.load(trained_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["IMDBDataModule"]
+    state = torch.load(trained_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["IMDBDataModule"]
     assert state["encoding"] == {"num_words": 30, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3}
     word_index = json.loads(state["word_index_json"])
     assert word_index["the"] == 1 and max(word_index.values()) < 30 - 3
@@ -62,3 +62,12 @@ def test_missing_checkpoint_or_text_is_a_clear_error(tmp_path, capsys, monkeypat
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main([str(tmp_path)]) == 2
     assert "no reviews given" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_other_layers_is_a_clear_error(trained_run, tmp_path, capsys):
+    ckpt = torch.load(trained_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    # as saved before the kernels were stored [in, out]: nn.Linear's "weight", transposed
+    ckpt["state_dict"] = {k.replace(".kernel", ".weight"): v.t() if k.endswith(".kernel") else v for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    assert main([str(tmp_path / "old.ckpt"), "some text"]) == 2
+    assert "older version" in capsys.readouterr().err

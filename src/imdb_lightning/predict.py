@@ -33,10 +33,16 @@ def find_checkpoint(path: Path) -> Path:
 def load(path: Path) -> tuple[IMDBClassifier, dict]:
     """The trained model (on the CPU, in eval mode) and the data state it was trained with."""
     ckpt = find_checkpoint(path)
-    state = torch.load(ckpt, map_location="cpu", weights_only=False).get(IMDBDataModule.__qualname__)
+    # weights_only: a checkpoint from elsewhere cannot run code when it is read.
+    state = torch.load(ckpt, map_location="cpu", weights_only=True).get(IMDBDataModule.__qualname__)
     if not state or "word_index_json" not in state:
         raise DataError(f"{ckpt} holds no encoding settings (it was saved by an older version); retrain to predict with it")
-    model = IMDBClassifier.load_from_checkpoint(ckpt, map_location="cpu").eval()
+    try:
+        model = IMDBClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).eval()
+    except RuntimeError as err:
+        if "state_dict" not in str(err):
+            raise
+        raise DataError(f"{ckpt} holds other layers than this version's model (it was saved by an older version); retrain to predict with it") from err
     return model, {**state, "word_index": json.loads(state["word_index_json"])}
 
 

@@ -63,8 +63,10 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    optimizer = hydra.utils.instantiate(cfg.optimizer)
-    scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    # Plain lists and dicts, not OmegaConf's: the optimizer's settings (betas) are saved in every checkpoint,
+    # which then loads with ``weights_only=True``.
+    optimizer = hydra.utils.instantiate(cfg.optimizer, _convert_="all")
+    scheduler = hydra.utils.instantiate(cfg.scheduler, _convert_="all") if cfg.get("scheduler") else None
     model: L.LightningModule = hydra.utils.instantiate(cfg.model, input_dim=datamodule.num_words, optimizer=optimizer, scheduler=scheduler)
     summary = keras_summary(model.net)
     log.info("\n%s", summary)
@@ -79,7 +81,7 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
         logger.save()
     with frozen_heap():
         started = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
         fit_seconds = time.perf_counter() - started
     metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
     for callback in trainer.callbacks:
@@ -90,7 +92,7 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
 
     if cfg.test:
         ckpt = "best" if cfg.test_ckpt == "best" and trainer.checkpoint_callback else None
-        tested = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False)[0]
+        tested = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)[0]
         metrics.update(tested)
         # The lecture prints model.evaluate(x_test, y_test): [loss, accuracy].
         print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
