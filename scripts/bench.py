@@ -20,6 +20,7 @@ machine is shared and noisy, so read the ratios rather than the seconds.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -218,9 +219,9 @@ def main() -> int:
     if not os.environ.get("IMDB_LIGHTNING_DATA"):
         print("note: IMDB_LIGHTNING_DATA is not set; the data comes from the download cache", file=sys.stderr)
 
-    import torch
-
-    figures: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}", "epochs": EPOCHS}
+    # No torch here: a child's peak RSS (ru_maxrss) starts from this process's RSS when it is forked.
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {importlib.metadata.version('torch')}"
+    figures: dict = {"machine": machine, "epochs": EPOCHS}
     tmp = Path(tempfile.mkdtemp(prefix="imdb-bench-"))
     print("warming the data cache ...", file=sys.stderr)
     run_worker("loop-sparse")
