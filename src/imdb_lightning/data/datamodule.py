@@ -101,7 +101,6 @@ class BatchLoader:
         self.device = torch.device(device)
         self.ids = torch.from_numpy(split.ids).to(self.device)
         self.offsets = torch.from_numpy(split.offsets).to(self.device)
-        self.lengths = self.offsets[1:] - self.offsets[:-1]
         self.labels = torch.from_numpy(split.labels).to(self.device)
         self.batch_size = batch_size
         self.sampler = EpochPermutation(len(split), shuffle=shuffle, seed=seed, shard=shard)
@@ -129,7 +128,7 @@ class BatchLoader:
         if compiled:
             ids, offsets = gather_segments(self.ids.numpy(), self.offsets.numpy(), index.numpy())
             return CompactBatch(torch.from_numpy(ids), torch.from_numpy(offsets), self.labels[index])
-        lengths = self.lengths[index]
+        lengths = self.offsets.diff()[index]
         offsets = torch.zeros(len(index) + 1, dtype=torch.int64, device=self.device)
         torch.cumsum(lengths, 0, out=offsets[1:])
         shift = torch.repeat_interleave(self.offsets[index] - offsets[:-1], lengths)
