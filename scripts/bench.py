@@ -15,6 +15,7 @@ machine is shared and noisy, so read the ratios rather than the seconds.
 (c) ``keras``: the lecture's code when TensorFlow is installed (skipped with a message otherwise).
 ``--scaling`` adds our fit at num_words 10k/20k/50k/full and at 5k/10k/15k/20k training reviews;
 ``--grid`` times every experiment with one seed. The last line is one JSON object of all figures.
+``scripts/bench_lightning.py`` breaks the gap between (a) and (b) down.
 """
 
 from __future__ import annotations

@@ -1,0 +1,234 @@
+#!/usr/bin/env python
+"""Where our fit's time goes beyond a hand-written loop: Lightning's Trainer, our module, our run folder.
+
+    IMDB_LIGHTNING_DATA=../shared/data python scripts/bench_lightning.py [--repeat 7]
+
+The 20-epoch baseline on the bag path (this CPU's default), every row in one process, once per round in
+interleaved rounds; the fastest and the median of ``--repeat`` rounds, and each as a ratio to the loop:
+
+``loop``               bench.py's hand-written loop (the ratios' 1);
+``lightning-floor``    the same loop body in a ``Trainer`` whose one ``training_step`` an epoch runs all the
+                       epoch's batches and whose one validation step runs the whole validation split: what the
+                       Trainer costs when it is called twice an epoch;
+``module``             our ``IMDBClassifier`` in a bare ``Trainer`` (bench.py's ``lightning-bare``): one
+                       Lightning step a batch, with its hooks, closure and our epoch metrics;
+``module+run-folder``  the same with the run's own trainer settings, callbacks and TensorBoard logger, as
+                       ``python -m imdb_lightning`` builds them (without Hydra's and the process's start);
+``executions`` (and ``+run-folder``): a sketch, *not the package's path*, of Keras's
+                       ``compile(steps_per_execution=N)``: one Lightning step an epoch (manual optimization
+                       through Lightning's optimizer wrapper, so per-step optimizer hooks still run) and the
+                       epoch metrics kept as plain running sums. It shows what running several optimizer steps
+                       per Lightning step would buy, at the price of batch-level callbacks and progress seen
+                       once an execution.
+
+The run's trainer settings turn on deterministic algorithms for the whole process (``deterministic: true``), so
+after the warm-up round every row runs with them, as ours does.
+Machine noise moves single tries by 20 % or more; read the ratios of a round's rows, not seconds across runs.
+The last line is one JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+import torch.nn.functional as F
+from bench import EPOCHS, _fit
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
+
+from imdb_lightning.config import CONFIG_DIR, register_resolvers
+from imdb_lightning.data import IMDBDataModule
+from imdb_lightning.model import DenseStack, IMDBClassifier
+from imdb_lightning.optimizers import KerasRMSprop
+from imdb_lightning.train import frozen_heap, instantiate_all
+
+
+class WholeEpoch:
+    """A loader whose one item is the list of all the wrapped loader's batches for the epoch."""
+
+    batch_sampler = None
+
+    def __init__(self, loader) -> None:
+        self.loader, self.sampler = loader, loader.sampler
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self):
+        yield list(self.loader)
+
+
+class WholeEpochData(IMDBDataModule):
+    def train_dataloader(self):
+        return WholeEpoch(super().train_dataloader())
+
+    def val_dataloader(self):
+        return WholeEpoch(super().val_dataloader())
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, list):
+            return [super(WholeEpochData, self).on_after_batch_transfer(b, dataloader_idx) for b in batch]
+        return super().on_after_batch_transfer(batch, dataloader_idx)
+
+
+class Floor(L.LightningModule):
+    """bench.py's loop body, verbatim, inside Lightning's two epoch-level calls."""
+
+    def __init__(self, num_words: int) -> None:
+        super().__init__()
+        self.net = DenseStack(num_words)
+        self.opt = KerasRMSprop(self.net.parameters())
+        self.automatic_optimization = False
+
+    def configure_optimizers(self):
+        return None
+
+    def training_step(self, batches, batch_idx: int) -> None:
+        for x, y in batches:
+            loss = F.binary_cross_entropy_with_logits(self.net(x).squeeze(-1), y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+
+    def validation_step(self, batches, batch_idx: int) -> None:
+        self.correct = torch.zeros(())
+        for x, y in batches:
+            self.correct += ((self.net(x).squeeze(-1) > 0).float() == y).sum()
+
+
+class Executions(IMDBClassifier):
+    """Several optimizer steps per Lightning step, epoch metrics as running sums [loss·n, correct, n]."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.automatic_optimization = False
+        self.sums = {stage: torch.zeros(3) for stage in ("train", "val")}
+
+    def step(self, batch, stage: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.binary_cross_entropy_with_logits(logits, y)
+        sums = self.sums[stage]
+        sums[0].add_(loss.detach(), alpha=len(y))
+        sums[1].add_(((logits.detach() > 0) == (y > 0.5)).sum())
+        sums[2].add_(len(y))
+        return loss
+
+    def training_step(self, batches, batch_idx: int) -> dict:
+        opt = self.optimizers()
+        losses = []
+        for batch in batches:
+            loss = self.step(batch, "train")
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            opt.step()
+            losses.append(loss.detach())
+        return {"loss": torch.stack(losses)}  # StopOnDivergence checks every step's loss
+
+    def validation_step(self, batches, batch_idx: int) -> None:
+        for batch in batches:
+            self.step(batch, "val")
+
+    def _log_epoch(self, stage: str) -> None:
+        sums = self.sums[stage]
+        self.log(f"{stage}/loss", sums[0] / sums[2], prog_bar=True)
+        self.log(f"{stage}/acc", sums[1] / sums[2], prog_bar=True)
+        sums.zero_()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+
+def bare_trainer() -> L.Trainer:
+    return L.Trainer(
+        max_epochs=EPOCHS, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0
+    )
+
+
+def run_folder_trainer(folder: Path) -> L.Trainer:
+    """The Trainer, callbacks and logger of ``python -m imdb_lightning +experiment=baseline``, writing into ``folder``."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["+experiment=baseline", "trainer.enable_progress_bar=false"])
+    with open_dict(cfg):
+        cfg.paths.output_dir, cfg.paths.tensorboard_dir, cfg.paths.run_name = str(folder), str(folder / "tensorboard"), ""
+    return hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.callbacks), logger=instantiate_all(cfg.logger))
+
+
+def timed_fit(model: L.LightningModule, data: L.LightningDataModule, trainer: L.Trainer) -> float:
+    with frozen_heap():  # as train() does
+        start = time.perf_counter()
+        trainer.fit(model, datamodule=data)
+        return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds; the fastest and the median are reported")
+    args = parser.parse_args()
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    logging.getLogger("imdb_lightning").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*(configure_optimizers|log_every_n_steps|LeafSpec).*")
+    register_resolvers()
+
+    data = IMDBDataModule(batch_format="bag")
+    whole = WholeEpochData(batch_format="bag")
+    for dm in (data, whole):
+        dm.prepare_data()
+        dm.setup()
+    tmp = Path(tempfile.mkdtemp(prefix="imdb-bench-lightning-"))
+
+    def loop() -> float:
+        torch.manual_seed(0)
+        net = DenseStack(data.num_words)
+        with frozen_heap():
+            return _fit(data, net, KerasRMSprop(net.parameters()), data.loader("train", shuffle=True), data.loader("val"))["fit_seconds"]
+
+    rows = {
+        "loop": loop,
+        "lightning-floor": lambda: timed_fit(Floor(whole.num_words), whole, bare_trainer()),
+        "module": lambda: timed_fit(IMDBClassifier(input_dim=data.num_words), data, bare_trainer()),
+        "module+run-folder": lambda: timed_fit(IMDBClassifier(input_dim=data.num_words), data, run_folder_trainer(tmp / f"m{time.monotonic_ns()}")),
+        "executions": lambda: timed_fit(Executions(input_dim=whole.num_words), whole, bare_trainer()),
+        "executions+run-folder": lambda: timed_fit(Executions(input_dim=whole.num_words), whole, run_folder_trainer(tmp / f"e{time.monotonic_ns()}")),
+    }
+    for row in rows.values():  # warm-up: first calls, compiled kernels, imports inside Lightning
+        row()
+    tries: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(args.repeat):
+        for name, row in rows.items():
+            tries[name].append(row())
+
+    best_loop, median_loop = min(tries["loop"]), statistics.median(tries["loop"])
+    figures = {
+        name: {
+            "fastest_s": round(min(t), 3),
+            "median_s": round(statistics.median(t), 3),
+            "fastest_vs_loop": round(min(t) / best_loop, 2),
+            "median_vs_loop": round(statistics.median(t) / median_loop, 2),
+            "tries_s": [round(x, 3) for x in t],
+        }
+        for name, t in tries.items()
+    }
+    print(f"\n20-epoch baseline fit, bag path, {args.repeat} interleaved rounds in one process:\n")
+    print("| row | fastest s | median s | fastest / loop | median / loop |\n|---|---|---|---|---|")
+    for name, f in figures.items():
+        print(f"| {name} | {f['fastest_s']:.3f} | {f['median_s']:.3f} | {f['fastest_vs_loop']:.2f} | {f['median_vs_loop']:.2f} |")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
