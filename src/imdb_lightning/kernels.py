@@ -10,14 +10,41 @@ disk by numba, so no timed fit pays for compilation.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 import numba
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 _FLOATS = ("float32", "float64")
 _INTS = ("int32", "int64")
 
 
-@numba.njit([f"void(int64[::1], int64[::1], {t}[:, ::1], {t}[:, ::1])" for t in _FLOATS], cache=True, nogil=True)
+def compiled(signatures: list[str]) -> Callable[[Callable], Callable]:
+    """``numba.njit`` for ``signatures``, cached on disk where numba finds a writable place (beside this file,
+    ``NUMBA_CACHE_DIR`` or ``~/.cache/numba``). Where none is (a read-only install run by a user without a
+    writable home, as in many containers), numba refuses to cache and would fail the package's import: the
+    loops are then compiled at every start instead, a few seconds, with a warning that says how to avoid it."""
+
+    def decorate(fn: Callable) -> Callable:
+        try:
+            return numba.njit(signatures, cache=True, nogil=True)(fn)
+        except RuntimeError as error:  # numba: "cannot cache function ...: no locator available for file ..."
+            if "cannot cache" not in str(error):
+                raise
+            log.warning(
+                "numba finds no writable folder to cache %s in: compiling it at every start (a few seconds); "
+                "set NUMBA_CACHE_DIR to a writable folder to compile it once",
+                fn.__name__,
+            )
+            return numba.njit(signatures, nogil=True)(fn)
+
+    return decorate
+
+
+@compiled([f"void(int64[::1], int64[::1], {t}[:, ::1], {t}[:, ::1])" for t in _FLOATS])
 def scatter_rows(ids, offsets, grad, out):  # pragma: no cover -- compiled; tested through its callers
     """``out[ids[j]] += grad[r]`` for every id ``j`` of review ``r`` (reviews are ``offsets``' segments)."""
     width = grad.shape[1]
@@ -28,7 +55,7 @@ def scatter_rows(ids, offsets, grad, out):  # pragma: no cover -- compiled; test
                 out[row, k] += grad[r, k]
 
 
-@numba.njit([f"void({t}[::1], int64[::1], int64[::1], {t}[::1], int64[::1])" for t in _INTS], cache=True, nogil=True)
+@compiled([f"void({t}[::1], int64[::1], int64[::1], {t}[::1], int64[::1])" for t in _INTS])
 def _copy_segments(values, offsets, index, out, out_offsets):  # pragma: no cover -- compiled
     pos = 0
     for i in range(len(index)):
