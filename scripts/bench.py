@@ -46,8 +46,9 @@ def _data(batch_format: str, num_words: int = 10000):
     return dm
 
 
-def worker_loop(batch_format: str) -> dict:
-    """The shortest honest PyTorch loop: same data pipeline, model, optimizer and per-epoch validation."""
+def worker_loop(batch_format: str, dm=None) -> dict:
+    """The shortest honest PyTorch loop: same data pipeline, model, optimizer and per-epoch validation
+    (on ``dm``, a set-up data module, when given)."""
     import torch
 
     from imdb_lightning.model import DenseStack
@@ -55,7 +56,7 @@ def worker_loop(batch_format: str) -> dict:
     from imdb_lightning.train import frozen_heap
 
     torch.manual_seed(0)
-    dm = _data(batch_format)
+    dm = dm or _data(batch_format)
     train, val = dm.loader("train", shuffle=True), dm.loader("val")
     net = DenseStack(dm.num_words)
     opt = KerasRMSprop(net.parameters())
@@ -92,24 +93,35 @@ def worker_lightning_bare() -> dict:
     bar): what Lightning's own training loop costs over the hand-written one, apart from our run folder."""
     import logging
 
-    import lightning as L
     import torch
 
     from imdb_lightning.model import IMDBClassifier
-    from imdb_lightning.train import frozen_heap
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     torch.manual_seed(0)
     dm = _data("auto")
-    model = IMDBClassifier(input_dim=dm.num_words)
-    trainer = L.Trainer(
+    trainer = bare_trainer()
+    fit = timed_fit(IMDBClassifier(input_dim=dm.num_words), dm, trainer)
+    return {"fit_seconds": fit, "val_acc": float(trainer.callback_metrics["val/acc"])}
+
+
+def bare_trainer():
+    """A ``Trainer`` for 20 epochs without callbacks, logger, checkpoints, progress bar or sanity check."""
+    import lightning as L
+
+    return L.Trainer(
         max_epochs=EPOCHS, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0
     )
+
+
+def timed_fit(model, dm, trainer) -> float:
+    """Seconds ``trainer.fit`` takes, with the import-time heap frozen as ``train()`` freezes it."""
+    from imdb_lightning.train import frozen_heap
+
     with frozen_heap():
         start = time.perf_counter()
         trainer.fit(model, datamodule=dm)
-        fit = time.perf_counter() - start
-    return {"fit_seconds": fit, "val_acc": float(trainer.callback_metrics["val/acc"])}
+        return time.perf_counter() - start
 
 
 def worker_keras() -> dict:
@@ -271,7 +283,7 @@ def main() -> int:
 
     if args.grid:
         start = time.perf_counter()
-        code, output, rss = measured(
+        code, output, _ = measured(
             [sys.executable, "-m", "imdb_lightning", "-m", "+experiment=glob(*)", "trainer.enable_progress_bar=false", f"hydra.sweep.dir={tmp / 'grid'}"]
         )
         if code != 0:

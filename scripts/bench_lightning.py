@@ -42,7 +42,7 @@ import hydra
 import lightning as L
 import torch
 import torch.nn.functional as F
-from bench import EPOCHS, _fit
+from bench import bare_trainer, timed_fit, worker_loop
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
@@ -50,7 +50,7 @@ from imdb_lightning.config import CONFIG_DIR, register_resolvers
 from imdb_lightning.data import IMDBDataModule
 from imdb_lightning.model import DenseStack, IMDBClassifier
 from imdb_lightning.optimizers import KerasRMSprop
-from imdb_lightning.train import frozen_heap, instantiate_all
+from imdb_lightning.train import instantiate_all
 
 
 class WholeEpoch:
@@ -152,12 +152,6 @@ class Executions(IMDBClassifier):
         self._log_epoch("val")
 
 
-def bare_trainer() -> L.Trainer:
-    return L.Trainer(
-        max_epochs=EPOCHS, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0
-    )
-
-
 def run_folder_trainer(folder: Path) -> L.Trainer:
     """The Trainer, callbacks and logger of ``python -m imdb_lightning +experiment=baseline``, writing into ``folder``."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
@@ -165,13 +159,6 @@ def run_folder_trainer(folder: Path) -> L.Trainer:
     with open_dict(cfg):
         cfg.paths.output_dir, cfg.paths.tensorboard_dir, cfg.paths.run_name = str(folder), str(folder / "tensorboard"), ""
     return hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.callbacks), logger=instantiate_all(cfg.logger))
-
-
-def timed_fit(model: L.LightningModule, data: L.LightningDataModule, trainer: L.Trainer) -> float:
-    with frozen_heap():  # as train() does
-        start = time.perf_counter()
-        trainer.fit(model, datamodule=data)
-        return time.perf_counter() - start
 
 
 def main() -> int:
@@ -190,14 +177,8 @@ def main() -> int:
         dm.setup()
     tmp = Path(tempfile.mkdtemp(prefix="imdb-bench-lightning-"))
 
-    def loop() -> float:
-        torch.manual_seed(0)
-        net = DenseStack(data.num_words)
-        with frozen_heap():
-            return _fit(data, net, KerasRMSprop(net.parameters()), data.loader("train", shuffle=True), data.loader("val"))["fit_seconds"]
-
     rows = {
-        "loop": loop,
+        "loop": lambda: worker_loop("bag", data)["fit_seconds"],
         "lightning-floor": lambda: timed_fit(Floor(whole.num_words), whole, bare_trainer()),
         "module": lambda: timed_fit(IMDBClassifier(input_dim=data.num_words), data, bare_trainer()),
         "module+run-folder": lambda: timed_fit(IMDBClassifier(input_dim=data.num_words), data, run_folder_trainer(tmp / f"m{time.monotonic_ns()}")),
