@@ -64,26 +64,41 @@ def worker_loop(batch_format: str, dm=None) -> dict:
         return _fit(dm, net, opt, train, val)
 
 
+def train_epoch(net, opt, batches) -> None:
+    """The loop's training body: one optimizer step for each ``(x, y)`` of ``batches``."""
+    import torch.nn.functional as F
+
+    for x, y in batches:
+        loss = F.binary_cross_entropy_with_logits(net(x).squeeze(-1), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def count_correct(net, batches):
+    """The loop's validation body: how many of ``batches``' reviews the model labels right (a tensor)."""
+    import torch
+
+    correct = torch.zeros(())
+    for x, y in batches:
+        correct += ((net(x).squeeze(-1) > 0).float() == y).sum()
+    return correct
+
+
 def _fit(dm, net, opt, train, val) -> dict:
     import torch
-    import torch.nn.functional as F
+
+    def pairs(loader):
+        return (dm.on_after_batch_transfer(batch, 0) for batch in loader)
 
     start = time.perf_counter()
     for epoch in range(EPOCHS):
         train.sampler.set_epoch(epoch)
         net.train()
-        for batch in train:
-            x, y = dm.on_after_batch_transfer(batch, 0)
-            loss = F.binary_cross_entropy_with_logits(net(x).squeeze(-1), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        train_epoch(net, opt, pairs(train))
         net.eval()
-        correct = torch.zeros(())
         with torch.no_grad():
-            for batch in val:
-                x, y = dm.on_after_batch_transfer(batch, 0)
-                correct += ((net(x).squeeze(-1) > 0).float() == y).sum()
+            correct = count_correct(net, pairs(val))
     fit = time.perf_counter() - start
     return {"fit_seconds": fit, "val_acc": float(correct) / len(dm.splits["val"])}
 
