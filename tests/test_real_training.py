@@ -20,8 +20,7 @@ RUNS = [(name, seed) for name in ("baseline", "dropout", "l2") for seed in SEEDS
 def histories(tmp_path_factory, real_cache):
     """baseline, dropout and l2 with three seeds, zero init with one: 20 epochs each (about 4 s each here).
 
-    Single runs vary with the seed (seed 42's baseline tests at 0.846 on the default CPU path, seeds 0-2
-    at 0.857-0.859), so the lecture's claims are checked seed by seed, and on the mean where it says so."""
+    Single runs vary with the seed, so claims about a variant are checked on the mean over the seeds."""
     import os
 
     from conftest import REAL_DATA
@@ -54,10 +53,14 @@ def test_baseline_tests_above_0_85(histories):
     assert sum(histories["baseline", s][1]["test/acc"] for s in SEEDS) / len(SEEDS) >= 0.85
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+def mean_final(histories, experiment: str, key: str) -> float:
+    return sum(histories[experiment, seed][0][key][-1] for seed in SEEDS) / len(SEEDS)
+
+
 @pytest.mark.parametrize("regularized", ["dropout", "l2"])
-def test_regularization_ends_with_lower_validation_loss_than_baseline_under_the_same_seed(histories, regularized, seed):
-    assert histories[regularized, seed][0]["val_loss"][-1] < histories["baseline", seed][0]["val_loss"][-1]
+def test_regularization_ends_with_lower_mean_validation_loss_than_baseline(histories, regularized):
+    # The lecture's claim is about the variants, not one seed: on Keras's split single seeds differ by < 0.01.
+    assert mean_final(histories, regularized, "val_loss") < mean_final(histories, "baseline", "val_loss") - 0.02
 
 
 def test_zero_initialization_cannot_learn(histories):

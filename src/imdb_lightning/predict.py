@@ -43,7 +43,9 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
         if "state_dict" not in str(err):
             raise
         raise DataError(f"{ckpt} holds other layers than this version's model (it was saved by an older version); retrain to predict with it") from err
-    return model, {**state, "word_index": json.loads(state["word_index_json"])}
+    # Known words rarer than num_words are out of vocabulary (any rank at or past the cut); unknown ones dropped.
+    rare = dict.fromkeys(json.loads(state.get("oov_words_json", "[]")), state["width"])
+    return model, {**state, "word_index": {**rare, **json.loads(state["word_index_json"])}}
 
 
 @torch.no_grad()

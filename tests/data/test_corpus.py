@@ -9,7 +9,8 @@ import stat
 import numpy as np
 import pytest
 
-from imdb_lightning.data import DataError, encode_split, load_corpus
+from imdb_lightning.data import DataError, KerasEncoding, encode_corpus, load_corpus
+from imdb_lightning.data.corpus import keras_orders
 from imdb_lightning.data import corpus as corpus_module
 from imdb_lightning.data.sources import cache_dir
 from imdb_lightning.errors import ConfigError
@@ -25,16 +26,25 @@ def test_folder_and_tarball_give_the_same_encoding(tmp_path):
     a = load_corpus(make_data_dir(tmp_path / "f", form="folder"))
     b = load_corpus(make_data_dir(tmp_path / "t", form="tarball"))
     for split in ("train", "test"):
-        for name in ("ranks", "offsets", "labels", "review_ids", "ratings"):
+        for name in ("ranks", "offsets", "labels", "review_ids"):
             np.testing.assert_array_equal(getattr(a.splits[split], name), getattr(b.splits[split], name))
     assert len(a.splits["train"]) == 40 and a.splits["train"].labels.sum() == 20
 
 
-def test_canonical_order_is_negatives_then_positives_by_review_id(data_dir):
+def test_order_is_kerass_positives_then_negatives_each_by_file_name_as_a_string(data_dir):
     train = load_corpus(data_dir).splits["train"]
-    assert train.labels.tolist() == [0] * 20 + [1] * 20
-    assert train.review_ids.tolist() == list(range(20)) * 2
-    assert set(train.ratings[:20]) <= {1, 2, 3, 4} and set(train.ratings[20:]) <= {7, 8, 9, 10}
+    assert train.labels.tolist() == [1] * 20 + [0] * 20
+    # make_data_dir names files <i>_<rating>.txt: as strings "0_8.txt" < "10_9.txt" < ... < "19_9.txt" < "1_9.txt"
+    names = sorted(f"{i}_{8 + i % 3}.txt" for i in range(20))
+    assert train.review_ids[:20].tolist() == [int(name.split("_")[0]) for name in names]
+    assert train.review_ids[:4].tolist() == [0, 10, 11, 12] and train.review_ids[11] == 1
+
+
+def test_words_the_index_lacks_are_dropped_not_out_of_vocabulary(tmp_path):
+    data_dir = make_data_dir(tmp_path / "d")
+    (data_dir / "aclImdb" / "train" / "pos" / "0_8.txt").write_text("the zzunknown film")
+    train = load_corpus(data_dir).splits["train"]
+    assert train.ranks[train.offsets[0] : train.offsets[1]].tolist() == [1, 2]  # the, film
 
 
 def test_second_load_comes_from_the_cache(data_dir, monkeypatch):
@@ -59,7 +69,7 @@ def test_changing_the_word_index_or_a_review_rebuilds_the_cache(data_dir):
     assert len(cached_files()) == 3
     train = third.splits["train"]
     first_positive = int(np.flatnonzero(train.labels == 1)[0])
-    assert train.ranks[train.offsets[first_positive] : train.offsets[first_positive + 1]].tolist() == [1, 1, 1, 0, 0, 0, 0, 0]
+    assert train.ranks[train.offsets[first_positive] : train.offsets[first_positive + 1]].tolist() == [1, 1, 1]
 
 
 def test_corrupt_cache_is_detected_and_rebuilt(data_dir, caplog):
@@ -128,13 +138,89 @@ def test_corpus_word_index_ranks_training_words_by_frequency(data_dir):
         load_corpus(data_dir, word_index="glove")
 
 
-def test_maxlen_drops_reviews_as_keras_does(data_dir):
-    raw = load_corpus(data_dir).splits["train"]
-    full = encode_split(raw)
+def keras_reference(raw_train, raw_test, *, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3):
+    """keras.datasets.imdb.load_data's body (Keras 3.15), run on our ranks in Keras's pre-shuffle order."""
+    x_train = np.array([raw_train.ranks[a:b].tolist() for a, b in zip(raw_train.offsets, raw_train.offsets[1:])], dtype=object)
+    x_test = np.array([raw_test.ranks[a:b].tolist() for a, b in zip(raw_test.offsets, raw_test.offsets[1:])], dtype=object)
+    labels_train, labels_test = raw_train.labels, raw_test.labels
+    rng = np.random.RandomState(seed)
+    indices = np.arange(len(x_train))
+    rng.shuffle(indices)
+    x_train, labels_train = x_train[indices], labels_train[indices]
+    indices = np.arange(len(x_test))
+    rng.shuffle(indices)
+    x_test, labels_test = x_test[indices], labels_test[indices]
+    if start_char is not None:
+        x_train = [[start_char] + [w + index_from for w in x] for x in x_train]
+        x_test = [[start_char] + [w + index_from for w in x] for x in x_test]
+    else:
+        x_train = [[w + index_from for w in x] for x in x_train]
+        x_test = [[w + index_from for w in x] for x in x_test]
+    if maxlen:
+        keep_train = [len(x) < maxlen for x in x_train]
+        keep_test = [len(x) < maxlen for x in x_test]
+        x_train, labels_train = [x for x, k in zip(x_train, keep_train) if k], labels_train[keep_train]
+        x_test, labels_test = [x for x, k in zip(x_test, keep_test) if k], labels_test[keep_test]
+    xs = x_train + x_test
+    if not num_words:
+        num_words = max(max(x) for x in xs)
+    if oov_char is not None:
+        xs = [[w if (skip_top <= w < num_words) else oov_char for w in x] for x in xs]
+    else:
+        xs = [[w for w in x if skip_top <= w < num_words] for x in xs]
+    return (xs[: len(x_train)], labels_train), (xs[len(x_train) :], labels_test)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"num_words": 12},
+        {"num_words": 12, "skip_top": 5, "maxlen": 30, "seed": 7},
+        {"num_words": 10, "oov_char": None, "index_from": 2},
+        {"start_char": None, "maxlen": 25, "num_words": 9},
+    ],
+    ids=str,
+)
+def test_encode_corpus_gives_what_kerass_load_data_does_on_the_same_arrays(data_dir, settings):
+    corpus = load_corpus(data_dir)
+    train, test, num_words = encode_corpus(corpus, KerasEncoding(**settings))
+    (x_train, y_train), (x_test, y_test) = keras_reference(corpus.splits["train"], corpus.splits["test"], **settings)
+    assert [train.sequence(i) for i in range(len(train))] == x_train
+    assert [test.sequence(i) for i in range(len(test))] == x_test
+    assert train.labels.tolist() == y_train.tolist() and test.labels.tolist() == y_test.tolist()
+    assert all(i < num_words for x in x_train + x_test for i in x)
+
+
+def test_num_words_none_resolves_to_the_largest_id_over_both_splits_which_becomes_oov(data_dir):
+    corpus = load_corpus(data_dir)
+    train, test, num_words = encode_corpus(corpus, KerasEncoding())
+    largest = max(int(corpus.splits[s].ranks.max()) for s in ("train", "test")) + 3
+    assert num_words == largest
+    assert largest not in train.ids and largest not in test.ids
+
+
+def test_maxlen_drops_reviews_after_the_shuffle_as_keras_does(data_dir):
+    corpus = load_corpus(data_dir)
+    full, _, _ = encode_corpus(corpus, KerasEncoding())
     maxlen = int(np.median(full.lengths))
-    short = encode_split(raw, maxlen=maxlen)
-    assert len(short) == int((full.lengths < maxlen).sum()) < len(full)
-    assert short.lengths.max() < maxlen
+    short, _, _ = encode_corpus(corpus, KerasEncoding(maxlen=maxlen))
     kept = np.flatnonzero(full.lengths < maxlen)
-    assert short.sequence(0) == full.sequence(int(kept[0]))
+    assert len(short) == len(kept) < len(full)
+    assert short.lengths.max() < maxlen
     assert short.review_ids.tolist() == full.review_ids[kept].tolist()
+    assert short.sequence(0) == full.sequence(int(kept[0]))
+
+
+def test_maxlen_that_keeps_no_review_says_so(data_dir):
+    with pytest.raises(ConfigError, match="maxlen=3 keeps no train review.*shortest has"):
+        encode_corpus(load_corpus(data_dir), KerasEncoding(maxlen=3))
+
+
+def test_keras_orders_matches_numpy_random_state_shuffles():
+    rng = np.random.RandomState(113)
+    a, b = np.arange(7), np.arange(5)
+    rng.shuffle(a)
+    rng.shuffle(b)
+    got = keras_orders(7, 5, 113)
+    assert got[0].tolist() == a.tolist() and got[1].tolist() == b.tolist()

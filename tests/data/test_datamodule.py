@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, encode_split, load_corpus, multi_hot
-from imdb_lightning.data.datamodule import keras_orders
+from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, load_corpus, load_data, multi_hot
 from imdb_lightning.data.prepare import main as prepare_main
 
 
@@ -26,24 +25,25 @@ def ready(data_dir, **kwargs) -> IMDBDataModule:
     return dm
 
 
-def test_splits_follow_keras_seeded_shuffle_then_first_val_size_as_validation(data_dir):
-    dm = ready(data_dir)
-    assert {k: len(v) for k, v in dm.splits.items()} == {"val": 10, "train": 30, "test": 40}
-    train = encode_split(load_corpus(data_dir).splits["train"], num_words=20)
-    order, _ = keras_orders(40, 40, 113)
-    assert dm.splits["val"].sequence(0) == train.sequence(int(order[0]))
-    assert dm.splits["train"].review_ids.tolist() == train.review_ids[order[10:]].tolist()
+@pytest.mark.parametrize("settings", [{}, {"seed": 3, "maxlen": 30, "skip_top": 4}], ids=str)
+def test_splits_are_load_datas_arrays_with_the_first_val_size_training_reviews_as_validation(data_dir, settings):
+    dm = ready(data_dir, **settings)
+    (x_train, y_train), (x_test, y_test) = load_data(data_dir, num_words=20, **settings)
+    assert {k: len(v) for k, v in dm.splits.items()} == {"val": 10, "train": len(x_train) - 10, "test": len(x_test)}
+    assert [dm.splits["val"].sequence(i) for i in range(10)] == list(x_train[:10])
+    assert [dm.splits["train"].sequence(i) for i in range(len(x_train) - 10)] == list(x_train[10:])
+    assert [dm.splits["test"].sequence(i) for i in range(len(x_test))] == list(x_test)
+    assert dm.splits["val"].labels.tolist() == y_train[:10].tolist()
+    assert dm.splits["test"].labels.tolist() == y_test.tolist()
     assert dm.splits["val"].labels.dtype == np.float32
     assert set(np.unique(dm.splits["train"].labels)) == {0.0, 1.0}
 
 
-def test_keras_orders_matches_numpy_random_state_shuffles():
-    rng = np.random.RandomState(113)
-    a, b = np.arange(7), np.arange(5)
-    rng.shuffle(a)
-    rng.shuffle(b)
-    got = keras_orders(7, 5, 113)
-    assert got[0].tolist() == a.tolist() and got[1].tolist() == b.tolist()
+def test_load_data_has_kerass_types(data_dir):
+    (x_train, y_train), (x_test, y_test) = load_data(data_dir)
+    assert x_train.dtype == object and x_train.shape == (40,) and x_test.shape == (40,)
+    assert all(type(x) is list and type(x[0]) is int and x[0] == 1 for x in x_train)
+    assert y_train.dtype == np.int64 and sorted(set(y_train.tolist())) == [0, 1]
 
 
 @pytest.mark.parametrize("stage", ["train", "val", "test"])
@@ -99,9 +99,11 @@ def test_a_shuffled_epoch_serves_the_permuted_reviews_by_either_gather(data_dir)
         assert torch.equal(a, b)
 
 
-def test_full_vocabulary_width_when_num_words_is_none(data_dir):
+def test_width_when_num_words_is_none_is_kerass_largest_id_present(data_dir):
     dm = ready(data_dir, num_words=None)
-    assert dm.num_words == dm.vocabulary_size + 3 + 1  # ids run up to the largest rank + index_from
+    corpus = load_corpus(data_dir)
+    largest = max(int(corpus.splits[split].ranks.max()) for split in ("train", "test")) + 3  # + index_from
+    assert dm.num_words == largest  # Keras keeps the ids below the largest present (that one becomes OOV)
     x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
     assert x.shape[1] == dm.num_words
 

@@ -31,6 +31,7 @@ from imdb_lightning.kernels import gather_segments
 from imdb_lightning.data.sources import cache_dir, find_reviews, find_word_index
 from imdb_lightning.data.tokenizer import (
     TOKENIZER_VERSION,
+    KerasEncoding,
     apply_id_conventions,
     build_word_index,
     load_word_index,
@@ -42,26 +43,31 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "test")
 LABELS = {"neg": 0, "pos": 1}
-CACHE_FORMAT = 2  # 2: the word index is stored with the ranks
+CACHE_FORMAT = 3  # 2: the word index is stored with the ranks; 3: Keras's review order, no ratings
 _REVIEW_NAME = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
 
 @dataclass
 class RawSplit:
-    """One split's reviews as word-index ranks (0 = a word the index lacks), in canonical order.
+    """One split's reviews as word-index ranks (each >= 1: unknown words are dropped), in Keras's order.
 
-    Canonical order is negatives then positives, each by review id: the order Keras's arrays were made in
-    is not published, so we fix our own and shuffle it with Keras's seed later.
+    Keras's arrays, before ``load_data`` shuffles them, hold the positive reviews first, then the negative
+    ones, each sorted by file name as a string (``0_9.txt``, ``10000_8.txt``, ..., ``9_7.txt``).
     """
 
     ranks: np.ndarray  # int32, every review's ranks back to back
     offsets: np.ndarray  # int64, len = n + 1
     labels: np.ndarray  # int8, 0 = negative, 1 = positive
     review_ids: np.ndarray  # int32, the <id> of <id>_<rating>.txt
-    ratings: np.ndarray  # int8, the <rating>
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def take(self, index: np.ndarray) -> RawSplit:
+        """A new split holding reviews ``index`` in that order."""
+        index = np.asarray(index, dtype=np.int64)
+        ranks, offsets = gather_segments(self.ranks, self.offsets, index)
+        return RawSplit(ranks, offsets, self.labels[index], self.review_ids[index])
 
 
 @dataclass
@@ -72,7 +78,6 @@ class EncodedSplit:
     offsets: np.ndarray  # int64, len = n + 1
     labels: np.ndarray  # float32 0/1
     review_ids: np.ndarray
-    ratings: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -98,13 +103,13 @@ class EncodedSplit:
         keys = keys[first]
         counts = np.bincount(keys // width, minlength=len(self))
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return EncodedSplit((keys % width).astype(np.int32), offsets, self.labels, self.review_ids, self.ratings)
+        return EncodedSplit((keys % width).astype(np.int32), offsets, self.labels, self.review_ids)
 
     def take(self, index: np.ndarray) -> EncodedSplit:
         """A new split holding reviews ``index`` in that order (used for shuffling and splitting)."""
         index = np.asarray(index, dtype=np.int64)
         ids, offsets = gather_segments(self.ids, self.offsets, index)
-        return EncodedSplit(ids, offsets, self.labels[index], self.review_ids[index], self.ratings[index])
+        return EncodedSplit(ids, offsets, self.labels[index], self.review_ids[index])
 
 
 @dataclass
@@ -158,7 +163,7 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
     Reviews that are not valid UTF-8 are decoded with replacement characters, as Keras's text utilities do,
     and counted.
     """
-    texts: dict[str, list[tuple[int, int, int, str]]] = {split: [] for split in SPLITS}
+    texts: dict[str, list[tuple[int, str, int, str]]] = {split: [] for split in SPLITS}
     invalid = 0
     for n, (split, label, review_id, rating, raw) in enumerate(iter_review_files(source), start=1):
         try:
@@ -166,7 +171,7 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
         except UnicodeDecodeError:
             text = raw.decode("utf-8", errors="replace")
             invalid += 1
-        texts[split].append((label, review_id, rating, text))
+        texts[split].append((label, f"{review_id}_{rating}.txt", review_id, text))
         if n % 10000 == 0:
             print(f"\rreading reviews: {n:,}", end="", file=sys.stderr, flush=True)
     print(f"\rreading reviews: {sum(map(len, texts.values())):,} done", file=sys.stderr, flush=True)
@@ -177,7 +182,7 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
         word_index = build_word_index(t for *_, t in texts["train"])
     splits = {}
     for split in SPLITS:
-        rows = sorted(texts[split], key=lambda row: (row[0], row[1]))
+        rows = sorted(texts[split], key=lambda row: (-row[0], row[1]))  # Keras's order: see RawSplit
         ranks = array("i")
         offsets = array("q", [0])
         for _, _, _, text in rows:
@@ -187,8 +192,7 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
             ranks=np.frombuffer(ranks, dtype=np.int32).copy(),
             offsets=np.frombuffer(offsets, dtype=np.int64).copy(),
             labels=np.array([r[0] for r in rows], dtype=np.int8),
-            review_ids=np.array([r[1] for r in rows], dtype=np.int32),
-            ratings=np.array([r[2] for r in rows], dtype=np.int8),
+            review_ids=np.array([r[2] for r in rows], dtype=np.int32),
         )
         texts[split] = []  # free the text as soon as it is encoded
     if invalid:
@@ -263,12 +267,12 @@ def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
 
 def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:
     n = len(raw.labels)
-    if not (len(raw.offsets) == n + 1 == len(raw.review_ids) + 1 == len(raw.ratings) + 1):
+    if not len(raw.offsets) == n + 1 == len(raw.review_ids) + 1:
         raise ValueError(f"{split}: array lengths disagree")
     if raw.offsets[0] != 0 or raw.offsets[-1] != len(raw.ranks) or np.any(np.diff(raw.offsets) < 0):
         raise ValueError(f"{split}: offsets are not a valid partition of the ranks")
-    if len(raw.ranks) and (raw.ranks.min() < 0 or raw.ranks.max() > vocabulary_size):
-        raise ValueError(f"{split}: ranks outside [0, {vocabulary_size}]")
+    if len(raw.ranks) and (raw.ranks.min() < 1 or raw.ranks.max() > vocabulary_size):
+        raise ValueError(f"{split}: ranks outside [1, {vocabulary_size}]")
 
 
 def load_corpus(
@@ -304,29 +308,53 @@ def load_corpus(
     return corpus
 
 
-def encode_split(
-    raw: RawSplit,
-    *,
-    num_words: int | None = 10000,
-    skip_top: int = 0,
-    maxlen: int | None = None,
-    start_char: int | None = 1,
-    oov_char: int | None = 2,
-    index_from: int = 3,
-) -> EncodedSplit:
-    """Apply Keras's ``imdb.load_data`` conventions to a split of ranks.
+def keras_orders(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The permutations Keras's ``imdb.load_data(seed=...)`` applies: one ``RandomState(seed)`` shuffles
+    ``arange(n_train)``, then ``arange(n_test)``."""
+    rng = np.random.RandomState(seed)
+    train, test = np.arange(n_train), np.arange(n_test)
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
 
-    ``maxlen`` follows Keras: a review whose sequence (start id included) is ``maxlen`` ids or longer is
-    *dropped*, not truncated; how many were dropped is logged.
+
+def encode_corpus(corpus: Corpus, encoding: KerasEncoding) -> tuple[EncodedSplit, EncodedSplit, int]:
+    """Both splits exactly as ``keras.datasets.imdb.load_data(**encoding)`` returns them, and the resolved
+    ``num_words`` (every id is below it).
+
+    In Keras's sequence of steps: shuffle train, then test, with one ``RandomState(seed)``; drop reviews of
+    ``maxlen`` ids or more (start id included); resolve ``num_words=None`` to the largest id over both splits
+    (that id itself then becomes out of vocabulary, as in Keras); then the ``skip_top``/``num_words`` cut.
     """
-    order = np.arange(len(raw))
-    if maxlen is not None:
-        lengths = np.diff(raw.offsets) + (start_char is not None)
-        order = np.flatnonzero(lengths < maxlen)
-        if len(order) < len(raw):
-            log.warning("maxlen=%d dropped %d of %d reviews (Keras semantics: longer reviews are removed)", maxlen, len(raw) - len(order), len(raw))
-    ids, offsets = apply_id_conventions(
-        raw.ranks, raw.offsets, num_words=num_words, skip_top=skip_top, start_char=start_char, oov_char=oov_char, index_from=index_from
-    )
-    full = EncodedSplit(ids, offsets, raw.labels.astype(np.float32), raw.review_ids, raw.ratings)
-    return full if len(order) == len(raw) else full.take(order)
+    orders = keras_orders(len(corpus.splits["train"]), len(corpus.splits["test"]), encoding.seed)
+    shuffled = {split: corpus.splits[split].take(order) for split, order in zip(SPLITS, orders)}
+    start = encoding.start_char is not None
+    if encoding.maxlen:
+        for split, raw in shuffled.items():
+            kept = np.flatnonzero(np.diff(raw.offsets) + start < encoding.maxlen)
+            if len(kept) == 0:
+                shortest = int(np.diff(raw.offsets).min()) + start if len(raw) else 0
+                raise ConfigError(
+                    f"maxlen={encoding.maxlen} keeps no {split} review: reviews of maxlen ids or more are dropped "
+                    f"(Keras semantics) and the shortest has {shortest}; raise maxlen or set it to null"
+                )
+            if len(kept) < len(raw):
+                log.warning("maxlen=%d dropped %d of %d %s reviews (Keras semantics)", encoding.maxlen, len(raw) - len(kept), len(raw), split)
+                shuffled[split] = raw.take(kept)
+    num_words = encoding.num_words
+    if not num_words:
+        largest = [int(raw.ranks.max()) + encoding.index_from for raw in shuffled.values() if len(raw.ranks)]
+        num_words = max(largest + ([encoding.start_char] if start else []), default=0)
+    encoded = []
+    for raw in shuffled.values():
+        ids, offsets = apply_id_conventions(
+            raw.ranks,
+            raw.offsets,
+            num_words=num_words,
+            skip_top=encoding.skip_top,
+            start_char=encoding.start_char,
+            oov_char=encoding.oov_char,
+            index_from=encoding.index_from,
+        )
+        encoded.append(EncodedSplit(ids, offsets, raw.labels.astype(np.float32), raw.review_ids))
+    return encoded[0], encoded[1], num_words

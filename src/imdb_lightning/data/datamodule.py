@@ -21,7 +21,8 @@ import lightning as L
 import numpy as np
 import torch
 
-from imdb_lightning.data.corpus import EncodedSplit, encode_split, load_corpus
+from imdb_lightning.data.corpus import EncodedSplit, encode_corpus, load_corpus
+from imdb_lightning.data.tokenizer import KerasEncoding
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.kernels import gather_segments
 
@@ -136,22 +137,13 @@ class BatchLoader:
         return CompactBatch(ids, offsets, self.labels[index])
 
 
-def keras_orders(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The permutations Keras's ``imdb.load_data(seed=...)`` applies: one ``RandomState(seed)`` shuffles
-    ``arange(n_train)``, then ``arange(n_test)``."""
-    rng = np.random.RandomState(seed)
-    train, test = np.arange(n_train), np.arange(n_test)
-    rng.shuffle(train)
-    rng.shuffle(test)
-    return train, test
-
-
 class IMDBDataModule(L.LightningDataModule):
     """The lecture's splits as multi-hot batches.
 
-    Order as Keras: the training reviews are shuffled with ``seed`` (113 by default), the first ``val_size``
-    become validation (the lecture's ``x_train[:10000]``), the remaining ones the training set; the test
-    reviews are the 25,000 test files. Training batches are reshuffled every epoch from ``shuffle_seed``
+    The reviews are Keras's arrays, ``keras.datasets.imdb.load_data(seed=113, ...)`` review for review
+    (:func:`imdb_lightning.data.load_data` returns the same arrays): the first ``val_size`` shuffled training
+    reviews become validation (the lecture's ``x_train[:10000]``), the remaining ones the training set; the
+    test reviews are the 25,000 test files. Training batches are reshuffled every epoch from ``shuffle_seed``
     (default: ``seed``). Batches are ``(x, y)``: ``x`` multi-hot float32
     ``[batch, num_words]``, ``y`` float32 0/1.
 
@@ -191,22 +183,24 @@ class IMDBDataModule(L.LightningDataModule):
         if batch_format not in BATCH_FORMATS:
             raise ConfigError(f"data.batch_format must be one of {', '.join(BATCH_FORMATS)}, got {batch_format!r}")
         self.save_hyperparameters(logger=False)  # train() logs the whole config once
-        self.encoding = dict(num_words=num_words, skip_top=skip_top, maxlen=maxlen, start_char=start_char, oov_char=oov_char, index_from=index_from)
+        self.encoding = KerasEncoding(num_words, skip_top, maxlen, seed, start_char, oov_char, index_from)
         self.splits: dict[str, EncodedSplit] = {}
         self.bags: dict[str, EncodedSplit] = {}  # each review's distinct ids: what the loaders serve
         self.vocabulary_size: int | None = None
+        self._width: int | None = None  # num_words once resolved (Keras: null = the largest id present)
         self.cache_path: str | None = None
         self.invalid_utf8 = 0
         self._word_index_json = "{}"  # the word index new text is encoded with (see state_dict)
+        self._oov_words_json = "[]"
 
     @property
     def num_words(self) -> int:
-        """Width of a multi-hot row: ``num_words``, or the whole vocabulary when that is None."""
+        """Width of a multi-hot row: ``num_words``; when that is None, Keras's: the largest id in the data."""
+        if self._width is not None:
+            return self._width
         if self.hparams.num_words is not None:
             return int(self.hparams.num_words)
-        if self.vocabulary_size is None:
-            raise RuntimeError("call setup() first: the vocabulary size is known once the data is loaded")
-        return self.vocabulary_size + self.hparams.index_from + 1
+        raise RuntimeError("call setup() first: with num_words=null the width is known once the data is loaded")
 
     def _corpus(self):
         hp = self.hparams
@@ -229,27 +223,26 @@ class IMDBDataModule(L.LightningDataModule):
         self.vocabulary_size = corpus.vocabulary_size
         self.cache_path = corpus.meta.get("cache_path")
         self.invalid_utf8 = corpus.invalid_utf8
-        # Only the words an id can be kept for (everything rarer is out of vocabulary anyway), serialized once:
-        # torch.save pickles a JSON string ten times faster than a 10,000-entry dict, and every epoch's
-        # checkpoint carries it.
-        kept = {w: r for w, r in corpus.word_index.items() if hp.num_words is None or r < hp.num_words - hp.index_from}
-        self._word_index_json = json.dumps(kept)
         largest = corpus.vocabulary_size + hp.index_from + 1
         if hp.num_words is not None and hp.num_words > largest:
             raise ConfigError(
                 f"data.num_words={hp.num_words} exceeds the vocabulary: {corpus.vocabulary_size} words + index_from "
                 f"{hp.index_from} allow at most {largest} (or num_words=null for all of them)"
             )
-        train = encode_split(corpus.splits["train"], **self.encoding)
-        test = encode_split(corpus.splits["test"], **self.encoding)
+        train, test, self._width = encode_corpus(corpus, self.encoding)
         if not 0 < hp.val_size < len(train):
             raise ConfigError(f"data.val_size must be in (0, {len(train)}) (the training reviews), got {hp.val_size}")
-        train_order, test_order = keras_orders(len(train), len(test), hp.seed)
         self.splits = {
-            "val": train.take(train_order[: hp.val_size]),
-            "train": train.take(train_order[hp.val_size :]),
-            "test": test.take(test_order),
+            "val": train.take(np.arange(hp.val_size)),
+            "train": train.take(np.arange(hp.val_size, len(train))),
+            "test": test,
         }
+        # New text is encoded with the words an id is kept for and, as out of vocabulary, the known words rarer
+        # than that (words the index lacks are dropped). Serialized once: torch.save pickles a JSON string ten
+        # times faster than a dict, and every checkpoint carries it.
+        rank_limit = self._width - hp.index_from
+        self._word_index_json = json.dumps({w: r for w, r in corpus.word_index.items() if r < rank_limit})
+        self._oov_words_json = json.dumps([w for w, r in corpus.word_index.items() if r >= rank_limit])
         # A multi-hot row records presence only, so both batch formats are served from each review's distinct
         # ids (made here, before any timed fit: 0.1 s for the three splits).
         self.bags = {name: split.distinct() for name, split in self.splits.items()}
@@ -269,11 +262,17 @@ class IMDBDataModule(L.LightningDataModule):
 
     def state_dict(self) -> dict:
         """Saved in every checkpoint: how to encode new text exactly as the training reviews were."""
-        keys = ("num_words", "skip_top", "start_char", "oov_char", "index_from")
-        return {"encoding": {k: self.hparams[k] for k in keys}, "width": self.num_words, "word_index_json": self._word_index_json}
+        encoding = {**self.encoding.for_text(), "num_words": self.num_words}
+        return {
+            "encoding": encoding,
+            "width": self.num_words,
+            "word_index_json": self._word_index_json,
+            "oov_words_json": self._oov_words_json,
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         self._word_index_json = state_dict.get("word_index_json", self._word_index_json)
+        self._oov_words_json = state_dict.get("oov_words_json", self._oov_words_json)
 
     def loader(self, split: str, *, shuffle: bool = False) -> BatchLoader:
         if not self.splits:
