@@ -9,7 +9,8 @@ import pytest
 import torch
 from runs import SMALL, compose_run
 
-from imdb_lightning.predict import main
+from imdb_lightning.data.tokenizer import encode_review
+from imdb_lightning.predict import load, main
 from imdb_lightning.train import train
 
 
@@ -37,6 +38,12 @@ def test_checkpoint_carries_the_encoding(trained_run):
     assert state["encoding"] == {"num_words": 30, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3}
     word_index = json.loads(state["word_index_json"])
     assert word_index["the"] == 1 and max(word_index.values()) < 30 - 3
+
+
+def test_new_text_is_encoded_as_the_training_reviews_were(trained_run):
+    _, state = load(trained_run)
+    # "mess" is in the word index but rarer than num_words: out of vocabulary (2); an unknown word is dropped.
+    assert encode_review("the mess zzunknown film", state["word_index"], **state["encoding"]) == [1, 4, 2, 5]
 
 
 def test_predicts_sentiment_of_texts_on_the_command_line(trained_run, capsys):
