@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from imdb_lightning.data import CompactBatch, multi_hot
-from imdb_lightning.layers import Dense, kernel_gradient
+from imdb_lightning.layers import BatchNormalization, Dense, kernel_gradient
 
 
 def random_bags(reviews: int = 40, width: int = 300, seed: int = 0) -> CompactBatch:
@@ -59,3 +59,16 @@ def test_an_id_beyond_the_kernel_is_an_error_not_a_silent_read():
     layer = Dense(10, 2)
     with pytest.raises((IndexError, RuntimeError), match="10"):
         layer(CompactBatch(torch.tensor([3, 10], dtype=torch.int32), torch.tensor([0, 2]), torch.zeros(1)))
+
+
+def test_batch_normalization_updates_its_moving_statistics_as_keras():
+    torch.manual_seed(0)
+    bn = BatchNormalization(4)
+    x = torch.randn(7, 4, dtype=torch.float32) * 3 + 1
+    y = bn(x)
+    mean, var = x.mean(0), x.var(0, unbiased=False)  # Keras: tf.nn.moments, the biased variance
+    torch.testing.assert_close(bn.running_mean, 0.99 * torch.zeros(4) + 0.01 * mean)
+    torch.testing.assert_close(bn.running_var, 0.99 * torch.ones(4) + 0.01 * var)
+    torch.testing.assert_close(y, (x - mean) / torch.sqrt(var + 1e-3))
+    bn.eval()
+    torch.testing.assert_close(bn(x), (x - bn.running_mean) / torch.sqrt(bn.running_var + 1e-3))

@@ -12,7 +12,7 @@ from torchmetrics import MaxMetric, Metric
 
 from imdb_lightning.data.datamodule import CompactBatch
 from imdb_lightning.errors import ConfigError
-from imdb_lightning.layers import Dense
+from imdb_lightning.layers import BatchNormalization, Dense
 from imdb_lightning.optimizers import KerasRMSprop
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -24,10 +24,6 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "selu": nn.SELU,
     "linear": nn.Identity,
 }
-
-# Keras BatchNormalization: moving = 0.99·moving + 0.01·batch (PyTorch's momentum is the 0.01), eps 1e-3.
-KERAS_BN_MOMENTUM = 0.01
-KERAS_BN_EPS = 1e-3
 
 
 class DenseStack(nn.Sequential):
@@ -56,7 +52,7 @@ class DenseStack(nn.Sequential):
             layers[f"hidden_{i}"] = Dense(width, size, init=init, init_scale=init_scale)
             layers[f"{activation}_{i}"] = ACTIVATIONS[activation]()
             if batchnorm:
-                layers[f"batch_normalization_{i}"] = nn.BatchNorm1d(size, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
+                layers[f"batch_normalization_{i}"] = BatchNormalization(size)
             if dropout > 0:
                 layers[f"dropout_{i}"] = nn.Dropout(dropout)
             width = size
