@@ -14,7 +14,10 @@ machine is shared and noisy, so read the ratios rather than the seconds.
     or the bag, validating every epoch as Keras's ``fit`` does;
 (c) ``keras``: the lecture's code when TensorFlow is installed (skipped with a message otherwise).
 ``--scaling`` adds our fit at num_words 10k/20k/50k/full and at 5k/10k/15k/20k training reviews;
-``--grid`` times every experiment with one seed. The last line is one JSON object of all figures.
+``--grid`` times every experiment with one seed. ``--device cuda`` runs ours, the bare Trainer and the loops
+on the GPU, ours in both batch formats (multi-hot rows, the default there, and the bag), and adds each
+run's peak GPU memory; Keras stays on the CPU and is left out there. ``--json PATH`` also writes the figures
+to a file. The last line is one JSON object of all figures.
 ``scripts/bench_lightning.py`` breaks the gap between (a) and (b) down.
 """
 
@@ -32,6 +35,19 @@ import time
 from pathlib import Path
 
 EPOCHS = 20
+ACCELERATORS = {"cpu": "cpu", "cuda": "gpu"}  # --device -> trainer.accelerator
+
+
+def device() -> str:
+    """Where the workers run: ``--device``, passed to them in the environment."""
+    return os.environ.get("IMDB_BENCH_DEVICE", "cpu")
+
+
+def gpu_peak_mb() -> dict:
+    """The process's peak GPU memory, where it used CUDA."""
+    import torch
+
+    return {"gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20} if device() == "cuda" else {}
 
 
 # ------------------------------------------------------------------------------------------ workers
@@ -55,13 +71,17 @@ def worker_loop(batch_format: str, dm=None) -> dict:
     from imdb_lightning.optimizers import KerasRMSprop
     from imdb_lightning.train import frozen_heap
 
+    from imdb_lightning.data import BatchLoader
+
     torch.manual_seed(0)
     dm = dm or _data(batch_format)
-    train, val = dm.loader("train", shuffle=True), dm.loader("val")
-    net = DenseStack(dm.num_words)
+    dev = device()
+    train = BatchLoader(dm.bags["train"], dm.hparams.batch_size, shuffle=True, seed=dm.hparams.seed, device=dev)
+    val = BatchLoader(dm.bags["val"], dm.hparams.eval_batch_size or dm.hparams.batch_size, device=dev)
+    net = DenseStack(dm.num_words).to(dev)
     opt = KerasRMSprop(net.parameters())
     with frozen_heap():  # as ours: no full garbage collection of the imported libraries inside the timing
-        return _fit(dm, net, opt, train, val)
+        return {**_fit(dm, net, opt, train, val), **gpu_peak_mb()}
 
 
 def train_epoch(net, opt, batches) -> None:
@@ -79,8 +99,9 @@ def count_correct(net, batches):
     """The loop's validation body: how many of ``batches``' reviews the model labels right (a tensor)."""
     import torch
 
-    correct = torch.zeros(())
+    correct = None
     for x, y in batches:
+        correct = torch.zeros((), device=y.device) if correct is None else correct
         correct += ((net(x).squeeze(-1) > 0).float() == y).sum()
     return correct
 
@@ -99,6 +120,8 @@ def _fit(dm, net, opt, train, val) -> dict:
         net.eval()
         with torch.no_grad():
             correct = count_correct(net, pairs(val))
+    if correct.device.type == "cuda":
+        torch.cuda.synchronize()  # the timing ends when the GPU's work does
     fit = time.perf_counter() - start
     return {"fit_seconds": fit, "val_acc": float(correct) / len(dm.splits["val"])}
 
@@ -117,15 +140,23 @@ def worker_lightning_bare() -> dict:
     dm = _data("auto")
     trainer = bare_trainer()
     fit = timed_fit(IMDBClassifier(input_dim=dm.num_words), dm, trainer)
-    return {"fit_seconds": fit, "val_acc": float(trainer.callback_metrics["val/acc"])}
+    return {"fit_seconds": fit, "val_acc": float(trainer.callback_metrics["val/acc"]), **gpu_peak_mb()}
 
 
 def bare_trainer():
-    """A ``Trainer`` for 20 epochs without callbacks, logger, checkpoints, progress bar or sanity check."""
+    """A ``Trainer`` for 20 epochs on ``device()`` without callbacks, logger, checkpoints, progress bar or
+    sanity check."""
     import lightning as L
 
     return L.Trainer(
-        max_epochs=EPOCHS, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0
+        max_epochs=EPOCHS,
+        accelerator=ACCELERATORS[device()],
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
     )
 
 
@@ -133,9 +164,13 @@ def timed_fit(model, dm, trainer) -> float:
     """Seconds ``trainer.fit`` takes, with the import-time heap frozen as ``train()`` freezes it."""
     from imdb_lightning.train import frozen_heap
 
+    import torch
+
     with frozen_heap():
         start = time.perf_counter()
         trainer.fit(model, datamodule=dm)
+        if device() == "cuda":
+            torch.cuda.synchronize()
         return time.perf_counter() - start
 
 
@@ -186,12 +221,18 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, float]:
 
 
 def run_ours(overrides: list[str], folder: Path) -> dict:
-    cmd = [sys.executable, "-m", "imdb_lightning", "+experiment=baseline", "test=false", "trainer.enable_progress_bar=false", f"hydra.run.dir={folder}", *overrides]
+    """``python -m imdb_lightning +experiment=baseline`` on ``device()``: its fit (from ``metrics.json``), its
+    whole process from start to exit (``wall_seconds``) and its peak memory."""
+    cmd = [sys.executable, "-m", "imdb_lightning", "+experiment=baseline", "test=false", "trainer.enable_progress_bar=false"]
+    cmd += [f"trainer.accelerator={ACCELERATORS[device()]}", f"hydra.run.dir={folder}", *overrides]
+    start = time.perf_counter()
     code, output, rss = measured(cmd)
+    wall = time.perf_counter() - start
     if code != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-3000:]}")
     metrics = json.loads((folder / "metrics.json").read_text())
-    return {"fit_seconds": metrics["fit_seconds"], "val_acc": metrics["val/acc"], "peak_rss_mb": rss}
+    gpu = {"gpu_peak_mb": metrics["gpu_peak_mb"]} if "gpu_peak_mb" in metrics else {}
+    return {"fit_seconds": metrics["fit_seconds"], "wall_seconds": wall, "val_acc": metrics["val/acc"], "peak_rss_mb": rss, **gpu}
 
 
 def run_worker(name: str, python: str = sys.executable) -> dict:
@@ -224,8 +265,11 @@ def interleaved(measures: dict, repeat: int) -> dict[str, dict]:
 
 def row(name: str, r: dict) -> str:
     if "skipped" in r:
-        return f"| {name} | skipped: {r['skipped']} | | | |"
-    return f"| {name} | {r['fit_seconds']:.2f} | {1000 * r['fit_seconds'] / EPOCHS:.0f} | {r['peak_rss_mb']:.0f} | {r['val_acc']:.4f} |"
+        return f"| {name} | skipped: {r['skipped']} | | | |" + (" |" if device() == "cuda" else "")
+    cells = [name, f"{r['fit_seconds']:.2f}", f"{1000 * r['fit_seconds'] / EPOCHS:.0f}", f"{r['peak_rss_mb']:.0f}"]
+    if device() == "cuda":
+        cells.append(f"{r['gpu_peak_mb']:.0f}" if "gpu_peak_mb" in r else "")
+    return "| " + " | ".join([*cells, f"{r['val_acc']:.4f}"]) + " |"
 
 
 def main() -> int:
@@ -240,7 +284,10 @@ def main() -> int:
         help="interpreter with TensorFlow (and this package) for the Keras run; keep TensorFlow out of ours, where "
         "TensorBoard would import it and slow our start and fit",
     )
+    parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu", help="where ours, the bare Trainer and the loops run")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
+    os.environ["IMDB_BENCH_DEVICE"] = args.device  # the workers and ours read it
     if args.worker:
         print(json.dumps(WORKERS[args.worker]()))
         return 0
@@ -249,20 +296,28 @@ def main() -> int:
 
     # No torch here: a child's peak RSS (ru_maxrss) starts from this process's RSS when it is forked.
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {importlib.metadata.version('torch')}"
-    figures: dict = {"machine": machine, "epochs": EPOCHS}
+    if args.device == "cuda":
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"], capture_output=True, text=True)
+        machine += f", GPU {gpu.stdout.strip() or 'unknown (no nvidia-smi)'}"
+    figures: dict = {"machine": machine, "device": args.device, "epochs": EPOCHS}
     tmp = Path(tempfile.mkdtemp(prefix="imdb-bench-"))
     print("warming the data cache ...", file=sys.stderr)
     run_worker("loop-sparse")
-    results = interleaved(
+    measures = {"ours": lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}")}
+    if args.device != "cpu":  # ours defaults to multi-hot rows on an accelerator; the bag beside it
+        measures["ours-bag"] = lambda: run_ours(["data.batch_format=bag"], tmp / f"ours-bag-{time.monotonic_ns()}")
+    measures.update(
         {
-            "ours": lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}"),
             "lightning-bare": lambda: run_worker("lightning-bare"),
             "loop-dense": lambda: run_worker("loop-dense"),
             "loop-sparse": lambda: run_worker("loop-sparse"),
-        },
-        args.repeat,
+        }
     )
-    results["keras"] = best_of([run_worker("keras", args.keras_python)])
+    results = interleaved(measures, args.repeat)
+    if args.device == "cpu":
+        results["keras"] = best_of([run_worker("keras", args.keras_python)])
+    else:
+        results["keras"] = {"skipped": "TensorFlow runs on the CPU here; see the CPU table"}
     figures["fit"] = results
     best_loop = min(results["loop-dense"]["fit_seconds"], results["loop-sparse"]["fit_seconds"])
     figures["ours_vs_best_loop"] = results["ours"]["fit_seconds"] / best_loop
@@ -271,9 +326,11 @@ def main() -> int:
         figures["keras_vs_ours"] = results["keras"]["fit_seconds"] / results["ours"]["fit_seconds"]
 
     print(f"\n20-epoch baseline fit ({figures['machine']}; fastest of {args.repeat}):\n")
-    print("| run | fit s | ms / epoch | peak RSS MB | final val acc |\n|---|---|---|---|---|")
+    gpu_column = " peak GPU MB |" if args.device == "cuda" else ""
+    print(f"| run | fit s | ms / epoch | peak RSS MB |{gpu_column} final val acc |\n|---|---|---|---|{'---|' if gpu_column else ''}---|")
     for name, r in results.items():
         print(row(name, r))
+    print(f"\none run end to end (python -m imdb_lightning +experiment=baseline test=false): {results['ours']['wall_seconds']:.1f} s")
     print(f"\nours / best hand-written loop: {figures['ours_vs_best_loop']:.2f}x")
     print(f"bare Lightning (our module, no run folder) / best hand-written loop: {figures['lightning_bare_vs_best_loop']:.2f}x")
     if "keras_vs_ours" in figures:
@@ -299,13 +356,18 @@ def main() -> int:
     if args.grid:
         start = time.perf_counter()
         code, output, _ = measured(
-            [sys.executable, "-m", "imdb_lightning", "-m", "+experiment=glob(*)", "trainer.enable_progress_bar=false", f"hydra.sweep.dir={tmp / 'grid'}"]
+            [
+                sys.executable, "-m", "imdb_lightning", "-m", "+experiment=glob(*)", "trainer.enable_progress_bar=false",
+                f"trainer.accelerator={ACCELERATORS[args.device]}", f"hydra.sweep.dir={tmp / 'grid'}",
+            ]
         )
         if code != 0:
             raise SystemExit(output[-3000:])
         figures["grid_seconds"] = time.perf_counter() - start
         print(f"\nwhole lecture grid (every experiment, one seed, with test): {figures['grid_seconds']:.0f} s")
 
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures))
     return 0
 

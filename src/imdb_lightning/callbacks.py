@@ -89,13 +89,30 @@ class StopOnDivergence(L.Callback):
 
     def __init__(self) -> None:
         self.diverged_at: tuple[int, int] | None = None
+        self._first_bad: torch.Tensor | None = None  # on an accelerator: the epoch's first non-finite batch, or -1
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if self.diverged_at is None and loss is not None and not torch.isfinite(loss).all():
-            self.diverged_at = (trainer.current_epoch + 1, batch_idx + 1)
-            log.warning("training diverged: the loss is %s at epoch %d, batch %d; stopping", float(loss), *self.diverged_at)
-            trainer.should_stop = True
+        if self.diverged_at is not None or loss is None:
+            return
+        finite = torch.isfinite(loss).all()
+        if loss.device.type == "cpu":
+            if not finite:
+                self._stop(trainer, batch_idx)
+            return
+        # Reading the flag on an accelerator would wait for every step: keep it there, read it once an epoch.
+        if self._first_bad is None:
+            self._first_bad = torch.full((), -1, device=loss.device)
+        self._first_bad = torch.where(~finite & (self._first_bad < 0), batch_idx, self._first_bad)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._first_bad is not None and self.diverged_at is None and int(self._first_bad) >= 0:
+            self._stop(trainer, int(self._first_bad))
+
+    def _stop(self, trainer: L.Trainer, batch_idx: int) -> None:
+        self.diverged_at = (trainer.current_epoch + 1, batch_idx + 1)
+        log.warning("training diverged: the loss is not finite at epoch %d, batch %d; stopping", *self.diverged_at)
+        trainer.should_stop = True
 
 
 class LastCheckpoint(L.Callback):

@@ -45,7 +45,7 @@ def kernel_gradient(ids: torch.Tensor, offsets: torch.Tensor, grad: torch.Tensor
     if compiled:
         scatter_rows(ids.contiguous().numpy(), offsets.contiguous().numpy(), grad.numpy(), out.numpy())
     else:
-        out.index_add_(0, ids, grad.repeat_interleave(offsets.diff(), dim=0))
+        out.index_add_(0, ids, grad.repeat_interleave(offsets.diff(), dim=0, output_size=len(ids)))  # no sync
     return out
 
 

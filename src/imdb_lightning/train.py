@@ -103,6 +103,8 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
         logger.log_metrics(final, step=trainer.global_step)
         logger.save()
     trainable, frozen = count_parameters(model.net)
+    if trainer.strategy.root_device.type == "cuda":
+        metrics["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated(trainer.strategy.root_device) / 2**20, 1)
     metrics.update(
         status="diverged" if diverged else "completed",
         epochs=trainer.current_epoch,  # epochs run (the last one partly, if the run diverged)

@@ -44,7 +44,8 @@ def multi_hot(ids: torch.Tensor, offsets: torch.Tensor, num_words: int) -> torch
     """``[batch, num_words]`` float32 rows with a 1 at each id a review contains, as the lecture's
     ``vectorize_sequences``: presence only, no counts. Built on ``ids``'s device."""
     lengths = offsets[1:] - offsets[:-1]
-    rows = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths)
+    # output_size: without it repeat_interleave reads the total back from the device, a sync every batch.
+    rows = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths, output_size=len(ids))
     out = torch.zeros(len(lengths), num_words, dtype=torch.float32, device=ids.device)
     out[rows, ids.long()] = 1.0
     return out
