@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -51,6 +52,11 @@ CONFIG_CASES = {
     "model.init=xavier": ConfigError,
     "model.activation=swish2": ConfigError,
     "data.word_index=glove": ConfigError,
+    "optimizer.lr=fast": ConfigError,
+    "trainer.max_epochs=3.5": ConfigError,
+    "data.batch_size=true": ConfigError,
+    "+model.dropuot=0.5": ConfigError,
+    "+optimizer.nosuch=1": ConfigError,
 }
 
 
@@ -58,9 +64,9 @@ CONFIG_CASES = {
 def test_bad_config_value_names_its_key(override, tmp_path):
     with pytest.raises(CONFIG_CASES[override]) as info:
         validate(composed(override))
-    key = override.split("=")[0]
+    key = override.split("=")[0].lstrip("+")
     assert key in str(info.value)
-    ROWS[f"`{override}`"] = ("config value", first_line(info.value, tmp_path))
+    ROWS[f"`{override}`"] = ("unknown key" if override.startswith("+") else "config value", first_line(info.value, tmp_path))
 
 
 @pytest.mark.parametrize("override", ["+experiment=dropuot", "optimizer=adamm", "nonsense.key=1", "data=nope"])
@@ -74,7 +80,7 @@ def test_unknown_names_and_keys_are_refused_by_hydra_with_the_choices(override, 
 
 
 @pytest.mark.parametrize(
-    ("override", "key"), [("data.num_words=100", "data.num_words"), ("data.val_size=40", "data.val_size")]
+    ("override", "key"), [("data.num_words=100", "data.num_words"), ("data.val_size=40", "data.val_size"), ("data.maxlen=5", "data.maxlen")]
 )
 def test_values_beyond_the_data_name_their_key(override, key, data_dir, tmp_path):
     name, value = override.split("=")
@@ -95,6 +101,30 @@ def data_fault(name: str, kind: str, action: Callable[[], object], tmp_path: Pat
 def test_missing_data(tmp_path):
     message = data_fault("no data anywhere, downloads off", "data", lambda: load_corpus(download=False), tmp_path)
     assert "IMDB_LIGHTNING_DATA" in message and "data.data_dir" in message and "aclImdb_v1.tar.gz" in message
+
+
+def test_data_folder_that_does_not_exist_or_is_a_file(tmp_path):
+    message = data_fault("`data.data_dir=/nonexistent`", "data", lambda: load_corpus(tmp_path / "nonexistent"), tmp_path)
+    assert "does not exist" in message and "data.data_dir" in message
+    (tmp_path / "a_file").write_text("x")
+    message = data_fault("`data.data_dir` naming a file", "data", lambda: load_corpus(tmp_path / "a_file"), tmp_path)
+    assert "is not a folder" in message
+
+
+def test_a_missing_label_folder_stops_with_what_is_missing(tmp_path):
+    import shutil
+
+    folder = make_data_dir(tmp_path / "d")
+    shutil.rmtree(folder / "aclImdb" / "test" / "neg")
+    message = data_fault("extracted `aclImdb/` without `test/neg`", "data", lambda: load_corpus(folder), tmp_path)
+    assert "holds no reviews in test/neg:" in message  # and nothing else is missing
+
+
+def test_a_custom_data_set_gets_its_counts_in_a_warning(data_dir, caplog, tmp_path):
+    with caplog.at_level(logging.WARNING):
+        load_corpus(data_dir)
+    assert "train: 20 positive, 20 negative" in caplog.text and "12,500" in caplog.text
+    ROWS["a data set other than the official 12,500 reviews per folder"] = ("data", "warning: " + first_line(caplog.records[-1].getMessage(), tmp_path) + "; the run goes on")
 
 
 def test_truncated_tarball(tmp_path):
@@ -158,6 +188,18 @@ def test_diverging_training(data_dir, tmp_path, capsys):
     assert metrics["status"] == "diverged"
     line = next(line for line in capsys.readouterr().out.splitlines() if "diverged" in line)
     ROWS["`optimizer.lr=1e12` with `model.init=too_large` (loss becomes NaN)"] = ("training", line + "; `metrics.json` says `diverged`")
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_divergence_that_stays_finite_is_marked_too(optimizer, data_dir, tmp_path, capsys):
+    out = tmp_path / optimizer
+    metrics = train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=5", f"optimizer={optimizer}", "optimizer.lr=1e6"]))
+    assert metrics["status"] == "diverged"
+    history = json.loads((out / "history.json").read_text())
+    assert history["loss"] and all(v is not None for v in history["loss"])  # finite, and kept
+    line = next(line for line in capsys.readouterr().out.splitlines() if "diverged" in line)
+    assert "times the first batch's" in line
+    ROWS[f"`optimizer={optimizer} optimizer.lr=1e6` (the loss grows huge but stays finite)"] = ("training", line + "; `metrics.json` says `diverged`")
 
 
 def test_zz_table_of_bad_inputs(tmp_path):

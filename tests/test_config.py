@@ -33,20 +33,41 @@ def test_defaults_are_the_lectures_baseline():
     [
         ("model.dropout=1.0", r"model.dropout must be in \[0, 1\)"),
         ("model.dropout=-0.1", r"model.dropout must be in \[0, 1\)"),
-        ("optimizer.lr=0", "optimizer.lr must be positive"),
+        ("optimizer.lr=0", "optimizer.lr must be a positive number, got 0"),
         ("data.batch_size=0", "data.batch_size must be a positive integer"),
         ("data.num_words=3", "data.num_words must be an integer >= 4"),
         ("data.val_size=0", "data.val_size must be a positive integer"),
         ("model.hidden_sizes=[]", "model.hidden_sizes must be a non-empty list"),
         ("model.hidden_sizes=[16,0]", "model.hidden_sizes must be a non-empty list"),
-        ("model.init=xavier", "choose one of zeros, random_normal"),
-        ("model.activation=swish2", "choose one of relu"),
-        ("model.l2=-1", "model.l1 and model.l2 must be >= 0"),
-        ("data.word_index=glove", "data.word_index must be 'keras' or 'corpus'"),
-        ("test_ckpt=worst", "test_ckpt must be 'final' or 'best'"),
+        ("model.init=xavier", "model.init must be one of zeros, random_normal"),
+        ("model.activation=swish2", "model.activation must be one of relu"),
+        ("model.l2=-1", "model.l2 must be a number >= 0, got -1"),
+        ("data.word_index=glove", "data.word_index must be one of keras, corpus, got 'glove'"),
+        ("test_ckpt=worst", "test_ckpt must be one of final, best"),
+        # wrong types: a string, a float, a boolean where an integer or a number belongs
+        ("optimizer.lr=fast", "optimizer.lr must be a positive number, got 'fast'"),
+        ("trainer.max_epochs=3.5", "trainer.max_epochs must be a positive integer, got 3.5"),
+        ("data.batch_size=true", "data.batch_size must be a positive integer, got True"),
+        ("model.batchnorm=yes", "model.batchnorm must be true or false, got 'yes'"),
+        ("data.maxlen=0", r"data.maxlen must be a positive integer \(or null\), got 0"),
+        ("model.hidden_sizes=16", "model.hidden_sizes must be a non-empty list of positive integers, got 16"),
+        ("seed=abc", "seed must be an integer, got 'abc'"),
     ],
 )
 def test_out_of_range_values_name_their_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(composed(override))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("+model.dropuot=0.5", "model.dropuot is not a setting of IMDBClassifier; it takes hidden_sizes, activation, dropout"),
+        ("+optimizer.nosuch=1", "optimizer.nosuch is not a setting of KerasRMSprop; it takes lr, rho, eps"),
+        ("+data.batchsize=3", "data.batchsize is not a setting of IMDBDataModule; it takes data_dir, num_words"),
+    ],
+)
+def test_unknown_keys_added_with_plus_name_the_key_and_the_valid_ones(override, message):
     with pytest.raises(ConfigError, match=message):
         validate(composed(override))
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
+from collections.abc import Callable
 from pathlib import Path
 
+import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -11,6 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.initializers import INITIALIZERS
 from imdb_lightning.model import ACTIVATIONS
+
+log = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).parent / "conf"
 
@@ -56,30 +62,101 @@ def parallel_jobs() -> int | None:
     return launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")) else None
 
 
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # a YAML true is no batch size
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _rule(check: Callable[[object], bool], expected: str, *, optional: bool = False) -> tuple[Callable[[object], bool], str]:
+    if optional:
+        return (lambda v: v is None or check(v)), f"{expected} (or null)"
+    return check, expected
+
+
+def _choice(options) -> tuple[Callable[[object], bool], str]:
+    return (lambda v: v in options), f"one of {', '.join(options)}"
+
+
+#: Every key a user types, with what it must be: checked before any data is read.
+RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "seed": _rule(_integer, "an integer"),
+    "data.num_words": _rule(lambda v: _integer(v) and v >= 4, "an integer >= 4", optional=True),
+    "data.skip_top": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    "data.maxlen": _rule(lambda v: _integer(v) and v > 0, "a positive integer", optional=True),
+    "data.start_char": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0", optional=True),
+    "data.oov_char": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0", optional=True),
+    "data.index_from": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    "data.val_size": _rule(lambda v: _integer(v) and v > 0, "a positive integer"),
+    "data.batch_size": _rule(lambda v: _integer(v) and v > 0, "a positive integer"),
+    "data.eval_batch_size": _rule(lambda v: _integer(v) and v > 0, "a positive integer", optional=True),
+    "data.seed": _rule(_integer, "an integer"),
+    "data.shuffle_seed": _rule(_integer, "an integer", optional=True),
+    "data.word_index": _choice(("keras", "corpus")),
+    "data.batch_format": _choice(("auto", "dense", "bag")),
+    "data.download": _rule(lambda v: isinstance(v, bool), "true or false"),
+    "model.hidden_sizes": _rule(
+        lambda v: OmegaConf.is_list(v) and len(v) > 0 and all(_integer(s) and s > 0 for s in v), "a non-empty list of positive integers"
+    ),
+    "model.activation": _choice(tuple(ACTIVATIONS)),
+    "model.dropout": _rule(lambda v: _number(v) and 0 <= v < 1, "in [0, 1)"),
+    "model.batchnorm": _rule(lambda v: isinstance(v, bool), "true or false"),
+    "model.l1": _rule(lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "model.l2": _rule(lambda v: _number(v) and v >= 0, "a number >= 0"),
+    "model.init": _choice(tuple(INITIALIZERS)),
+    "model.init_scale": _rule(lambda v: _number(v) and v > 0, "a positive number", optional=True),
+    "optimizer.lr": _rule(lambda v: _number(v) and v > 0, "a positive number"),
+    "trainer.max_epochs": _rule(lambda v: _integer(v) and v > 0, "a positive integer"),
+    "test": _rule(lambda v: isinstance(v, bool), "true or false"),
+    "test_ckpt": _choice(("final", "best")),
+    "torch_threads": _rule(lambda v: _integer(v) and v > 0, "a positive integer", optional=True),
+}
+
+
+_ABSENT = object()
+
+
+def _shown(value: object) -> object:
+    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+
+
 def validate(cfg: DictConfig) -> None:
-    """Raise :class:`ConfigError` for the first value that cannot work, naming its key."""
-    data, model = cfg.data, cfg.model
+    """Raise :class:`ConfigError` for the first value that cannot work, naming its key, what it must be and
+    what it is; and for a key that the object it configures does not take (``+model.dropuot=0.5``)."""
+    for key, (check, expected) in RULES.items():
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is _ABSENT:
+            continue  # e.g. an optimizer without an lr setting
+        if not check(value):
+            raise ConfigError(f"{key} must be {expected}, got {_shown(value)!r}")
+    for group in ("data", "model", "optimizer", "scheduler", "trainer"):
+        node = cfg.get(group)
+        if isinstance(node, DictConfig) and "_target_" in node:
+            unknown, accepted = unknown_keys(node)
+            if unknown:
+                raise ConfigError(f"{group}.{unknown[0]} is not a setting of {node._target_.rsplit('.', 1)[-1]}; it takes {', '.join(accepted)}")
 
-    def require(ok: bool, message: str) -> None:
-        if not ok:
-            raise ConfigError(message)
 
-    num_words = data.get("num_words")
-    require(num_words is None or (isinstance(num_words, int) and num_words >= 4), f"data.num_words must be an integer >= 4 (or null for the whole vocabulary), got {num_words!r}")
-    require(isinstance(data.batch_size, int) and data.batch_size > 0, f"data.batch_size must be a positive integer, got {data.batch_size!r}")
-    require(isinstance(data.val_size, int) and data.val_size > 0, f"data.val_size must be a positive integer, got {data.val_size!r}")
-    require(data.word_index in ("keras", "corpus"), f"data.word_index must be 'keras' or 'corpus', got {data.word_index!r}")
-    sizes = model.hidden_sizes
-    require(
-        OmegaConf.is_list(sizes) and len(sizes) > 0 and all(isinstance(s, int) and s > 0 for s in sizes),
-        f"model.hidden_sizes must be a non-empty list of positive integers, got {OmegaConf.to_container(sizes) if OmegaConf.is_list(sizes) else sizes!r}",
-    )
-    require(0.0 <= float(model.dropout) < 1.0, f"model.dropout must be in [0, 1), got {model.dropout}")
-    require(float(model.l1) >= 0 and float(model.l2) >= 0, f"model.l1 and model.l2 must be >= 0, got {model.l1} and {model.l2}")
-    require(model.init in INITIALIZERS, f"model.init={model.init!r} is not an initializer; choose one of {', '.join(INITIALIZERS)}")
-    require(model.activation in ACTIVATIONS, f"model.activation={model.activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
-    require(model.get("init_scale") is None or float(model.init_scale) > 0, f"model.init_scale must be positive, got {model.get('init_scale')}")
-    lr = cfg.optimizer.get("lr")
-    require(lr is not None and float(lr) > 0, f"optimizer.lr must be positive, got {lr}")
-    require(int(cfg.trainer.max_epochs) > 0, f"trainer.max_epochs must be positive, got {cfg.trainer.max_epochs}")
-    require(cfg.test_ckpt in ("final", "best"), f"test_ckpt must be 'final' or 'best', got {cfg.test_ckpt!r}")
+# Keys Hydra reads itself, and what train() passes to the model instead of taking them from the config.
+_HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
+_PASSED_BY_TRAIN = {"input_dim", "optimizer", "scheduler", "params", "callbacks", "logger"}
+
+
+def unknown_keys(node: DictConfig) -> tuple[list[str], list[str]]:
+    """The keys of a ``_target_`` node that its class or function does not accept, and those it does."""
+    try:
+        target = hydra.utils.get_object(node._target_)
+    except Exception as err:  # noqa: BLE001 -- an unknown target is reported by instantiate, with Hydra's message
+        log.debug("cannot inspect %s: %s", node._target_, err)
+        return [], []
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return [], []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return [], []
+    accepted = [name for name in parameters if name not in _PASSED_BY_TRAIN and name != "self"]
+    unknown = sorted(key for key in node if key not in _HYDRA_KEYS and key not in parameters)
+    return unknown, accepted

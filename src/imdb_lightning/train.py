@@ -114,7 +114,7 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     with atomic_open(output_dir / "metrics.json", "w") as f:
         json.dump(metrics, f, indent=1)
     if diverged:
-        print(f"the run diverged (non-finite loss at epoch {guard.diverged_at[0]}, batch {guard.diverged_at[1]}); its history is kept")
+        print(f"the run diverged ({guard.reason}); its history is kept")
     tb_root = cfg.paths.tensorboard_dir
     print(f"run folder: {output_dir}\nTensorBoard: tensorboard --logdir {tb_root}")
     return metrics

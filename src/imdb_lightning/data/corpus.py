@@ -175,9 +175,7 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
         if n % 10000 == 0:
             print(f"\rreading reviews: {n:,}", end="", file=sys.stderr, flush=True)
     print(f"\rreading reviews: {sum(map(len, texts.values())):,} done", file=sys.stderr, flush=True)
-    empty = [split for split in SPLITS if not texts[split]]
-    if empty:
-        raise DataError(f"{source} holds no labelled reviews for the {' and '.join(empty)} split(s) (expected aclImdb/<split>/<pos|neg>/<id>_<rating>.txt)")
+    check_labels(source, {split: [row[0] for row in rows] for split, rows in texts.items()})
     if word_index is None:
         word_index = build_word_index(t for *_, t in texts["train"])
     splits = {}
@@ -198,6 +196,26 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
     if invalid:
         log.warning("%d review(s) were not valid UTF-8 and were decoded with replacement characters", invalid)
     return Corpus(splits, vocabulary_size=max(word_index.values()), invalid_utf8=invalid, word_index=dict(word_index))
+
+
+def check_labels(source: Path, labels: dict[str, list[int]]) -> None:
+    """Each split needs reviews of both labels: a missing folder (say ``test/neg``) would otherwise train and
+    report an accuracy on one class alone. Counts other than the official 12,500 get a warning."""
+    names = {value: name for name, value in LABELS.items()}
+    counts = {split: {name: 0 for name in LABELS} for split in SPLITS}
+    for split, values in labels.items():
+        for value in values:
+            counts[split][names[value]] += 1
+    missing = [f"{split}/{name}" for split in SPLITS for name in LABELS if counts[split][name] == 0]
+    if missing:
+        raise DataError(
+            f"{source} holds no reviews in {', '.join(missing)}: each split needs positive and negative reviews "
+            "(aclImdb/<train|test>/<pos|neg>/<id>_<rating>.txt; the official data has 12,500 in each folder)"
+        )
+    official = 12_500
+    if any(n != official for split in counts.values() for n in split.values()):
+        summary = "; ".join(f"{split}: {c['pos']:,} positive, {c['neg']:,} negative" for split, c in counts.items())
+        log.warning("%s is not the official data set (%s; the official one has 12,500 of each)", source, summary)
 
 
 # ----------------------------------------------------------------------------------------------- caching

@@ -230,7 +230,10 @@ class IMDBDataModule(L.LightningDataModule):
                 f"data.num_words={hp.num_words} exceeds the vocabulary: {corpus.vocabulary_size} words + index_from "
                 f"{hp.index_from} allow at most {largest} (or num_words=null for all of them)"
             )
-        train, test, self._width = encode_corpus(corpus, self.encoding)
+        try:
+            train, test, self._width = encode_corpus(corpus, self.encoding)
+        except ConfigError as err:  # it names load_data's keyword (maxlen=...); users type data.maxlen=...
+            raise ConfigError(f"data.{err}") from None
         if not 0 < hp.val_size < len(train):
             raise ConfigError(f"data.val_size must be in (0, {len(train)}) (the training reviews), got {hp.val_size}")
         self.splits = {

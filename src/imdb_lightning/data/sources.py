@@ -93,7 +93,10 @@ def find_reviews(data_dir: str | Path | None = None, *, download: bool = True) -
     """Path to the reviews: an ``aclImdb`` folder or tarball (see the module docstring for the order)."""
     folder = data_dir_from(data_dir)
     if folder is not None:
-        found = find_reviews_in(folder) if folder.is_dir() else None
+        if not folder.exists() or not folder.is_dir():
+            what = "does not exist" if not folder.exists() else "is not a folder"
+            raise DataError(f"the data folder {folder} {what} (data.data_dir or IMDB_LIGHTNING_DATA).\n" + how_to_get_data())
+        found = find_reviews_in(folder)
         if found is None:
             raise DataError(f"no IMDB reviews (`aclImdb/` or `aclImdb*.tar.gz`) in the data folder {folder}.\n" + how_to_get_data())
         return found
