@@ -128,6 +128,47 @@ def test_a_custom_data_set_gets_its_counts_in_a_warning(data_dir, caplog, tmp_pa
     ROWS["a data set other than the official 12,500 reviews per folder"] = ("data", "warning: " + first_line(warning, tmp_path) + "; the run goes on")
 
 
+INTERRUPT_DURING_ENCODING = """
+import sys
+import imdb_lightning.data.corpus as corpus
+
+def interrupted(*args):
+    raise KeyboardInterrupt
+
+corpus.read_corpus = interrupted
+from {module} import main
+sys.argv = ["prog", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    ("entry", "module"), [("python -m imdb_lightning", "imdb_lightning.__main__"), ("imdb-lightning-prepare", "imdb_lightning.data.prepare")]
+)
+def test_ctrl_c_while_the_data_is_first_encoded_ends_with_one_line_and_status_130(entry, module, data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    script = INTERRUPT_DURING_ENCODING.format(module=module)
+    argv = ["--data-dir", str(data_dir)] if "prepare" in entry else [f"data.data_dir={data_dir}", f"hydra.run.dir={tmp_path / 'run'}"]
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and done.stderr.strip().splitlines()[-1] == "interrupted (Ctrl-C)"
+    ROWS[f"Ctrl-C while the data is first encoded (`{entry}`)"] = ("interrupt", "interrupted (Ctrl-C); exit status 130")
+
+
+def test_a_temporary_file_left_by_a_killed_cache_write_is_cleared_on_the_next_start(data_dir, tmp_path):
+    from imdb_lightning.atomic import _host
+
+    folder = cache_dir() / "encoded"
+    folder.mkdir(parents=True)
+    stale = folder / f".imdb-ranks-x.npz.{_host()}.999999999.abc.part"  # no such process
+    stale.write_bytes(b"half a cache")
+    load_corpus(data_dir)
+    assert not stale.exists()
+    ROWS["a hard kill while the cache is written (a `.part` file is left)"] = ("cache", "the next start deletes it (never one whose writer is alive)")
+
+
 def test_truncated_tarball(tmp_path):
     folder = make_data_dir(tmp_path / "t", form="tarball")
     tarball = folder / "aclImdb_v1.tar.gz"

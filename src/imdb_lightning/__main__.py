@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from imdb_lightning.config import CONFIG_DIR, register_resolvers
-from imdb_lightning.errors import ConfigError, DataError
+from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.train import train
 
 log = logging.getLogger("imdb_lightning")
@@ -62,6 +62,7 @@ def _importable(module: str) -> bool:
         return False
 
 
+@exit_on_interrupt()
 def main() -> None:
     hint = missing_plugin(sys.argv[1:])
     if hint:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+log = logging.getLogger(__name__)
+
+# ``.<name>.<host>.<pid>.<random>.part``: who writes it, so that a later start can tell a dead writer's file.
+_PART = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[^.]+\.part$")
+_FOREIGN_AGE_S = 24 * 3600  # another machine's (shared disk) or an old-style temporary: only once this old
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "-") or "host"
 
 
 @contextmanager
@@ -20,7 +34,7 @@ def atomic_open(path: str | Path, mode: str = "wb", *, durable: bool = True, **k
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -31,3 +45,40 @@ def atomic_open(path: str | Path, mode: str = "wb", *, durable: bool = True, **k
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def clear_stale_parts(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that a killed writer left in ``folder``; return them.
+
+    A temporary of this machine is stale when the process that wrote it is gone; one of another machine (a
+    shared disk) or without a writer in its name only when it is a day old. A file being written is kept.
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for path in folder.glob(".*.part"):
+        match = _PART.match(path.name)
+        try:
+            if match and match["host"] == _host():
+                stale = not _alive(int(match["pid"]))
+            else:
+                stale = time.time() - path.stat().st_mtime > _FOREIGN_AGE_S
+            if stale:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # gone already, or not ours to delete
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted write in %s", len(removed), folder)
+    return removed

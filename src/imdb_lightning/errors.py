@@ -1,4 +1,8 @@
-"""The two kinds of error a user can fix, each reported as one clear line instead of a traceback."""
+"""The two kinds of error a user can fix, each reported as one clear line instead of a traceback; and Ctrl-C."""
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class ConfigError(ValueError):
@@ -7,3 +11,14 @@ class ConfigError(ValueError):
 
 class DataError(RuntimeError):
     """The data is missing, corrupt or unusable; the message says what to do."""
+
+
+@contextmanager
+def exit_on_interrupt() -> Iterator[None]:
+    """Ctrl-C anywhere in an entry point (reading data, say) ends it with one line and status 130, as shells
+    expect; training itself catches Ctrl-C first and keeps what it measured. Also a decorator."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        print("interrupted (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

@@ -16,7 +16,7 @@ import torch
 
 from imdb_lightning.data.datamodule import IMDBDataModule, multi_hot
 from imdb_lightning.data.tokenizer import encode_review
-from imdb_lightning.errors import DataError
+from imdb_lightning.errors import DataError, exit_on_interrupt
 from imdb_lightning.model import IMDBClassifier
 
 
@@ -58,6 +58,7 @@ def predict(model: IMDBClassifier, state: dict, texts: list[str]) -> list[float]
     return model.predict_proba(multi_hot(ids, offsets, state["width"])).tolist()
 
 
+@exit_on_interrupt()
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m imdb_lightning.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="a .ckpt file or a run folder (logs/runs/<date>)")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imdb_lightning.atomic import atomic_open
+from imdb_lightning.atomic import atomic_open, clear_stale_parts
 from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.kernels import gather_segments
 from imdb_lightning.data.sources import cache_dir, find_reviews, find_word_index
@@ -318,6 +318,7 @@ def load_corpus(
     corpus = read_corpus(source, load_word_index(index_path) if index_path else None)
     corpus.meta.update(key=key, source=str(source))
     if cache:
+        clear_stale_parts(path.parent)
         try:
             save_corpus(corpus, path, key)
             corpus.meta["cache_path"] = str(path)

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from imdb_lightning.data.datamodule import IMDBDataModule
-from imdb_lightning.errors import ConfigError, DataError
+from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 
 
 def summarize(dm: IMDBDataModule) -> str:
@@ -25,6 +25,7 @@ def summarize(dm: IMDBDataModule) -> str:
     return "\n".join(lines)
 
 
+@exit_on_interrupt()
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="imdb-lightning-prepare", description=__doc__)
     parser.add_argument("--data-dir", help="folder with aclImdb/ or aclImdb*.tar.gz and imdb_word_index.json (default: $IMDB_LIGHTNING_DATA, else download)")

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from imdb_lightning.atomic import atomic_open
+from imdb_lightning.atomic import atomic_open, clear_stale_parts
 from imdb_lightning.errors import DataError
 
 DATA_ENV = "IMDB_LIGHTNING_DATA"
@@ -137,6 +137,7 @@ def fetch(source: Download, folder: Path, *, opener: Opener | None = None, attem
     """
     opener = opener or (lambda url: urllib.request.urlopen(url, timeout=60))  # noqa: S310 (https URLs only)
     target = folder / source.filename
+    clear_stale_parts(folder)  # what a killed download left
     last_problem = ""
     for attempt in range(1, attempts + 1):
         try:
