@@ -60,8 +60,8 @@ def test_means_and_stds_are_computed_from_the_histories(sweep):
     assert base["mean"]["final_val_loss"] == pytest.approx(1 - (0.86 + 0.90) / 2)
     assert base["mean"]["test_acc"] == pytest.approx(0.86)
     assert base["mean"]["s_per_epoch"] == pytest.approx(2.0)
-    assert table["dropout"]["counts"] == {"completed": 1, "diverged": 0, "crashed": 1, "missing": 0}
-    assert table["l2"]["counts"] == {"completed": 0, "diverged": 1, "crashed": 0, "missing": 1}
+    assert table["dropout"]["counts"] == {"completed": 1, "diverged": 0, "failed": 0, "crashed": 1, "missing": 0}
+    assert table["l2"]["counts"] == {"completed": 0, "diverged": 1, "failed": 0, "crashed": 0, "missing": 1}
 
 
 def test_report_writes_table_csv_and_figures(sweep, capsys):
@@ -86,3 +86,16 @@ def test_report_of_a_folder_without_jobs_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no job folders"):
         write_report(tmp_path)
     assert main([str(tmp_path / "nope")]) == 2
+
+
+def test_a_failed_job_is_listed_with_its_error(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    fake_job(sweep, 0, ["+experiment=baseline", "seed=1"], [0.80, 0.88], test_acc=0.85)
+    folder = fake_job(sweep, 1, ["+experiment=baseline", "seed=2"], [0.7], status=None)
+    (folder / "metrics.json").write_text(json.dumps({"status": "failed", "error": "DataError: the disk is full"}))
+    runs = collect_runs(sweep)
+    assert [r.status for r in runs] == ["completed", "failed"]
+    assert summarize(runs)["baseline"]["counts"]["failed"] == 1
+    write_report(sweep, out=tmp_path / "out")
+    assert "failed (DataError: the disk is full)" in (tmp_path / "out" / "report.md").read_text()

@@ -215,3 +215,15 @@ def test_in_a_sweep_a_diverging_job_does_not_stop_the_others(data_dir, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     statuses = {p.name.split("-", 1)[0]: json.loads((p / "metrics.json").read_text())["status"] for p in sweep.iterdir() if p.name[0].isdigit()}
     assert statuses == {"0": "diverged", "1": "completed"}  # job 0: lr 1e12, job 1: lr 0.01
+
+
+def test_a_run_that_fails_after_its_folder_exists_says_so_in_metrics_json(data_dir, tmp_path):
+    import shutil
+
+    from imdb_lightning.errors import DataError
+
+    shutil.rmtree(data_dir / "aclImdb" / "test" / "neg")
+    with pytest.raises(DataError):
+        train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=1"]))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "failed" and metrics["error"].startswith("DataError: ") and "test/neg" in metrics["error"]

@@ -88,6 +88,11 @@ def save_figure(fig, path: Path, dpi: int) -> Path:
 # ------------------------------------------------------------------------------------------ a sweep's runs
 
 
+#: completed; diverged (by StopOnDivergence's rule); failed (an error, recorded in metrics.json); crashed (a
+#: job folder without metrics.json: killed); missing (a job of the sweep that left no folder).
+STATUSES = ("completed", "diverged", "failed", "crashed", "missing")
+
+
 @dataclass
 class Run:
     """One job folder of a sweep, and what it left behind."""
@@ -96,7 +101,7 @@ class Run:
     job: int | None
     label: str
     seed: int | None
-    status: str  # completed | diverged | crashed | missing
+    status: str  # one of STATUSES
     history: dict[str, list[float | None]] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -208,7 +213,7 @@ def summarize(runs: list[Run]) -> dict[str, dict]:
         values = {m: np.array([run_measures(r)[m] for r in done], dtype=float) for m in MEASURES}
         table[label] = {
             "runs": members,
-            "counts": {s: sum(r.status == s for r in members) for s in ("completed", "diverged", "crashed", "missing")},
+            "counts": {s: sum(r.status == s for r in members) for s in STATUSES},
             "mean": {m: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for m, v in values.items()},
             "std": {m: float(np.nanstd(v)) if np.isfinite(v).sum() > 1 else math.nan for m, v in values.items()},
         }
@@ -345,7 +350,7 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
     if lecture:
         lines += ["The lecture's column holds its published Keras figures (one run each) for comparison; every other number was measured in this sweep.", ""]
     if problems:
-        lines += ["## Runs without a result", ""] + [f"- `{r.folder.name}` ({r.label}, seed {r.seed}): {r.status}" for r in problems] + [""]
+        lines += ["## Runs without a result", ""] + [f"- `{r.folder.name}` ({r.label}, seed {r.seed}): {r.status}" + (f" ({r.metrics['error']})" if r.metrics.get("error") else "") for r in problems] + [""]
     lines += ["## Learning curves", ""] + [f"![{p.stem}]({p.name})" for p in figures] + ["", "Every epoch of every run: [epochs.csv](epochs.csv)", ""]
     report = out / "report.md"
     report.write_text("\n".join(lines))

@@ -50,7 +50,8 @@ def instantiate_all(node: DictConfig | None) -> list:
 
 def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     """Fit, test and leave the run folder complete; return what ``metrics.json`` holds: the final logged
-    metrics, ``status`` (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``."""
+    metrics, ``status`` (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run that
+    fails after its folder exists leaves ``metrics.json`` with status ``failed`` and the error's first line."""
     validate(cfg)
     threads = torch_threads(cfg.get("torch_threads"), parallel_jobs(), os.cpu_count() or 1)
     torch.set_num_threads(threads)
@@ -59,7 +60,22 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    try:
+        return _fit_and_test(cfg, output_dir)
+    except Exception as err:
+        # The run folder says what happened (a sweep report and a reader of the folder see it), then the error
+        # goes on to the caller as before.
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        write_metrics(output_dir, {"status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": ")})
+        raise
 
+
+def write_metrics(output_dir: Path, metrics: dict) -> None:
+    with atomic_open(output_dir / "metrics.json", "w") as f:
+        json.dump(metrics, f, indent=1)
+
+
+def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | str | None]:
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -111,8 +127,7 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
         fit_seconds=round(fit_seconds, 3),
         params=trainable + frozen,
     )
-    with atomic_open(output_dir / "metrics.json", "w") as f:
-        json.dump(metrics, f, indent=1)
+    write_metrics(output_dir, metrics)
     if diverged:
         print(f"the run diverged ({guard.reason}); its history is kept")
     tb_root = cfg.paths.tensorboard_dir
