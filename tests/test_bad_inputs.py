@@ -169,6 +169,56 @@ def test_a_temporary_file_left_by_a_killed_cache_write_is_cleared_on_the_next_st
     ROWS["a hard kill while the cache is written (a `.part` file is left)"] = ("cache", "the next start deletes it (never one whose writer is alive)")
 
 
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A real last.ckpt of the small baseline (30-word rows)."""
+    root = tmp_path_factory.mktemp("ckpt")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IMDB_LIGHTNING_CACHE", str(root / "cache"))
+    data = make_data_dir(root / "data")
+    train(compose_run(root / "run", [f"data.data_dir={data}", *SMALL, "trainer.max_epochs=1", "test=false"]))
+    mp.undo()
+    return root / "run" / "checkpoints" / "last.ckpt"
+
+
+def bad_checkpoints(checkpoint: Path, folder: Path) -> dict[str, Path]:
+    folder.mkdir(exist_ok=True)
+    truncated, empty, text = folder / "truncated.ckpt", folder / "empty.ckpt", folder / "notes.ckpt"
+    truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    empty.write_bytes(b"")
+    text.write_text("not a checkpoint")
+    return {"a missing file": folder / "nope.ckpt", "a truncated file": truncated, "an empty file": empty, "a text file": text}
+
+
+@pytest.mark.parametrize("case", ["a missing file", "a truncated file", "an empty file", "a text file", "another model's"])
+def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data_dir, tmp_path, monkeypatch):
+    from imdb_lightning.data import corpus
+
+    monkeypatch.setattr(corpus, "read_corpus", lambda *a: pytest.fail("the data was read before the checkpoint was checked"))
+    paths = bad_checkpoints(checkpoint, tmp_path / "bad")
+    path = checkpoint if case == "another model's" else paths[case]
+    extra = ["model.hidden_sizes=[8]"] if case == "another model's" else []
+    with pytest.raises(ConfigError) as info:
+        train(compose_run(tmp_path / "run", [f"data.data_dir={data_dir}", *SMALL, f"ckpt_path={path}", *extra]))
+    assert "ckpt_path=" in str(info.value)
+    if case == "another model's":
+        assert "net.hidden_1.kernel is (30, 16) there and (30, 8) here" in str(info.value)
+    answer = first_line(str(info.value).replace(str(checkpoint), "<run>/checkpoints/last.ckpt"), tmp_path)
+    ROWS[f"`ckpt_path=` {case}" + (" (`model.hidden_sizes=[8]`)" if extra else "")] = ("checkpoint", answer)
+
+
+@pytest.mark.parametrize("case", ["a missing file", "a truncated file", "an empty file", "a text file", "--file that does not exist"])
+def test_predict_on_a_bad_checkpoint_or_file_says_so_in_one_line(case, checkpoint, tmp_path, capsys):
+    from imdb_lightning.predict import main as predict
+
+    paths = bad_checkpoints(checkpoint, tmp_path / "bad")
+    argv = [str(checkpoint), "--file", str(tmp_path / "nope.txt")] if case.startswith("--file") else [str(paths[case]), "great film"]
+    assert predict(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    ROWS[f"`python -m imdb_lightning.predict` with {case}"] = ("checkpoint", first_line(err, tmp_path))
+
+
 def test_truncated_tarball(tmp_path):
     folder = make_data_dir(tmp_path / "t", form="tarball")
     tarball = folder / "aclImdb_v1.tar.gz"

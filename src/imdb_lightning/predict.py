@@ -16,7 +16,8 @@ import torch
 
 from imdb_lightning.data.datamodule import IMDBDataModule, multi_hot
 from imdb_lightning.data.tokenizer import encode_review
-from imdb_lightning.errors import DataError, exit_on_interrupt
+from imdb_lightning.checkpoints import read_checkpoint
+from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.model import IMDBClassifier
 
 
@@ -34,7 +35,7 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
     """The trained model (on the CPU, in eval mode) and the data state it was trained with."""
     ckpt = find_checkpoint(path)
     # weights_only: a checkpoint from elsewhere cannot run code when it is read.
-    state = torch.load(ckpt, map_location="cpu", weights_only=True).get(IMDBDataModule.__qualname__)
+    state = read_checkpoint(ckpt, setting="").get(IMDBDataModule.__qualname__)
     if not state or "word_index_json" not in state:
         raise DataError(f"{ckpt} holds no encoding settings (it was saved by an older version); retrain to predict with it")
     try:
@@ -68,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)  # options may come before, between or after the texts
     texts = list(args.texts)
     if args.file:
-        texts += [line for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        try:
+            texts += [line for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as err:
+            print(f"error: cannot read --file {args.file}: {err.strerror if isinstance(err, OSError) else err}", file=sys.stderr)
+            return 2
     if not texts and not args.file:
         texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not texts:
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         model, state = load(args.checkpoint)
-    except DataError as err:
+    except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for text, p in zip(texts, predict(model, state, texts), strict=True):

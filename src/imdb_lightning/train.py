@@ -19,7 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
+from imdb_lightning.checkpoints import read_checkpoint, shape_mismatch
 from imdb_lightning.config import parallel_jobs, torch_threads, validate
+from imdb_lightning.errors import ConfigError
 from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     metrics, ``status`` (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run that
     fails after its folder exists leaves ``metrics.json`` with status ``failed`` and the error's first line."""
     validate(cfg)
+    if cfg.get("ckpt_path"):
+        check_resumable(cfg)
     threads = torch_threads(cfg.get("torch_threads"), parallel_jobs(), os.cpu_count() or 1)
     torch.set_num_threads(threads)
     log.info("torch threads: %d", threads)
@@ -68,6 +72,17 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
         message = str(err).strip().splitlines()[0] if str(err).strip() else ""
         write_metrics(output_dir, {"status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": ")})
         raise
+
+
+def check_resumable(cfg: DictConfig) -> None:
+    """Before any data loads: ``ckpt_path`` is a readable checkpoint of a model of this config's shape."""
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    saved = checkpoint["state_dict"].get("net.hidden_1.kernel")
+    width = cfg.data.num_words or (saved.shape[0] if saved is not None else 4)  # null: the data decides; trust the checkpoint
+    model = hydra.utils.instantiate(cfg.model, input_dim=width, optimizer=None, scheduler=None)
+    problem = shape_mismatch(checkpoint, model)
+    if problem:
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path} was saved by a model of another shape: {problem}")
 
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
