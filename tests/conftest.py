@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,3 +45,46 @@ def real_data(monkeypatch: pytest.MonkeyPatch, real_cache: Path) -> Path:
     monkeypatch.setenv("IMDB_LIGHTNING_DATA", str(folder))
     monkeypatch.setenv("IMDB_LIGHTNING_CACHE", str(real_cache))
     return folder
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Every attempt to create or write a file or folder under ``folder`` fails as on a read-only mount.
+
+    ``chmod`` blocks nothing for root, which CI runs as; this blocks the calls themselves (``open`` for
+    writing, ``os.open`` with a write flag, ``mkdir``), so a test of read-only behaviour can fail."""
+    folder = Path(folder).resolve()
+
+    def inside(path) -> bool:
+        try:
+            return Path(os.fspath(path)).resolve().is_relative_to(folder)
+        except (TypeError, ValueError):
+            return False
+
+    def refuse(path) -> PermissionError:
+        return PermissionError(13, "Read-only file system", str(path))
+
+    real_open, real_os_open, real_mkdir = builtins.open, os.open, os.mkdir
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+") and inside(file):
+            raise refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
+            raise refuse(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def guarded_mkdir(path, *args, **kwargs):
+        if inside(path):
+            raise refuse(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(builtins, "open", guarded_open)
+        mp.setattr(io, "open", guarded_open)
+        mp.setattr(os, "open", guarded_os_open)
+        mp.setattr(os, "mkdir", guarded_mkdir)
+        yield
+

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from conftest import read_only
+
 from imdb_lightning.atomic import _host, atomic_open, clear_stale_parts
 
 
@@ -40,3 +42,13 @@ def test_temporaries_name_their_writer(tmp_path):
         (part,) = [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
         assert f".{_host()}.{os.getpid()}." in part.name
     assert clear_stale_parts(tmp_path) == []
+
+
+def test_read_only_blocks_writes_even_for_root(tmp_path):
+    with read_only(tmp_path):
+        with pytest.raises(PermissionError):
+            (tmp_path / "x.txt").write_text("no")
+        with pytest.raises(PermissionError):
+            (tmp_path / "sub").mkdir()
+        assert (tmp_path / "x.txt").exists() is False
+    (tmp_path / "x.txt").write_text("yes")  # and nothing is blocked afterwards

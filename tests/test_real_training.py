@@ -27,16 +27,15 @@ def histories(tmp_path_factory, real_cache):
 
     if not REAL_DATA or not os.path.isdir(REAL_DATA):
         pytest.skip("real IMDB data not available: set IMDB_LIGHTNING_DATA")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("IMDB_LIGHTNING_CACHE", str(real_cache))
-    out = {}
-    for experiment, seed in RUNS:
-        folder = tmp_path_factory.mktemp(f"{experiment}-{seed}")
-        cfg = compose_run(folder, [f"+experiment={experiment}", f"data.data_dir={os.path.abspath(REAL_DATA)}", "trainer.enable_progress_bar=false", f"seed={seed}"])
-        metrics = train(cfg)
-        out[experiment, seed] = (json.loads((folder / "history.json").read_text()), metrics)
-        print(experiment, seed, {k: round(v[-1], 4) for k, v in out[experiment, seed][0].items()}, "test", round(metrics["test/acc"], 4))
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:  # undone even when a run fails
+        mp.setenv("IMDB_LIGHTNING_CACHE", str(real_cache))
+        out = {}
+        for experiment, seed in RUNS:
+            folder = tmp_path_factory.mktemp(f"{experiment}-{seed}")
+            cfg = compose_run(folder, [f"+experiment={experiment}", f"data.data_dir={os.path.abspath(REAL_DATA)}", "trainer.enable_progress_bar=false", f"seed={seed}"])
+            metrics = train(cfg)
+            out[experiment, seed] = (json.loads((folder / "history.json").read_text()), metrics)
+            print(experiment, seed, {k: round(v[-1], 4) for k, v in out[experiment, seed][0].items()}, "test", round(metrics["test/acc"], 4))
     return out
 
 

@@ -272,22 +272,32 @@ class IMDBDataModule(L.LightningDataModule):
             "width": self.num_words,
             "word_index_json": self._word_index_json,
             "oov_words_json": self._oov_words_json,
+            "shuffle_seed": self.shuffle_seed,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """A resumed run continues the checkpointed one: its later epochs come in the checkpoint's order, whatever
+        ``seed`` the resuming command gives (the weights, optimizer and dropout generator are restored too)."""
         self._word_index_json = state_dict.get("word_index_json", self._word_index_json)
         self._oov_words_json = state_dict.get("oov_words_json", self._oov_words_json)
+        if "shuffle_seed" in state_dict:
+            self.hparams.shuffle_seed = state_dict["shuffle_seed"]
+
+    @property
+    def shuffle_seed(self) -> int:
+        """The seed of the training batches' per-epoch order (``data.shuffle_seed``, else ``data.seed``)."""
+        hp = self.hparams
+        return hp.seed if hp.shuffle_seed is None else hp.shuffle_seed
 
     def loader(self, split: str, *, shuffle: bool = False) -> BatchLoader:
         if not self.splits:
             raise RuntimeError("call setup() before asking for a loader")
         hp = self.hparams
         data = self.bags[split]
-        seed = hp.seed if hp.shuffle_seed is None else hp.shuffle_seed
         batch_size = hp.batch_size if split == "train" or hp.eval_batch_size is None else hp.eval_batch_size
         # Under DDP each process takes its share of every epoch (Lightning shards only torch DataLoaders).
         shard = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
-        return BatchLoader(data, batch_size, shuffle=shuffle, seed=seed, device=self.device, shard=shard)
+        return BatchLoader(data, batch_size, shuffle=shuffle, seed=self.shuffle_seed, device=self.device, shard=shard)
 
     def train_dataloader(self) -> BatchLoader:
         return self.loader("train", shuffle=True)
