@@ -84,15 +84,18 @@ def load_keras_weights(model: torch.nn.Module, saved: dict, prefix: str) -> None
     model.net.load_state_dict(state)
 
 
-def weight_difference(model: torch.nn.Module, saved: dict, prefix: str) -> float:
-    worst = 0.0
+def weight_difference(model: torch.nn.Module, saved: dict, prefix: str) -> tuple[float, str]:
+    """The largest relative difference over the model's tensors, and the Keras name of that tensor."""
+    worst, where = 0.0, ""
     for name, ours in model.net.state_dict().items():
         key = keras_name(f"net.{name}")
         if key is None:
             continue
         theirs = np.asarray(saved[f"{prefix}/{key}"]).reshape(tuple(ours.shape))
-        worst = max(worst, float(np.abs(ours.numpy() - theirs).max() / max(np.abs(theirs).max(), 1e-12)))
-    return worst
+        difference = float(np.abs(ours.numpy() - theirs).max() / max(np.abs(theirs).max(), 1e-12))
+        if difference > worst:
+            worst, where = difference, key
+    return worst, where
 
 
 class Recorder(KerasHistory):
@@ -145,7 +148,7 @@ def compare(name: str, ours: Recorder, keras_history: dict, saved: dict, epochs:
     row["final_val_loss_rel"] = row[f"epoch{last}_val_loss"] / keras_history["val_loss"][last - 1]
     for epoch, state in ours.snapshots.items():
         ours.model.net.load_state_dict(state)
-        row[f"weights_epoch{epoch}"] = weight_difference(ours.model, saved, f"epoch{epoch}")
+        row[f"weights_epoch{epoch}"], row[f"weights_epoch{epoch}_worst"] = weight_difference(ours.model, saved, f"epoch{epoch}")
     row["keras_final_val_accuracy"] = keras_history["val_accuracy"][last - 1]
     row["ours_final_val_accuracy"] = ours.history["val_accuracy"][last - 1]
     row["meets_targets"] = (
@@ -262,7 +265,8 @@ def markdown(rows: list[dict], versions: dict, epochs: int, command: str) -> str
         cells = [r["variant"], *(f"{r[f'epoch1_{k}']:.1e}" for k in ("loss", "val_loss", "accuracy", "val_accuracy"))]
         cells += [f"{r[f'epoch{mid}_val_loss']:.1e}", f"{r[f'epoch{mid}_val_accuracy']:.4f}", f"{r[f'epoch{last}_loss']:.1e}"]
         cells += [f"{r[f'epoch{last}_val_loss']:.1e} ({r['final_val_loss_rel']:.2%})", f"{r[f'epoch{last}_val_accuracy']:.4f}"]
-        cells += [f"{r['weights_epoch1']:.1e}", f"{r[f'weights_epoch{last}']:.1e}", "met" if r["meets_targets"] else "**missed**"]
+        cells += [f"{r['weights_epoch1']:.1e} `{r['weights_epoch1_worst']}`", f"{r[f'weights_epoch{last}']:.1e} `{r[f'weights_epoch{last}_worst']}`"]
+        cells.append("met" if r["meets_targets"] else "**missed**")
         lines.append("| " + " | ".join(cells) + " |")
     floor_head = ["variant", "Δ loss e1", "Δ val_loss e1", f"Δ val_loss e{last} (rel)", f"Δ val_acc e{last}", "weights e1", f"weights e{last}"]
     floor = ["| " + " | ".join(floor_head) + " |", "|" + "---|" * len(floor_head)]
@@ -307,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--markdown", type=Path, help="write the table there (e.g. docs/keras_parity.md)")
+    parser.add_argument("--keep", type=Path, help="exchange through this folder and keep it (Keras's weights and histories)")
     parser.add_argument("overrides", nargs="*", help="config overrides for every variant (e.g. data.data_dir=...)")
     args = parser.parse_args(argv)
     variants = args.variants.split(",")
@@ -315,8 +320,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*LeafSpec.*")
-    with tempfile.TemporaryDirectory(prefix="keras-parity-") as tmp:
-        rows, versions = run(args.keras_python, variants, args.epochs, args.overrides, Path(tmp))
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        rows, versions = run(args.keras_python, variants, args.epochs, args.overrides, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="keras-parity-") as tmp:
+            rows, versions = run(args.keras_python, variants, args.epochs, args.overrides, Path(tmp))
     command = "python scripts/keras_parity.py " + " ".join(sys.argv[1:] if argv is None else argv)
     table = markdown(rows, versions, args.epochs, command)
     print(table)
