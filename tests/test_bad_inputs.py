@@ -219,6 +219,30 @@ def test_predict_on_a_bad_checkpoint_or_file_says_so_in_one_line(case, checkpoin
     ROWS[f"`python -m imdb_lightning.predict` with {case}"] = ("checkpoint", first_line(err, tmp_path))
 
 
+@pytest.mark.parametrize("case", ["hydra.run.dir naming a file", "a run folder under a file", "a logs folder that cannot be written", "a sweep folder under a file"])
+def test_an_unwritable_run_folder_is_one_line_naming_the_setting(case, data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    env = {**os.environ, "IMDB_LIGHTNING_DATA": str(data_dir)}
+    args = {
+        "hydra.run.dir naming a file": [f"hydra.run.dir={a_file}"],
+        "a run folder under a file": [f"hydra.run.dir={a_file / 'run'}"],
+        "a logs folder that cannot be written": [],  # /proc refuses new folders, even to root
+        "a sweep folder under a file": ["-m", "seed=1,2", f"hydra.sweep.dir={a_file / 'sweep'}"],
+    }[case]
+    if not args:
+        env["IMDB_LIGHTNING_LOGS"] = "/proc/imdb_lightning_logs"
+    done = subprocess.run([sys.executable, "-m", "imdb_lightning", *args, *SMALL], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    out = done.stderr + done.stdout
+    assert done.returncode == 2 and "Traceback" not in out, out[-2000:]
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: cannot write the run folder") and ("hydra.sweep.dir=PATH" if "sweep" in case else "hydra.run.dir=PATH") in line
+    ROWS[case] = ("output", re.sub(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}", "<date>", first_line(line, tmp_path)))
+
+
 def test_truncated_tarball(tmp_path):
     folder = make_data_dir(tmp_path / "t", form="tarball")
     tarball = folder / "aclImdb_v1.tar.gz"
