@@ -104,3 +104,40 @@ def test_cli_without_data_says_how_to_get_it(tmp_path):
     out = result.stderr + result.stdout
     assert "IMDB_LIGHTNING_DATA" in out and "data.data_dir" in out and "aclImdb_v1.tar.gz" in out
     assert "Traceback" not in out
+
+
+def test_run_folders_are_unique_even_when_started_in_the_same_second(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from imdb_lightning.config import unique_folder
+
+    base = str(tmp_path / "runs" / "2026-01-01_00-00-00")
+    with ThreadPoolExecutor(8) as pool:
+        folders = list(pool.map(lambda _: unique_folder(base), range(8)))
+    assert len(set(folders)) == 8 and base in folders and f"{base}-2" in folders
+    assert all(os.path.isdir(f) for f in folders)
+
+
+def test_two_runs_started_at_once_get_their_own_folders(tmp_path, data_dir):
+    env = {**os.environ, "IMDB_LIGHTNING_LOGS": str(tmp_path / "logs"), "IMDB_LIGHTNING_DATA": str(data_dir)}
+    args = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=1", "trainer.enable_progress_bar=false"]
+    procs = [subprocess.Popen([sys.executable, "-m", "imdb_lightning", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    folders = sorted((tmp_path / "logs" / "runs").iterdir())
+    assert len(folders) == 2 and all((f / "metrics.json").is_file() and (f / "config.yaml").is_file() for f in folders)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ("ckpt_path=/some/dir/last.ckpt,seed=1", "ckpt_path=_some_dir_last.ckpt,seed=1"),
+        ("model.hidden_sizes=[16,16]", "model.hidden_sizes=[16,16]"),
+    ],
+)
+def test_job_folder_names_are_one_level_for_any_value(overrides, expected):
+    from imdb_lightning.config import folder_name
+
+    assert folder_name(overrides) == expected
+    long = folder_name("x=" + "a" * 300)
+    assert len(long) == 120 and "/" not in long and long != folder_name("x=" + "a" * 299 + "b")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -36,13 +37,41 @@ def run_name() -> str:
     if not _multirun():
         return ""
     job = HydraConfig.get().job
-    return f"{job.num}-{job.override_dirname}" if job.override_dirname else str(job.num)
+    return f"{job.num}-{folder_name(job.override_dirname)}" if job.override_dirname else str(job.num)
+
+
+def folder_name(overrides: str, limit: int = 120) -> str:
+    """A sweep job's overrides as one folder name: no ``/`` (a path value would nest folders), at most
+    ``limit`` characters (a long one ends in a hash of the whole, so that names stay distinct)."""
+    name = overrides.replace("/", "_").replace("\\", "_")
+    if len(name) > limit:
+        name = f"{name[: limit - 9]}-{hashlib.sha256(overrides.encode()).hexdigest()[:8]}"
+    return name
+
+
+def unique_folder(path: str) -> str:
+    """``path``, or ``path-2``, ``path-3``, ...: the first that does not exist yet, made now. ``mkdir`` is
+    atomic, so two runs started in the same second never share a folder."""
+    base, n = Path(path), 1
+    while True:
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+            return str(candidate)
+        except FileExistsError:
+            n += 1
+        except OSError:
+            return str(candidate)  # unwritable: the output-folder check says so in one line
 
 
 def register_resolvers() -> None:
     for name, fn in (("imdb_tensorboard_root", tensorboard_root), ("imdb_run_name", run_name)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
+    # Cached: Hydra reads its run folder more than once, and each read must give the same folder.
+    for name, fn in (("imdb_unique_folder", unique_folder), ("imdb_folder_name", folder_name)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn, use_cache=True)
 
 
 def torch_threads(configured: int | None, parallel_jobs: int | None, cores: int) -> int:
