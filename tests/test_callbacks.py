@@ -88,3 +88,20 @@ def test_histograms_hold_every_value_with_its_range_and_moments(tmp_path):
     assert np.abs(np.array(h.bucket) - expected).sum() <= 2  # histc and numpy may place a value on an edge differently
     z = events.Histograms("zeros")[0].histogram_value
     assert (z.min, z.max, z.num, list(z.bucket)) == (0.0, 0.0, 40, [40.0])
+
+
+def session_status(events: EventAccumulator) -> str:
+    from tensorboard.plugins.hparams import api_pb2
+
+    content = events.PluginTagToContent("hparams")
+    end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
+    return api_pb2.Status.Name(end.status)
+
+
+def test_hparams_session_ends_with_the_runs_status_and_no_placeholder_metrics(data_dir, tmp_path):
+    completed = run(data_dir, tmp_path / "ok")
+    assert session_status(completed) == "STATUS_SUCCESS"
+    points = completed.Scalars("hp/val_acc_best")
+    assert len(points) == 1 and points[0].value > 0  # the final value only: no 0.0 placeholder at the start
+    diverged = run(data_dir, tmp_path / "bad", "optimizer.lr=1e6")
+    assert session_status(diverged) == "STATUS_FAILURE"

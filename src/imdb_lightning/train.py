@@ -22,6 +22,7 @@ from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
 from imdb_lightning.checkpoints import read_checkpoint, shape_mismatch
 from imdb_lightning.config import parallel_jobs, torch_threads, validate
 from imdb_lightning.errors import ConfigError
+from imdb_lightning.hparams import hparams_session
 from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
@@ -105,46 +106,43 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
 
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False)
-    # The HParams tab: every hyperparameter, with the final metrics below as its columns. Written to disk now,
-    # so that the run shows in TensorBoard as soon as it starts.
-    for logger in loggers:
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True), {key: 0.0 for key in HPARAM_METRICS.values()})
-        logger.save()
-    with frozen_heap():
-        started = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
-        fit_seconds = time.perf_counter() - started
-    metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    for callback in trainer.callbacks:
-        if isinstance(callback, KerasHistory):
-            callback.plot(trainer)
-    guard = next((c for c in trainer.callbacks if isinstance(c, StopOnDivergence)), None)
-    diverged = guard is not None and guard.diverged_at is not None
+    # The HParams tab: every hyperparameter, with the final metrics below as its columns; the status at the end.
+    with hparams_session(loggers, OmegaConf.to_container(cfg, resolve=True), HPARAM_METRICS.values()) as outcome:
+        with frozen_heap():
+            started = time.perf_counter()
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+            fit_seconds = time.perf_counter() - started
+        metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        for callback in trainer.callbacks:
+            if isinstance(callback, KerasHistory):
+                callback.plot(trainer)
+        guard = next((c for c in trainer.callbacks if isinstance(c, StopOnDivergence)), None)
+        diverged = guard is not None and guard.diverged_at is not None
 
-    if cfg.test:
-        ckpt = "best" if cfg.test_ckpt == "best" and trainer.checkpoint_callback else None
-        tested = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)[0]
-        metrics.update(tested)
-        # The lecture prints model.evaluate(x_test, y_test): [loss, accuracy].
-        print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
+        if cfg.test:
+            ckpt = "best" if cfg.test_ckpt == "best" and trainer.checkpoint_callback else None
+            tested = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)[0]
+            metrics.update(tested)
+            # The lecture prints model.evaluate(x_test, y_test): [loss, accuracy].
+            print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
 
-    metrics = {k: (v if math.isfinite(v) else None) for k, v in sorted(metrics.items())}
-    final = {hp: metrics.get(key) for key, hp in HPARAM_METRICS.items() if metrics.get(key) is not None}
-    for logger in loggers:
-        logger.log_metrics(final, step=trainer.global_step)
-        logger.save()
-    trainable, frozen = count_parameters(model.net)
-    if trainer.strategy.root_device.type == "cuda":
-        metrics["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated(trainer.strategy.root_device) / 2**20, 1)
-    metrics.update(
-        status="diverged" if diverged else "completed",
-        epochs=trainer.current_epoch,  # epochs run (the last one partly, if the run diverged)
-        fit_seconds=round(fit_seconds, 3),
-        params=trainable + frozen,
-    )
+        metrics = {k: (v if math.isfinite(v) else None) for k, v in sorted(metrics.items())}
+        final = {hp: metrics.get(key) for key, hp in HPARAM_METRICS.items() if metrics.get(key) is not None}
+        for logger in loggers:
+            logger.log_metrics(final, step=trainer.global_step)
+            logger.save()
+        trainable, frozen = count_parameters(model.net)
+        if trainer.strategy.root_device.type == "cuda":
+            metrics["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated(trainer.strategy.root_device) / 2**20, 1)
+        metrics.update(
+            status="diverged" if diverged else "completed",
+            epochs=trainer.current_epoch,  # epochs run (the last one partly, if the run diverged)
+            fit_seconds=round(fit_seconds, 3),
+            params=trainable + frozen,
+        )
+        outcome["status"] = metrics["status"]
     write_metrics(output_dir, metrics)
     if diverged:
         print(f"the run diverged ({guard.reason}); its history is kept")
-    tb_root = cfg.paths.tensorboard_dir
-    print(f"run folder: {output_dir}\nTensorBoard: tensorboard --logdir {tb_root}")
+    print(f"run folder: {output_dir}\nTensorBoard: tensorboard --logdir {cfg.paths.tensorboard_dir}")
     return metrics

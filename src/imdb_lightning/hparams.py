@@ -1,0 +1,70 @@
+"""TensorBoard's HParams tab: a run's settings when it starts; its final metrics and its real status when it ends.
+
+Lightning's ``log_hyperparams(params, metrics)`` writes the metrics as 0.0 placeholders at step 0 and marks the
+session a success before the run has done anything; here the start carries no metric values and the end says
+``STATUS_SUCCESS`` for a completed run and ``STATUS_FAILURE`` for one that diverged or failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from lightning.pytorch.loggers import TensorBoardLogger
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+STATUS = {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE", "failed": "STATUS_FAILURE"}
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, bool | int | float | str]:
+    """``{"model": {"dropout": 0.5}}`` -> ``{"model/dropout": 0.5}``; lists and null become text."""
+    flat: dict[str, bool | int | float | str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}/"))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:
+            flat[name] = "null" if value is None else str(value)
+    return flat
+
+
+@contextmanager
+def hparams_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) -> Iterator[dict]:
+    """Start the session; end it with ``outcome["status"]`` as the block sets it (``failed`` if it raises)."""
+    loggers = list(loggers)
+    start_session(loggers, config, metric_names)
+    outcome = {"status": "failed"}
+    try:
+        yield outcome
+    finally:
+        end_session(loggers, outcome["status"])
+
+
+def start_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) -> None:
+    """Write the settings (and which metrics will be the tab's columns) now, so the run shows at once."""
+    experiment, session_start, _ = hparams_summaries(flatten(config), dict.fromkeys(metric_names, 0.0))
+    for logger in tensorboard_loggers(loggers):
+        logger.log_hyperparams(config)  # hparams.yaml; with no metrics Lightning writes nothing else
+        writer = logger.experiment._get_file_writer()
+        writer.add_summary(experiment)
+        writer.add_summary(session_start)
+        logger.save()
+
+
+def end_session(loggers: Iterable, status: str) -> None:
+    """Close the session with the run's status (``completed``, ``diverged`` or ``failed``)."""
+    info = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(STATUS[status]))
+    content = plugin_data_pb2.HParamsPluginData(session_end_info=info, version=metadata.PLUGIN_DATA_VERSION)
+    plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString())
+    summary = Summary(value=[Summary.Value(tag=metadata.SESSION_END_INFO_TAG, metadata=SummaryMetadata(plugin_data=plugin))])
+    for logger in tensorboard_loggers(loggers):
+        logger.experiment._get_file_writer().add_summary(summary)
+        logger.save()
+
+
+def tensorboard_loggers(loggers: Iterable) -> list[TensorBoardLogger]:
+    return [logger for logger in loggers if isinstance(logger, TensorBoardLogger)]
