@@ -29,7 +29,8 @@ def test_hparams_tab_holds_the_config_and_the_final_metrics(data_dir, tmp_path):
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
     assert start.hparams["model/dropout"].number_value == pytest.approx(0.25)
-    assert start.hparams["optimizer/_target_"].string_value.endswith("KerasRMSprop")
+    assert start.hparams["optimizer"].string_value == "KerasRMSprop" and start.hparams["optimizer/lr"].number_value == pytest.approx(1e-3)
+    assert "callbacks/model_checkpoint/dirpath" not in start.hparams and len(start.hparams) <= 16  # no plumbing
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     assert {m.name.tag for m in experiment.metric_infos} == {"hp/val_acc_best", "hp/val_loss_final", "hp/test_acc"}
     best = events.Scalars("hp/val_acc_best")[-1].value
@@ -105,3 +106,13 @@ def test_hparams_session_ends_with_the_runs_status_and_no_placeholder_metrics(da
     assert len(points) == 1 and points[0].value > 0  # the final value only: no 0.0 placeholder at the start
     diverged = run(data_dir, tmp_path / "bad", "optimizer.lr=1e6")
     assert session_status(diverged) == "STATUS_FAILURE"
+
+
+def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tmp_path):
+    from imdb_lightning.hparams import SHOWN, selected_settings
+
+    cfg = compose_run(tmp_path, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024"])
+    settings = selected_settings(cfg, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024", "hydra.job.chdir=false"])
+    assert settings["name"] == "l2" and settings["model/l2"] == 0.001 and settings["optimizer"] == "KerasRMSprop"
+    assert settings["trainer/max_epochs"] == 3 and settings["data/eval_batch_size"] == 1024
+    assert set(settings) == {"optimizer", *(k.replace(".", "/") for k in SHOWN), "trainer/max_epochs", "data/eval_batch_size"}

@@ -83,6 +83,11 @@ def torch_threads(configured: int | None, parallel_jobs: int | None, cores: int)
     return max(1, cores // parallel_jobs)
 
 
+def command_line_overrides() -> list[str]:
+    """The overrides this run's command gave (a sweep job's own values included); none outside Hydra."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
 def parallel_jobs() -> int | None:
     """How many sweep jobs run at once on this machine (the joblib launcher's n_jobs), if known."""
     if not _multirun():

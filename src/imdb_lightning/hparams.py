@@ -11,11 +11,35 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 STATUS = {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE", "failed": "STATUS_FAILURE"}
+
+
+#: Shown for every run, beside the keys a run's command line sets or sweeps: what tells the lecture's runs apart.
+SHOWN = (
+    "name", "seed", "model.hidden_sizes", "model.activation", "model.dropout", "model.batchnorm", "model.l1", "model.l2",
+    "model.init", "optimizer.lr", "data.num_words", "data.batch_size",
+)
+
+
+def selected_settings(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict:
+    """The settings the HParams tab shows: :data:`SHOWN`, the optimizer's class, and every key the command line
+    set or swept (``overrides`` as Hydra records them), not the ~70 keys of callback and path plumbing."""
+    keys = list(SHOWN)
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key not in keys and not key.startswith("hydra") and key not in ("experiment", "optimizer"):
+            keys.append(key)
+    settings = {"optimizer": str(cfg.optimizer.get("_target_", "")).rsplit(".", 1)[-1]}
+    for key in keys:
+        value = OmegaConf.select(cfg, key, default=None)
+        if not isinstance(value, DictConfig):  # a config group's whole node is not one setting
+            settings[key.replace(".", "/")] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+    return settings
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, bool | int | float | str]:

@@ -20,9 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
 from imdb_lightning.checkpoints import read_checkpoint, shape_mismatch
-from imdb_lightning.config import parallel_jobs, torch_threads, validate
+from imdb_lightning.config import command_line_overrides, parallel_jobs, torch_threads, validate
 from imdb_lightning.errors import ConfigError
-from imdb_lightning.hparams import hparams_session
+from imdb_lightning.hparams import hparams_session, selected_settings
 from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False)
     # The HParams tab: every hyperparameter, with the final metrics below as its columns; the status at the end.
-    with hparams_session(loggers, OmegaConf.to_container(cfg, resolve=True), HPARAM_METRICS.values()) as outcome:
+    with hparams_session(loggers, selected_settings(cfg, command_line_overrides()), HPARAM_METRICS.values()) as outcome:
         with frozen_heap():
             started = time.perf_counter()
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
