@@ -11,9 +11,9 @@
 # What a bare GPU machine may lack, and how to bring it (from a machine with pip and the checkout):
 # - Python packages. It needs torch (a CUDA build), lightning, torchmetrics, numba, tensorboard, matplotlib,
 #   numpy, pytest and hypothesis, which GPU images usually have, and hydra-core, omegaconf and
-#   antlr4-python3-runtime, which they usually lack. They are pure Python: download them into a git-ignored
-#   folder and install them there before this script:
-#     pip download --no-deps -d .whl hydra-core==1.3.2 omegaconf==2.3.0 antlr4-python3-runtime==4.9.3
+#   antlr4-python3-runtime, which they usually lack. They are pure Python; build their wheels into the
+#   git-ignored .whl/ (antlr4 ships only as source, so `pip wheel`, not `pip download`) and install them there:
+#     pip wheel -q --no-deps -w .whl hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3
 #     (there) python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 # - The data: copy ../shared/data (or any folder with aclImdb*.tar.gz and imdb_word_index.json) into the
 #   git-ignored data/ of the checkout, or point IMDB_LIGHTNING_DATA at it.

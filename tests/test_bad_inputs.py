@@ -243,6 +243,24 @@ def test_an_unwritable_run_folder_is_one_line_naming_the_setting(case, data_dir,
     ROWS[case] = ("output", re.sub(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}", "<date>", first_line(line, tmp_path)))
 
 
+def test_a_full_disk_while_the_cache_is_written_leaves_no_partial_file_and_the_run_goes_on(data_dir, tmp_path, caplog, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(data_dir)
+    assert len(corpus.splits["train"]) == 40
+    folder = cache_dir() / "encoded"
+    assert not folder.exists() or list(folder.iterdir()) == []  # no half-written cache, no temporary left
+    warning = next(r.getMessage() for r in caplog.records if "could not write" in r.getMessage())
+    ROWS["a full disk while the encoded-data cache is written"] = ("cache", "warning: " + first_line(warning, tmp_path) + "; the run goes on")
+
+
 def test_truncated_tarball(tmp_path):
     folder = make_data_dir(tmp_path / "t", form="tarball")
     tarball = folder / "aclImdb_v1.tar.gz"
