@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
@@ -22,3 +23,17 @@ def compose_run(out: Path, overrides: list[str]) -> DictConfig:
         cfg.paths.tensorboard_dir = str(out / "tensorboard")
         cfg.paths.run_name = ""
     return cfg
+
+
+def train_small_run(root: Path, *overrides: str) -> tuple[Path, dict]:
+    """A run on its own synthetic data and cache under ``root`` (for module-scoped fixtures, which cannot use
+    the function-scoped ``data_dir`` and cache); returns its folder and metrics."""
+    from synthetic import make_data_dir
+
+    from imdb_lightning.train import train
+
+    with pytest.MonkeyPatch.context() as mp:  # undone even when the run fails
+        mp.setenv("IMDB_LIGHTNING_CACHE", str(root / "cache"))
+        data_dir = make_data_dir(root / "data")
+        metrics = train(compose_run(root / "run", [f"data.data_dir={data_dir}", *SMALL, *overrides]))
+    return root / "run", metrics

@@ -38,7 +38,7 @@ def test_a_killed_writers_temporary_is_cleared_and_a_live_ones_kept(tmp_path):
 
 
 def test_temporaries_name_their_writer(tmp_path):
-    with atomic_open(tmp_path / "x.bin") as f:
+    with atomic_open(tmp_path / "x.bin"):
         (part,) = [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
         assert f".{_host()}.{os.getpid()}." in part.name
     assert clear_stale_parts(tmp_path) == []

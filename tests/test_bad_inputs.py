@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from runs import SMALL, compose_run
+from runs import SMALL, compose_run, train_small_run
 from conftest import read_only
 from synthetic import make_data_dir
 
@@ -173,12 +173,8 @@ def test_a_temporary_file_left_by_a_killed_cache_write_is_cleared_on_the_next_st
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A real last.ckpt of the small baseline (30-word rows)."""
-    root = tmp_path_factory.mktemp("ckpt")
-    with pytest.MonkeyPatch.context() as mp:  # undone even when a run fails
-        mp.setenv("IMDB_LIGHTNING_CACHE", str(root / "cache"))
-        data = make_data_dir(root / "data")
-        train(compose_run(root / "run", [f"data.data_dir={data}", *SMALL, "trainer.max_epochs=1", "test=false"]))
-    return root / "run" / "checkpoints" / "last.ckpt"
+    run, _ = train_small_run(tmp_path_factory.mktemp("ckpt"), "trainer.max_epochs=1", "test=false")
+    return run / "checkpoints" / "last.ckpt"
 
 
 def bad_checkpoints(checkpoint: Path, folder: Path) -> dict[str, Path]:

@@ -7,23 +7,15 @@ import json
 
 import pytest
 import torch
-from runs import SMALL, compose_run
+from runs import train_small_run
 
 from imdb_lightning.data.tokenizer import encode_review
 from imdb_lightning.predict import load, main
-from imdb_lightning.train import train
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from conftest import make_data_dir  # noqa: PLC0415 -- the module-scoped twin of the data_dir fixture
-
-    root = tmp_path_factory.mktemp("predict")
-    with pytest.MonkeyPatch.context() as mp:  # undone even when a run fails
-        mp.setenv("IMDB_LIGHTNING_CACHE", str(root / "cache"))
-        data_dir = make_data_dir(root / "data")
-        out = root / "run"
-        metrics = train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=15", "optimizer.lr=0.01"]))
+    out, metrics = train_small_run(tmp_path_factory.mktemp("predict"), "trainer.max_epochs=15", "optimizer.lr=0.01")
     assert metrics["val/acc_best"] >= 0.8
     return out
 

@@ -135,8 +135,8 @@ def test_corpus_word_index_ranks_training_words_by_frequency(data_dir):
 
 def keras_reference(raw_train, raw_test, *, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3):
     """keras.datasets.imdb.load_data's body (Keras 3.15), run on our ranks in Keras's pre-shuffle order."""
-    x_train = np.array([raw_train.ranks[a:b].tolist() for a, b in zip(raw_train.offsets, raw_train.offsets[1:])], dtype=object)
-    x_test = np.array([raw_test.ranks[a:b].tolist() for a, b in zip(raw_test.offsets, raw_test.offsets[1:])], dtype=object)
+    x_train = np.array([raw_train.ranks[a:b].tolist() for a, b in zip(raw_train.offsets, raw_train.offsets[1:], strict=False)], dtype=object)
+    x_test = np.array([raw_test.ranks[a:b].tolist() for a, b in zip(raw_test.offsets, raw_test.offsets[1:], strict=False)], dtype=object)
     labels_train, labels_test = raw_train.labels, raw_test.labels
     rng = np.random.RandomState(seed)
     indices = np.arange(len(x_train))
@@ -154,8 +154,8 @@ def keras_reference(raw_train, raw_test, *, num_words=None, skip_top=0, maxlen=N
     if maxlen:
         keep_train = [len(x) < maxlen for x in x_train]
         keep_test = [len(x) < maxlen for x in x_test]
-        x_train, labels_train = [x for x, k in zip(x_train, keep_train) if k], labels_train[keep_train]
-        x_test, labels_test = [x for x, k in zip(x_test, keep_test) if k], labels_test[keep_test]
+        x_train, labels_train = [x for x, k in zip(x_train, keep_train, strict=True) if k], labels_train[keep_train]
+        x_test, labels_test = [x for x, k in zip(x_test, keep_test, strict=True) if k], labels_test[keep_test]
     xs = x_train + x_test
     if not num_words:
         num_words = max(max(x) for x in xs)

@@ -346,7 +346,7 @@ def encode_corpus(corpus: Corpus, encoding: KerasEncoding) -> tuple[EncodedSplit
     (that id itself then becomes out of vocabulary, as in Keras); then the ``skip_top``/``num_words`` cut.
     """
     orders = keras_orders(len(corpus.splits["train"]), len(corpus.splits["test"]), encoding.seed)
-    shuffled = {split: corpus.splits[split].take(order) for split, order in zip(SPLITS, orders)}
+    shuffled = {split: corpus.splits[split].take(order) for split, order in zip(SPLITS, orders, strict=True)}
     start = encoding.start_char is not None
     if encoding.maxlen:
         for split, raw in shuffled.items():
