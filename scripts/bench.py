@@ -67,16 +67,17 @@ def worker_loop(batch_format: str, dm=None) -> dict:
     (on ``dm``, a set-up data module, when given)."""
     import torch
 
+    from imdb_lightning.data import BatchLoader
     from imdb_lightning.model import DenseStack
     from imdb_lightning.optimizers import KerasRMSprop
     from imdb_lightning.train import frozen_heap
 
-    from imdb_lightning.data import BatchLoader
-
     torch.manual_seed(0)
     dm = dm or _data(batch_format)
     dev = device()
-    train = BatchLoader(dm.bags["train"], dm.hparams.batch_size, shuffle=True, seed=dm.hparams.seed, device=dev)
+    train = BatchLoader(
+        dm.bags["train"], dm.hparams.batch_size, shuffle=True, seed=dm.hparams.seed, device=dev
+    )
     val = BatchLoader(dm.bags["val"], dm.hparams.eval_batch_size or dm.hparams.batch_size, device=dev)
     net = DenseStack(dm.num_words).to(dev)
     opt = KerasRMSprop(net.parameters())
@@ -162,9 +163,9 @@ def bare_trainer():
 
 def timed_fit(model, dm, trainer) -> float:
     """Seconds ``trainer.fit`` takes, with the import-time heap frozen as ``train()`` freezes it."""
-    from imdb_lightning.train import frozen_heap
-
     import torch
+
+    from imdb_lightning.train import frozen_heap
 
     with frozen_heap():
         start = time.perf_counter()
@@ -180,7 +181,9 @@ def worker_keras() -> dict:
         import numpy as np
         from tensorflow import keras  # noqa: F401
     except ImportError:
-        return {"skipped": "TensorFlow is not installed (pip install tensorflow to include the Keras baseline)"}
+        return {
+            "skipped": "TensorFlow is not installed (pip install tensorflow to include the Keras baseline)"
+        }
     from tensorflow.keras import layers, models
 
     dm = _data("dense")
@@ -192,10 +195,24 @@ def worker_keras() -> dict:
         return out
 
     x_train, x_val = vectorize(dm.splits["train"]), vectorize(dm.splits["val"])
-    model = models.Sequential([layers.Input((10000,)), layers.Dense(16, activation="relu"), layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")])
+    model = models.Sequential(
+        [
+            layers.Input((10000,)),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
-    history = model.fit(x_train, dm.splits["train"].labels, epochs=EPOCHS, batch_size=512, validation_data=(x_val, dm.splits["val"].labels), verbose=0)
+    history = model.fit(
+        x_train,
+        dm.splits["train"].labels,
+        epochs=EPOCHS,
+        batch_size=512,
+        validation_data=(x_val, dm.splits["val"].labels),
+        verbose=0,
+    )
     return {"fit_seconds": time.perf_counter() - start, "val_acc": float(history.history["val_accuracy"][-1])}
 
 
@@ -213,7 +230,9 @@ WORKERS = {
 def measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, float]:
     """Run ``cmd``; return its exit code, its output and its own peak resident memory (MB)."""
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env or os.environ.copy(), text=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env or os.environ.copy(), text=True
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -223,7 +242,14 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, float]:
 def run_ours(overrides: list[str], folder: Path) -> dict:
     """``python -m imdb_lightning +experiment=baseline`` on ``device()``: its fit (from ``metrics.json``), its
     whole process from start to exit (``wall_seconds``) and its peak memory."""
-    cmd = [sys.executable, "-m", "imdb_lightning", "+experiment=baseline", "test=false", "trainer.enable_progress_bar=false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "imdb_lightning",
+        "+experiment=baseline",
+        "test=false",
+        "trainer.enable_progress_bar=false",
+    ]
     cmd += [f"trainer.accelerator={ACCELERATORS[device()]}", f"hydra.run.dir={folder}", *overrides]
     start = time.perf_counter()
     code, output, rss = measured(cmd)
@@ -232,7 +258,13 @@ def run_ours(overrides: list[str], folder: Path) -> dict:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-3000:]}")
     metrics = json.loads((folder / "metrics.json").read_text())
     gpu = {"gpu_peak_mb": metrics["gpu_peak_mb"]} if "gpu_peak_mb" in metrics else {}
-    return {"fit_seconds": metrics["fit_seconds"], "wall_seconds": wall, "val_acc": metrics["val/acc"], "peak_rss_mb": rss, **gpu}
+    return {
+        "fit_seconds": metrics["fit_seconds"],
+        "wall_seconds": wall,
+        "val_acc": metrics["val/acc"],
+        "peak_rss_mb": rss,
+        **gpu,
+    }
 
 
 def run_worker(name: str, python: str = sys.executable) -> dict:
@@ -266,25 +298,41 @@ def interleaved(measures: dict, repeat: int) -> dict[str, dict]:
 def row(name: str, r: dict) -> str:
     if "skipped" in r:
         return f"| {name} | skipped: {r['skipped']} | | | |" + (" |" if device() == "cuda" else "")
-    cells = [name, f"{r['fit_seconds']:.2f}", f"{1000 * r['fit_seconds'] / EPOCHS:.0f}", f"{r['peak_rss_mb']:.0f}"]
+    cells = [
+        name,
+        f"{r['fit_seconds']:.2f}",
+        f"{1000 * r['fit_seconds'] / EPOCHS:.0f}",
+        f"{r['peak_rss_mb']:.0f}",
+    ]
     if device() == "cuda":
         cells.append(f"{r['gpu_peak_mb']:.0f}" if "gpu_peak_mb" in r else "")
     return "| " + " | ".join([*cells, f"{r['val_acc']:.4f}"]) + " |"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=2, help="tries per measurement; the fastest is kept")
-    parser.add_argument("--scaling", action="store_true", help="also vary num_words and the training-set size")
-    parser.add_argument("--grid", action="store_true", help="also time every experiment with one seed (a multirun)")
+    parser.add_argument(
+        "--scaling", action="store_true", help="also vary num_words and the training-set size"
+    )
+    parser.add_argument(
+        "--grid", action="store_true", help="also time every experiment with one seed (a multirun)"
+    )
     parser.add_argument(
         "--keras-python",
         default=sys.executable,
-        help="interpreter with TensorFlow (and this package) for the Keras run; keep TensorFlow out of ours, where "
-        "TensorBoard would import it and slow our start and fit",
+        help="interpreter with TensorFlow (and this package) for the Keras run; keep TensorFlow out of ours, "
+        "where TensorBoard would import it and slow our start and fit",
     )
-    parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu", help="where ours, the bare Trainer and the loops run")
+    parser.add_argument(
+        "--device",
+        choices=sorted(ACCELERATORS),
+        default="cpu",
+        help="where ours, the bare Trainer and the loops run",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     os.environ["IMDB_BENCH_DEVICE"] = args.device  # the workers and ours read it
@@ -295,9 +343,14 @@ def main() -> int:
         print("note: IMDB_LIGHTNING_DATA is not set; the data comes from the download cache", file=sys.stderr)
 
     # No torch here: a child's peak RSS (ru_maxrss) starts from this process's RSS when it is forked.
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {importlib.metadata.version('torch')}"
+    torch_version = importlib.metadata.version("torch")
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch_version}"
     if args.device == "cuda":
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"], capture_output=True, text=True)
+        gpu = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        )
         machine += f", GPU {gpu.stdout.strip() or 'unknown (no nvidia-smi)'}"
     figures: dict = {"machine": machine, "device": args.device, "epochs": EPOCHS}
     tmp = Path(tempfile.mkdtemp(prefix="imdb-bench-"))
@@ -305,7 +358,9 @@ def main() -> int:
     run_worker("loop-sparse")
     measures = {"ours": lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}")}
     if args.device != "cpu":  # ours defaults to multi-hot rows on an accelerator; the bag beside it
-        measures["ours-bag"] = lambda: run_ours(["data.batch_format=bag"], tmp / f"ours-bag-{time.monotonic_ns()}")
+        measures["ours-bag"] = lambda: run_ours(
+            ["data.batch_format=bag"], tmp / f"ours-bag-{time.monotonic_ns()}"
+        )
     measures.update(
         {
             "lightning-bare": lambda: run_worker("lightning-bare"),
@@ -327,28 +382,47 @@ def main() -> int:
 
     print(f"\n20-epoch baseline fit ({figures['machine']}; fastest of {args.repeat}):\n")
     gpu_column = " peak GPU MB |" if args.device == "cuda" else ""
-    print(f"| run | fit s | ms / epoch | peak RSS MB |{gpu_column} final val acc |\n|---|---|---|---|{'---|' if gpu_column else ''}---|")
+    print(
+        f"| run | fit s | ms / epoch | peak RSS MB |{gpu_column} final val acc "
+        f"|\n|---|---|---|---|{'---|' if gpu_column else ''}---|"
+    )
     for name, r in results.items():
         print(row(name, r))
-    print(f"\none run end to end (python -m imdb_lightning +experiment=baseline test=false): {results['ours']['wall_seconds']:.1f} s")
+    print(
+        f"\none run end to end (python -m imdb_lightning +experiment=baseline test=false): "
+        f"{results['ours']['wall_seconds']:.1f} s"
+    )
     print(f"\nours / best hand-written loop: {figures['ours_vs_best_loop']:.2f}x")
-    print(f"bare Lightning (our module, no run folder) / best hand-written loop: {figures['lightning_bare_vs_best_loop']:.2f}x")
+    print(
+        f"bare Lightning (our module, no run folder) / best hand-written loop: "
+        f"{figures['lightning_bare_vs_best_loop']:.2f}x"
+    )
     if "keras_vs_ours" in figures:
         print(f"Keras / ours: {figures['keras_vs_ours']:.1f}x faster")
 
     if args.scaling:
         vocab = interleaved(
-            {w: (lambda w=w: run_ours([f"data.num_words={w}"], tmp / f"words-{w}-{time.monotonic_ns()}")) for w in ("10000", "20000", "50000", "null")},
+            {
+                w: (lambda w=w: run_ours([f"data.num_words={w}"], tmp / f"words-{w}-{time.monotonic_ns()}"))
+                for w in ("10000", "20000", "50000", "null")
+            },
             args.repeat,
         )
         sizes = interleaved(
-            {25000 - v: (lambda v=v: run_ours([f"data.val_size={v}"], tmp / f"size-{v}-{time.monotonic_ns()}")) for v in (20000, 15000, 10000, 5000)},
+            {
+                25000 - v: (
+                    lambda v=v: run_ours([f"data.val_size={v}"], tmp / f"size-{v}-{time.monotonic_ns()}")
+                )
+                for v in (20000, 15000, 10000, 5000)
+            },
             args.repeat,
         )
         figures["scaling"] = {"num_words": vocab, "train_reviews": sizes}
         print("\n| num_words | fit s | peak RSS MB |\n|---|---|---|")
         for words, r in vocab.items():
-            print(f"| {'all' if words == 'null' else words} | {r['fit_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
+            print(
+                f"| {'all' if words == 'null' else words} | {r['fit_seconds']:.2f} | {r['peak_rss_mb']:.0f} |"
+            )
         print("\n| training reviews | fit s | peak RSS MB |\n|---|---|---|")
         for n, r in sizes.items():
             print(f"| {n:,} | {r['fit_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
@@ -357,14 +431,22 @@ def main() -> int:
         start = time.perf_counter()
         code, output, _ = measured(
             [
-                sys.executable, "-m", "imdb_lightning", "-m", "+experiment=glob(*)", "trainer.enable_progress_bar=false",
-                f"trainer.accelerator={ACCELERATORS[args.device]}", f"hydra.sweep.dir={tmp / 'grid'}",
+                sys.executable,
+                "-m",
+                "imdb_lightning",
+                "-m",
+                "+experiment=glob(*)",
+                "trainer.enable_progress_bar=false",
+                f"trainer.accelerator={ACCELERATORS[args.device]}",
+                f"hydra.sweep.dir={tmp / 'grid'}",
             ]
         )
         if code != 0:
             raise SystemExit(output[-3000:])
         figures["grid_seconds"] = time.perf_counter() - start
-        print(f"\nwhole lecture grid (every experiment, one seed, with test): {figures['grid_seconds']:.0f} s")
+        print(
+            f"\nwhole lecture grid (every experiment, one seed, with test): {figures['grid_seconds']:.0f} s"
+        )
 
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))

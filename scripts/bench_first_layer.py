@@ -32,7 +32,9 @@ def csr_rows(ids: torch.Tensor, offsets: torch.Tensor, width: int) -> torch.Tens
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     dm = IMDBDataModule(batch_format="bag")
@@ -45,7 +47,9 @@ def main() -> None:
     methods = {
         "multi-hot rows @ kernel": lambda ids, offsets: multi_hot(ids, offsets, width) @ kernel,
         "sparse CSR @ kernel": lambda ids, offsets: csr_rows(ids, offsets, width) @ kernel,
-        "embedding_bag (PyTorch backward)": lambda ids, offsets: F.embedding_bag(ids, kernel, offsets, mode="sum", include_last_offset=True),
+        "embedding_bag (PyTorch backward)": lambda ids, offsets: F.embedding_bag(
+            ids, kernel, offsets, mode="sum", include_last_offset=True
+        ),
         "BagSum (ours: compiled backward)": lambda ids, offsets: BagSum.apply(ids, offsets, kernel),
     }
     upstream = torch.randn(len(batches[0][1]) - 1, 16)
@@ -67,7 +71,9 @@ def main() -> None:
                 fn(ids, offsets).sum().backward()
             best = min(best, time.perf_counter() - start)
         results[name] = 1000 * best / len(batches)
-    print(f"first layer forward + backward, ms per batch of {dm.hparams.batch_size} (fastest of {args.repeat}):")
+    print(
+        f"first layer forward + backward, ms per batch of {dm.hparams.batch_size} (fastest of {args.repeat}):"
+    )
     for name, ms in results.items():
         print(f"  {name:34s} {ms:6.3f}")
     print(json.dumps(results))

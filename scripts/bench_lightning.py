@@ -21,10 +21,10 @@ interleaved rounds; the fastest and the median of ``--repeat`` rounds, and each 
                        per Lightning step would buy, at the price of batch-level callbacks and progress seen
                        once an execution.
 
-The run's trainer settings turn on deterministic algorithms for the whole process (``deterministic: true``), so
-after the warm-up round every row runs with them, as ours does.
-Machine noise moves single tries by 20 % or more; read the ratios of a round's rows, not seconds across runs.
-The last line is one JSON object of the figures.
+The run's trainer settings turn on deterministic algorithms for the whole process (``deterministic: true``),
+so after the warm-up round every row runs with them, as ours does. Machine noise moves single tries by 20 % or
+more; read the ratios of a round's rows, not seconds across runs. The last line is one JSON object of the
+figures.
 """
 
 from __future__ import annotations
@@ -147,17 +147,30 @@ class Executions(IMDBClassifier):
 
 
 def run_folder_trainer(folder: Path) -> L.Trainer:
-    """The Trainer, callbacks and logger of ``python -m imdb_lightning +experiment=baseline``, writing into ``folder``."""
+    """The Trainer, callbacks and logger of ``python -m imdb_lightning +experiment=baseline``, writing into
+    ``folder``."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["+experiment=baseline", "trainer.enable_progress_bar=false"])
+        cfg = compose(
+            config_name="train", overrides=["+experiment=baseline", "trainer.enable_progress_bar=false"]
+        )
     with open_dict(cfg):
-        cfg.paths.output_dir, cfg.paths.tensorboard_dir, cfg.paths.run_name = str(folder), str(folder / "tensorboard"), ""
-    return hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.callbacks), logger=instantiate_all(cfg.logger))
+        cfg.paths.output_dir, cfg.paths.tensorboard_dir, cfg.paths.run_name = (
+            str(folder),
+            str(folder / "tensorboard"),
+            "",
+        )
+    return hydra.utils.instantiate(
+        cfg.trainer, callbacks=instantiate_all(cfg.callbacks), logger=instantiate_all(cfg.logger)
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds; the fastest and the median are reported")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=7, help="interleaved rounds; the fastest and the median are reported"
+    )
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     logging.getLogger("imdb_lightning").setLevel(logging.WARNING)
@@ -175,9 +188,15 @@ def main() -> int:
         "loop": lambda: worker_loop("bag", data)["fit_seconds"],
         "lightning-floor": lambda: timed_fit(Floor(whole.num_words), whole, bare_trainer()),
         "module": lambda: timed_fit(IMDBClassifier(input_dim=data.num_words), data, bare_trainer()),
-        "module+run-folder": lambda: timed_fit(IMDBClassifier(input_dim=data.num_words), data, run_folder_trainer(tmp / f"m{time.monotonic_ns()}")),
+        "module+run-folder": lambda: timed_fit(
+            IMDBClassifier(input_dim=data.num_words),
+            data,
+            run_folder_trainer(tmp / f"m{time.monotonic_ns()}"),
+        ),
         "executions": lambda: timed_fit(Executions(input_dim=whole.num_words), whole, bare_trainer()),
-        "executions+run-folder": lambda: timed_fit(Executions(input_dim=whole.num_words), whole, run_folder_trainer(tmp / f"e{time.monotonic_ns()}")),
+        "executions+run-folder": lambda: timed_fit(
+            Executions(input_dim=whole.num_words), whole, run_folder_trainer(tmp / f"e{time.monotonic_ns()}")
+        ),
     }
     for row in rows.values():  # warm-up: first calls, compiled kernels, imports inside Lightning
         row()
@@ -200,7 +219,10 @@ def main() -> int:
     print(f"\n20-epoch baseline fit, bag path, {args.repeat} interleaved rounds in one process:\n")
     print("| row | fastest s | median s | fastest / loop | median / loop |\n|---|---|---|---|---|")
     for name, f in figures.items():
-        print(f"| {name} | {f['fastest_s']:.3f} | {f['median_s']:.3f} | {f['fastest_vs_loop']:.2f} | {f['median_vs_loop']:.2f} |")
+        print(
+            f"| {name} | {f['fastest_s']:.3f} | {f['median_s']:.3f} | {f['fastest_vs_loop']:.2f} | "
+            f"{f['median_vs_loop']:.2f} |"
+        )
     print(json.dumps(figures))
     return 0
 

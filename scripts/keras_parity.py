@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Our model against the lecture's Keras model, epoch by epoch, from the same weights on the same batches.
 
-    IMDB_LIGHTNING_DATA=../shared/data python scripts/keras_parity.py --keras-python /path/to/tf-venv/bin/python \
+    IMDB_LIGHTNING_DATA=../shared/data python scripts/keras_parity.py --keras-python
+    /path/to/tf-venv/bin/python \
         [--variants baseline,l2,...] [--epochs 20] [--markdown docs/keras_parity.md]
 
 For each variant the Keras interpreter (TensorFlow/Keras and numpy only: ``keras_parity_worker.py``) builds
@@ -52,12 +53,37 @@ VARIANTS = {
     "l2": ("l2", "rmsprop"),
     "l1l2": ("l1l2", "rmsprop"),
     "batchnorm": ("batchnorm", "rmsprop"),
-    **{name: (f"opt_{name}", name) for name in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam", "adadelta", "adamax")},
+    **{
+        name: (f"opt_{name}", name)
+        for name in (
+            "sgd",
+            "momentum",
+            "nesterov",
+            "adagrad",
+            "rmsprop",
+            "adam",
+            "adamw",
+            "nadam",
+            "adadelta",
+            "adamax",
+        )
+    },
     "dropout": ("dropout", "rmsprop"),
 }
 # Our parameter or buffer name <- Keras's variable name, per layer kind.
-KERAS_NAMES = {"kernel": "kernel", "bias": "bias", "weight": "gamma", "running_mean": "moving_mean", "running_var": "moving_variance"}
-TARGETS = {"epoch1_loss": 1e-4, "epoch1_val_loss": 1e-4, "final_val_accuracy": 0.005, "final_val_loss_rel": 0.03}
+KERAS_NAMES = {
+    "kernel": "kernel",
+    "bias": "bias",
+    "weight": "gamma",
+    "running_mean": "moving_mean",
+    "running_var": "moving_variance",
+}
+TARGETS = {
+    "epoch1_loss": 1e-4,
+    "epoch1_val_loss": 1e-4,
+    "final_val_accuracy": 0.005,
+    "final_val_loss_rel": 0.03,
+}
 
 
 def composed(experiment: str, overrides: list[str]):
@@ -66,7 +92,8 @@ def composed(experiment: str, overrides: list[str]):
 
 
 def keras_name(ours: str) -> str | None:
-    """``net.hidden_1.kernel`` -> ``hidden_1/kernel``; BatchNorm1d's ``weight``/``bias`` -> ``gamma``/``beta``."""
+    """``net.hidden_1.kernel`` -> ``hidden_1/kernel``; BatchNorm1d's ``weight``/``bias`` ->
+    ``gamma``/``beta``."""
     _, layer, name = ours.split(".")
     if name not in KERAS_NAMES:
         return None  # num_batches_tracked: Keras has no such variable
@@ -80,7 +107,9 @@ def load_keras_weights(model: torch.nn.Module, saved: dict, prefix: str) -> None
     for name in state:
         key = keras_name(f"net.{name}")
         if key is not None:
-            state[name] = torch.from_numpy(np.ascontiguousarray(saved[f"{prefix}/{key}"])).reshape(state[name].shape)
+            state[name] = torch.from_numpy(np.ascontiguousarray(saved[f"{prefix}/{key}"])).reshape(
+                state[name].shape
+            )
     model.net.load_state_dict(state)
 
 
@@ -108,17 +137,27 @@ class Recorder(KerasHistory):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
         if trainer.current_epoch + 1 in self.snapshot_epochs:
-            self.snapshots[trainer.current_epoch + 1] = {k: v.clone() for k, v in pl_module.net.state_dict().items()}
+            self.snapshots[trainer.current_epoch + 1] = {
+                k: v.clone() for k, v in pl_module.net.state_dict().items()
+            }
 
 
-def train_ours(cfg, dm: IMDBDataModule, saved: dict, epochs: int, snapshots: set[int], folder: Path) -> Recorder:
+def train_ours(
+    cfg, dm: IMDBDataModule, saved: dict, epochs: int, snapshots: set[int], folder: Path
+) -> Recorder:
     L.seed_everything(cfg.seed, verbose=False)
     optimizer = hydra.utils.instantiate(cfg.optimizer, _convert_="all")
     model = hydra.utils.instantiate(cfg.model, input_dim=dm.num_words, optimizer=optimizer, scheduler=None)
     load_keras_weights(model, saved, "start")
     recorder = Recorder(folder, snapshots)
     trainer = hydra.utils.instantiate(
-        cfg.trainer, max_epochs=epochs, callbacks=[recorder], logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=str(folder)
+        cfg.trainer,
+        max_epochs=epochs,
+        callbacks=[recorder],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=str(folder),
     )
     trainer.fit(model, datamodule=dm)
     recorder.model = model
@@ -128,11 +167,18 @@ def train_ours(cfg, dm: IMDBDataModule, saved: dict, epochs: int, snapshots: set
 def floor_row(ours: Recorder, other: Recorder, epochs: int) -> dict:
     """Our run against our run on the other batch format: what float summation order alone changes."""
     row = {f"floor_epoch1_{k}": abs(ours.history[k][0] - other.history[k][0]) for k in ("loss", "val_loss")}
-    row["floor_final_val_accuracy"] = abs(ours.history["val_accuracy"][-1] - other.history["val_accuracy"][-1])
-    row["floor_final_val_loss_rel"] = abs(ours.history["val_loss"][-1] - other.history["val_loss"][-1]) / other.history["val_loss"][-1]
+    row["floor_final_val_accuracy"] = abs(
+        ours.history["val_accuracy"][-1] - other.history["val_accuracy"][-1]
+    )
+    row["floor_final_val_loss_rel"] = (
+        abs(ours.history["val_loss"][-1] - other.history["val_loss"][-1]) / other.history["val_loss"][-1]
+    )
     for epoch, state in ours.snapshots.items():
         row[f"floor_weights_epoch{epoch}"] = max(
-            float((v - other.snapshots[epoch][k]).abs().max() / other.snapshots[epoch][k].abs().max().clamp_min(1e-12))
+            float(
+                (v - other.snapshots[epoch][k]).abs().max()
+                / other.snapshots[epoch][k].abs().max().clamp_min(1e-12)
+            )
             for k, v in state.items()
             if keras_name(f"net.{k}") is not None
         )
@@ -148,20 +194,28 @@ def compare(name: str, ours: Recorder, keras_history: dict, saved: dict, epochs:
     row["final_val_loss_rel"] = row[f"epoch{last}_val_loss"] / keras_history["val_loss"][last - 1]
     for epoch, state in ours.snapshots.items():
         ours.model.net.load_state_dict(state)
-        row[f"weights_epoch{epoch}"], row[f"weights_epoch{epoch}_worst"] = weight_difference(ours.model, saved, f"epoch{epoch}")
+        row[f"weights_epoch{epoch}"], row[f"weights_epoch{epoch}_worst"] = weight_difference(
+            ours.model, saved, f"epoch{epoch}"
+        )
     row["keras_final_val_accuracy"] = keras_history["val_accuracy"][last - 1]
     row["ours_final_val_accuracy"] = ours.history["val_accuracy"][last - 1]
     row["meets_targets"] = (
         row["epoch1_loss"] <= TARGETS["epoch1_loss"]
         and row["epoch1_val_loss"] <= TARGETS["epoch1_val_loss"]
-        and (epochs < 20 or (row[f"epoch{last}_val_accuracy"] <= TARGETS["final_val_accuracy"] and row["final_val_loss_rel"] <= TARGETS["final_val_loss_rel"]))
+        and (
+            epochs < 20
+            or (
+                row[f"epoch{last}_val_accuracy"] <= TARGETS["final_val_accuracy"]
+                and row["final_val_loss_rel"] <= TARGETS["final_val_loss_rel"]
+            )
+        )
     )
     return row
 
 
 def dropout_row(cfg, dm: IMDBDataModule, saved: dict, eval_rows: int) -> dict:
-    """Training-mode scaling (kept units are multiplied by 1/(1-rate), the others are 0, in both) and eval-mode
-    outputs from the same weights."""
+    """Training-mode scaling (kept units are multiplied by 1/(1-rate), the others are 0, in both) and
+    eval-mode outputs from the same weights."""
     model = hydra.utils.instantiate(cfg.model, input_dim=dm.num_words, optimizer=None, scheduler=None)
     load_keras_weights(model, saved, "start")
     model.eval()
@@ -184,12 +238,16 @@ def dropout_row(cfg, dm: IMDBDataModule, saved: dict, eval_rows: int) -> dict:
         "train_kept_fraction_keras": float((theirs_train != 0).mean()),
         "meets_targets": bool(
             np.abs(ours_eval - saved["eval_probabilities"].reshape(-1)).max() <= 1e-5
-            and set(np.round(np.unique(theirs_train), 5)) == set(np.round(np.unique(ours_train), 5)) == {0.0, round(scale, 5)}
+            and set(np.round(np.unique(theirs_train), 5))
+            == set(np.round(np.unique(ours_train), 5))
+            == {0.0, round(scale, 5)}
         ),
     }
 
 
-def run(keras_python: str, variants: list[str], epochs: int, overrides: list[str], folder: Path) -> tuple[list[dict], dict]:
+def run(
+    keras_python: str, variants: list[str], epochs: int, overrides: list[str], folder: Path
+) -> tuple[list[dict], dict]:
     """Every variant, Keras first (one worker process for all), then ours; the rows and the versions."""
     base = composed("baseline", overrides)
     dm = hydra.utils.instantiate(base.data)
@@ -256,30 +314,68 @@ def markdown(rows: list[dict], versions: dict, epochs: int, command: str) -> str
     last = epochs
     mid = min(5, epochs)
     head = ["variant", "Δ loss e1", "Δ val_loss e1", "Δ acc e1", "Δ val_acc e1"]
-    head += [f"Δ val_loss e{mid}", f"Δ val_acc e{mid}", f"Δ loss e{last}", f"Δ val_loss e{last} (rel)", f"Δ val_acc e{last}"]
+    head += [
+        f"Δ val_loss e{mid}",
+        f"Δ val_acc e{mid}",
+        f"Δ loss e{last}",
+        f"Δ val_loss e{last} (rel)",
+        f"Δ val_acc e{last}",
+    ]
     head += ["weights e1", f"weights e{last}", "targets"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if r["variant"] == "dropout":
             continue
-        cells = [r["variant"], *(f"{r[f'epoch1_{k}']:.1e}" for k in ("loss", "val_loss", "accuracy", "val_accuracy"))]
-        cells += [f"{r[f'epoch{mid}_val_loss']:.1e}", f"{r[f'epoch{mid}_val_accuracy']:.4f}", f"{r[f'epoch{last}_loss']:.1e}"]
-        cells += [f"{r[f'epoch{last}_val_loss']:.1e} ({r['final_val_loss_rel']:.2%})", f"{r[f'epoch{last}_val_accuracy']:.4f}"]
-        cells += [f"{r['weights_epoch1']:.1e} `{r['weights_epoch1_worst']}`", f"{r[f'weights_epoch{last}']:.1e} `{r[f'weights_epoch{last}_worst']}`"]
+        cells = [
+            r["variant"],
+            *(f"{r[f'epoch1_{k}']:.1e}" for k in ("loss", "val_loss", "accuracy", "val_accuracy")),
+        ]
+        cells += [
+            f"{r[f'epoch{mid}_val_loss']:.1e}",
+            f"{r[f'epoch{mid}_val_accuracy']:.4f}",
+            f"{r[f'epoch{last}_loss']:.1e}",
+        ]
+        cells += [
+            f"{r[f'epoch{last}_val_loss']:.1e} ({r['final_val_loss_rel']:.2%})",
+            f"{r[f'epoch{last}_val_accuracy']:.4f}",
+        ]
+        cells += [
+            f"{r['weights_epoch1']:.1e} `{r['weights_epoch1_worst']}`",
+            f"{r[f'weights_epoch{last}']:.1e} `{r[f'weights_epoch{last}_worst']}`",
+        ]
         cells.append("met" if r["meets_targets"] else "**missed**")
         lines.append("| " + " | ".join(cells) + " |")
-    floor_head = ["variant", "Δ loss e1", "Δ val_loss e1", f"Δ val_loss e{last} (rel)", f"Δ val_acc e{last}", "weights e1", f"weights e{last}"]
+    floor_head = [
+        "variant",
+        "Δ loss e1",
+        "Δ val_loss e1",
+        f"Δ val_loss e{last} (rel)",
+        f"Δ val_acc e{last}",
+        "weights e1",
+        f"weights e{last}",
+    ]
     floor = ["| " + " | ".join(floor_head) + " |", "|" + "---|" * len(floor_head)]
     for r in rows:
         if "floor_epoch1_loss" in r:
-            cells = [r["variant"], f"{r['floor_epoch1_loss']:.1e}", f"{r['floor_epoch1_val_loss']:.1e}", f"{r['floor_final_val_loss_rel']:.2%}"]
-            cells += [f"{r['floor_final_val_accuracy']:.4f}", f"{r['floor_weights_epoch1']:.1e}", f"{r[f'floor_weights_epoch{last}']:.1e}"]
+            cells = [
+                r["variant"],
+                f"{r['floor_epoch1_loss']:.1e}",
+                f"{r['floor_epoch1_val_loss']:.1e}",
+                f"{r['floor_final_val_loss_rel']:.2%}",
+            ]
+            cells += [
+                f"{r['floor_final_val_accuracy']:.4f}",
+                f"{r['floor_weights_epoch1']:.1e}",
+                f"{r[f'floor_weights_epoch{last}']:.1e}",
+            ]
             floor.append("| " + " | ".join(cells) + " |")
     text = [
         "# Keras parity, measured",
         "",
-        "Our model against the lecture's Keras model from the same initial weights on the same batches in the same",
-        f"order, {epochs} epochs (`scripts/keras_parity.py`; Δ = |ours - Keras| of the History key at that epoch;",
+        "Our model against the lecture's Keras model from the same initial weights on the same batches in "
+        "the same",
+        f"order, {epochs} epochs (`scripts/keras_parity.py`; Δ = |ours - Keras| of the History key at that "
+        f"epoch;",
         "weights: max |ours - Keras| / max |Keras| over the model's tensors). Produced by:",
         "",
         f"    {command}",
@@ -288,7 +384,8 @@ def markdown(rows: list[dict], versions: dict, epochs: int, command: str) -> str
         "",
         *lines,
         "",
-        "The noise floor: our model against itself on the other batch format (bag of ids vs multi-hot rows, the same",
+        "The noise floor: our model against itself on the other batch format (bag of ids vs multi-hot rows, "
+        "the same",
         "arithmetic summed in another order), same columns:",
         "",
         *floor,
@@ -297,8 +394,10 @@ def markdown(rows: list[dict], versions: dict, epochs: int, command: str) -> str
         if r["variant"] == "dropout":
             text += [
                 "",
-                f"Dropout (masks cannot be shared across frameworks): eval-mode outputs of the same weights differ by at most "
-                f"{r['eval_max_abs_diff']:.1e}; in training mode both frameworks output {r['train_values_ours']} (ours) and "
+                f"Dropout (masks cannot be shared across frameworks): eval-mode outputs of the same weights "
+                f"differ by at most "
+                f"{r['eval_max_abs_diff']:.1e}; in training mode both frameworks output "
+                f"{r['train_values_ours']} (ours) and "
                 f"{r['train_values_keras']} (Keras) on ones, keeping {r['train_kept_fraction_ours']:.3f} and "
                 f"{r['train_kept_fraction_keras']:.3f} of 65,536 units.",
             ]
@@ -306,13 +405,23 @@ def markdown(rows: list[dict], versions: dict, epochs: int, command: str) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keras-python", required=True, help="an interpreter with TensorFlow/Keras and numpy")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--keras-python", required=True, help="an interpreter with TensorFlow/Keras and numpy"
+    )
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated, from: {', '.join(VARIANTS)}"
+    )
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--markdown", type=Path, help="write the table there (e.g. docs/keras_parity.md)")
-    parser.add_argument("--keep", type=Path, help="exchange through this folder and keep it (Keras's weights and histories)")
-    parser.add_argument("overrides", nargs="*", help="config overrides for every variant (e.g. data.data_dir=...)")
+    parser.add_argument(
+        "--keep", type=Path, help="exchange through this folder and keep it (Keras's weights and histories)"
+    )
+    parser.add_argument(
+        "overrides", nargs="*", help="config overrides for every variant (e.g. data.data_dir=...)"
+    )
     args = parser.parse_args(argv)
     variants = args.variants.split(",")
     unknown = [v for v in variants if v not in VARIANTS]

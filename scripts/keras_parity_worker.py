@@ -21,9 +21,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import numpy as np  # noqa: E402
-
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from keras import layers, regularizers  # noqa: E402
 
 OPTIMIZERS = {
@@ -65,7 +64,8 @@ def build(width: int, variant: dict) -> keras.Model:
 
 
 def weights(model: keras.Model) -> dict[str, np.ndarray]:
-    """``layer/variable`` -> value, with Keras's own variable names (kernel, bias, gamma, moving_mean, ...)."""
+    """``layer/variable`` -> value, with Keras's own variable names (kernel, bias, gamma, moving_mean,
+    ...)."""
     return {f"{layer.name}/{w.name}": np.asarray(w.numpy()) for layer in model.layers for w in layer.weights}
 
 
@@ -75,7 +75,9 @@ def run_variant(name: str, variant: dict, data: dict, out: Path) -> None:
     x_train, y_train = data["x_train"], data["train_labels"]
     x_val, y_val = data["x_val"], data["val_labels"]
     model = build(width, variant)
-    model.compile(optimizer=OPTIMIZERS[variant["optimizer"]](), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=OPTIMIZERS[variant["optimizer"]](), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     saved = {f"start/{k}": v for k, v in weights(model).items()}
     history: dict[str, list[float]] = {}
     snapshots = set(variant["snapshot_epochs"])
@@ -105,7 +107,12 @@ def dropout_check(variant: dict, data: dict, out: Path) -> None:
     model = build(int(data["width"]), variant)
     rows = data["x_val"][: variant["eval_rows"]]
     saved = {f"start/{k}": v for k, v in weights(model).items()}
-    np.savez(out / "keras_dropout.npz", training_on_ones=trained, eval_probabilities=np.asarray(model(rows, training=False)), **saved)
+    np.savez(
+        out / "keras_dropout.npz",
+        training_on_ones=trained,
+        eval_probabilities=np.asarray(model(rows, training=False)),
+        **saved,
+    )
 
 
 def main() -> int:
@@ -127,7 +134,11 @@ def main() -> int:
             dropout_check(variant, data, out)
         else:
             run_variant(name, variant, data, out)
-    versions = {"keras": keras.__version__, "keras backend": keras.backend.backend(), "numpy (Keras side)": np.__version__}
+    versions = {
+        "keras": keras.__version__,
+        "keras backend": keras.backend.backend(),
+        "numpy (Keras side)": np.__version__,
+    }
     try:
         import tensorflow as tf
 

@@ -1,4 +1,5 @@
-"""Every test runs with its own empty cache and without the user's data folder, unless it asks for real data."""
+"""Every test runs with its own empty cache and without the user's data folder, unless it asks for real
+data."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    """A synthetic data folder: an extracted aclImdb tree (20 reviews per split and label) and a word index."""
+    """A synthetic data folder: an extracted aclImdb tree (20 reviews per split and label) and a word
+    index."""
     return make_data_dir(tmp_path / "data")
 
 
@@ -87,4 +89,3 @@ def read_only(folder: Path) -> Iterator[None]:
         mp.setattr(os, "open", guarded_os_open)
         mp.setattr(os, "mkdir", guarded_mkdir)
         yield
-

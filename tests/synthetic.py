@@ -1,4 +1,5 @@
-"""Small synthetic IMDB data that tests make for themselves: an ``aclImdb`` tree (or tarball) and a word index.
+"""Small synthetic IMDB data that tests make for themselves: an ``aclImdb`` tree (or tarball) and a word
+index.
 
 Positive reviews draw most of their words from a positive list, negative ones from a negative list, so a
 model can learn the task in a few steps; every review also carries filler words and punctuation.
@@ -60,7 +61,8 @@ def write_word_index(root: Path, words: list[str] | None = None) -> Path:
 
 
 def make_data_dir(root: Path, *, form: str = "folder", n_per_label: int = 20, seed: int = 0) -> Path:
-    """A complete data folder: reviews as an extracted tree (``form="folder"``) or a tarball, plus word index."""
+    """A complete data folder: reviews as an extracted tree (``form="folder"``) or a tarball, plus word
+    index."""
     root.mkdir(parents=True, exist_ok=True)
     reviews = make_reviews(n_per_label, seed)
     if form == "folder":

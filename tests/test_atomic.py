@@ -1,4 +1,5 @@
-"""Atomic writes leave either the old file or the new one, and a later start clears what a killed writer left."""
+"""Atomic writes leave either the old file or the new one, and a later start clears what a killed writer
+left."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import read_only
 
 from imdb_lightning.atomic import _host, atomic_open, clear_stale_parts
@@ -24,7 +24,9 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_a_killed_writers_temporary_is_cleared_and_a_live_ones_kept(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     killed = tmp_path / f".cache.npz.{_host()}.{int(dead.stdout)}.abc123.part"  # its writer has exited
     live = tmp_path / f".cache.npz.{_host()}.{os.getpid()}.def456.part"  # this process is writing it
     foreign_new = tmp_path / ".cache.npz.otherhost.1.ghi789.part"

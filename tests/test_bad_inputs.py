@@ -1,7 +1,8 @@
 """Bad input gets a clear answer: every case here is tried, checked, and written to a table.
 
-The table lands in the test's temporary folder; ``IMDB_LIGHTNING_WRITE_DOCS=1 pytest tests/test_bad_inputs.py``
-rewrites ``docs/bad_inputs.md`` from it (the committed copy must list every case, which a test checks).
+The table lands in the test's temporary folder; ``IMDB_LIGHTNING_WRITE_DOCS=1 pytest
+tests/test_bad_inputs.py`` rewrites ``docs/bad_inputs.md`` from it (the committed copy must list every case,
+which a test checks).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import read_only
 from hydra import compose, initialize_config_dir
 from runs import SMALL, compose_run, train_small_run
-from conftest import read_only
 from synthetic import make_data_dir
 
 from imdb_lightning.config import CONFIG_DIR, validate
@@ -67,21 +68,38 @@ def test_bad_config_value_names_its_key(override, tmp_path):
         validate(composed(override))
     key = override.split("=")[0].lstrip("+")
     assert key in str(info.value)
-    ROWS[f"`{override}`"] = ("unknown key" if override.startswith("+") else "config value", first_line(info.value, tmp_path))
+    ROWS[f"`{override}`"] = (
+        "unknown key" if override.startswith("+") else "config value",
+        first_line(info.value, tmp_path),
+    )
 
 
-@pytest.mark.parametrize("override", ["+experiment=dropuot", "optimizer=adamm", "nonsense.key=1", "data=nope"])
+@pytest.mark.parametrize(
+    "override", ["+experiment=dropuot", "optimizer=adamm", "nonsense.key=1", "data=nope"]
+)
 def test_unknown_names_and_keys_are_refused_by_hydra_with_the_choices(override, tmp_path):
     with pytest.raises(Exception) as info:
         composed(override)
     message = str(info.value)
     assert override.split("=")[0].lstrip("+") in message
-    answer = " ".join(message.strip().splitlines()[:2]) if "Could not override" in message else first_line(message, tmp_path)
-    ROWS[f"`{override}`"] = ("config name / key", answer + (" (lists the available options)" if "Available options" in message else ""))
+    answer = (
+        " ".join(message.strip().splitlines()[:2])
+        if "Could not override" in message
+        else first_line(message, tmp_path)
+    )
+    ROWS[f"`{override}`"] = (
+        "config name / key",
+        answer + (" (lists the available options)" if "Available options" in message else ""),
+    )
 
 
 @pytest.mark.parametrize(
-    ("override", "key"), [("data.num_words=100", "data.num_words"), ("data.val_size=40", "data.val_size"), ("data.maxlen=5", "data.maxlen")]
+    ("override", "key"),
+    [
+        ("data.num_words=100", "data.num_words"),
+        ("data.val_size=40", "data.val_size"),
+        ("data.maxlen=5", "data.maxlen"),
+    ],
 )
 def test_values_beyond_the_data_name_their_key(override, key, data_dir, tmp_path):
     name, value = override.split("=")
@@ -89,10 +107,19 @@ def test_values_beyond_the_data_name_their_key(override, key, data_dir, tmp_path
     with pytest.raises(ConfigError) as info:
         dm.setup()
     assert key in str(info.value)
-    ROWS[f"`{override}` (30-word index, 40 training reviews)"] = ("config vs data", first_line(info.value, tmp_path))
+    ROWS[f"`{override}` (30-word index, 40 training reviews)"] = (
+        "config vs data",
+        first_line(info.value, tmp_path),
+    )
 
 
-def data_fault(name: str, kind: str, action: Callable[[], object], tmp_path: Path, expect: type[BaseException] = DataError) -> str:
+def data_fault(
+    name: str,
+    kind: str,
+    action: Callable[[], object],
+    tmp_path: Path,
+    expect: type[BaseException] = DataError,
+) -> str:
     with pytest.raises(expect) as info:
         action()
     ROWS[name] = (kind, first_line(info.value, tmp_path))
@@ -100,15 +127,21 @@ def data_fault(name: str, kind: str, action: Callable[[], object], tmp_path: Pat
 
 
 def test_missing_data(tmp_path):
-    message = data_fault("no data anywhere, downloads off", "data", lambda: load_corpus(download=False), tmp_path)
+    message = data_fault(
+        "no data anywhere, downloads off", "data", lambda: load_corpus(download=False), tmp_path
+    )
     assert "IMDB_LIGHTNING_DATA" in message and "data.data_dir" in message and "aclImdb_v1.tar.gz" in message
 
 
 def test_data_folder_that_does_not_exist_or_is_a_file(tmp_path):
-    message = data_fault("`data.data_dir=/nonexistent`", "data", lambda: load_corpus(tmp_path / "nonexistent"), tmp_path)
+    message = data_fault(
+        "`data.data_dir=/nonexistent`", "data", lambda: load_corpus(tmp_path / "nonexistent"), tmp_path
+    )
     assert "does not exist" in message and "data.data_dir" in message
     (tmp_path / "a_file").write_text("x")
-    message = data_fault("`data.data_dir` naming a file", "data", lambda: load_corpus(tmp_path / "a_file"), tmp_path)
+    message = data_fault(
+        "`data.data_dir` naming a file", "data", lambda: load_corpus(tmp_path / "a_file"), tmp_path
+    )
     assert "is not a folder" in message
 
 
@@ -117,7 +150,9 @@ def test_a_missing_label_folder_stops_with_what_is_missing(tmp_path):
 
     folder = make_data_dir(tmp_path / "d")
     shutil.rmtree(folder / "aclImdb" / "test" / "neg")
-    message = data_fault("extracted `aclImdb/` without `test/neg`", "data", lambda: load_corpus(folder), tmp_path)
+    message = data_fault(
+        "extracted `aclImdb/` without `test/neg`", "data", lambda: load_corpus(folder), tmp_path
+    )
     assert "holds no reviews in test/neg:" in message  # and nothing else is missing
 
 
@@ -126,7 +161,10 @@ def test_a_custom_data_set_gets_its_counts_in_a_warning(data_dir, caplog, tmp_pa
         load_corpus(data_dir)
     assert "train: 20 positive, 20 negative" in caplog.text and "12,500" in caplog.text
     warning = next(r.getMessage() for r in caplog.records if "official" in r.getMessage())
-    ROWS["a data set other than the official 12,500 reviews per folder"] = ("data", "warning: " + first_line(warning, tmp_path) + "; the run goes on")
+    ROWS["a data set other than the official 12,500 reviews per folder"] = (
+        "data",
+        "warning: " + first_line(warning, tmp_path) + "; the run goes on",
+    )
 
 
 INTERRUPT_DURING_ENCODING = """
@@ -144,18 +182,33 @@ main()
 
 
 @pytest.mark.parametrize(
-    ("entry", "module"), [("python -m imdb_lightning", "imdb_lightning.__main__"), ("imdb-lightning-prepare", "imdb_lightning.data.prepare")]
+    ("entry", "module"),
+    [
+        ("python -m imdb_lightning", "imdb_lightning.__main__"),
+        ("imdb-lightning-prepare", "imdb_lightning.data.prepare"),
+    ],
 )
-def test_ctrl_c_while_the_data_is_first_encoded_ends_with_one_line_and_status_130(entry, module, data_dir, tmp_path):
+def test_ctrl_c_while_the_data_is_first_encoded_ends_with_one_line_and_status_130(
+    entry, module, data_dir, tmp_path
+):
     import subprocess
     import sys
 
     script = INTERRUPT_DURING_ENCODING.format(module=module)
-    argv = ["--data-dir", str(data_dir)] if "prepare" in entry else [f"data.data_dir={data_dir}", f"hydra.run.dir={tmp_path / 'run'}"]
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    argv = (
+        ["--data-dir", str(data_dir)]
+        if "prepare" in entry
+        else [f"data.data_dir={data_dir}", f"hydra.run.dir={tmp_path / 'run'}"]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert done.returncode == 130, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and done.stderr.strip().splitlines()[-1] == "interrupted (Ctrl-C)"
-    ROWS[f"Ctrl-C while the data is first encoded (`{entry}`)"] = ("interrupt", "interrupted (Ctrl-C); exit status 130")
+    ROWS[f"Ctrl-C while the data is first encoded (`{entry}`)"] = (
+        "interrupt",
+        "interrupted (Ctrl-C); exit status 130",
+    )
 
 
 def test_a_temporary_file_left_by_a_killed_cache_write_is_cleared_on_the_next_start(data_dir, tmp_path):
@@ -167,7 +220,10 @@ def test_a_temporary_file_left_by_a_killed_cache_write_is_cleared_on_the_next_st
     stale.write_bytes(b"half a cache")
     load_corpus(data_dir)
     assert not stale.exists()
-    ROWS["a hard kill while the cache is written (a `.part` file is left)"] = ("cache", "the next start deletes it (never one whose writer is alive)")
+    ROWS["a hard kill while the cache is written (a `.part` file is left)"] = (
+        "cache",
+        "the next start deletes it (never one whose writer is alive)",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,19 +239,30 @@ def bad_checkpoints(checkpoint: Path, folder: Path) -> dict[str, Path]:
     truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
     empty.write_bytes(b"")
     text.write_text("not a checkpoint")
-    return {"a missing file": folder / "nope.ckpt", "a truncated file": truncated, "an empty file": empty, "a text file": text}
+    return {
+        "a missing file": folder / "nope.ckpt",
+        "a truncated file": truncated,
+        "an empty file": empty,
+        "a text file": text,
+    }
 
 
-@pytest.mark.parametrize("case", ["a missing file", "a truncated file", "an empty file", "a text file", "another model's"])
+@pytest.mark.parametrize(
+    "case", ["a missing file", "a truncated file", "an empty file", "a text file", "another model's"]
+)
 def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data_dir, tmp_path, monkeypatch):
     from imdb_lightning.data import corpus
 
-    monkeypatch.setattr(corpus, "read_corpus", lambda *a: pytest.fail("the data was read before the checkpoint was checked"))
+    monkeypatch.setattr(
+        corpus, "read_corpus", lambda *a: pytest.fail("the data was read before the checkpoint was checked")
+    )
     paths = bad_checkpoints(checkpoint, tmp_path / "bad")
     path = checkpoint if case == "another model's" else paths[case]
     extra = ["model.hidden_sizes=[8]"] if case == "another model's" else []
     with pytest.raises(ConfigError) as info:
-        train(compose_run(tmp_path / "run", [f"data.data_dir={data_dir}", *SMALL, f"ckpt_path={path}", *extra]))
+        train(
+            compose_run(tmp_path / "run", [f"data.data_dir={data_dir}", *SMALL, f"ckpt_path={path}", *extra])
+        )
     assert "ckpt_path=" in str(info.value)
     if case == "another model's":
         assert "net.hidden_1.kernel is (30, 16) there and (30, 8) here" in str(info.value)
@@ -203,19 +270,34 @@ def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data
     ROWS[f"`ckpt_path=` {case}" + (" (`model.hidden_sizes=[8]`)" if extra else "")] = ("checkpoint", answer)
 
 
-@pytest.mark.parametrize("case", ["a missing file", "a truncated file", "an empty file", "a text file", "--file that does not exist"])
+@pytest.mark.parametrize(
+    "case",
+    ["a missing file", "a truncated file", "an empty file", "a text file", "--file that does not exist"],
+)
 def test_predict_on_a_bad_checkpoint_or_file_says_so_in_one_line(case, checkpoint, tmp_path, capsys):
     from imdb_lightning.predict import main as predict
 
     paths = bad_checkpoints(checkpoint, tmp_path / "bad")
-    argv = [str(checkpoint), "--file", str(tmp_path / "nope.txt")] if case.startswith("--file") else [str(paths[case]), "great film"]
+    argv = (
+        [str(checkpoint), "--file", str(tmp_path / "nope.txt")]
+        if case.startswith("--file")
+        else [str(paths[case]), "great film"]
+    )
     assert predict(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     ROWS[f"`python -m imdb_lightning.predict` with {case}"] = ("checkpoint", first_line(err, tmp_path))
 
 
-@pytest.mark.parametrize("case", ["hydra.run.dir naming a file", "a run folder under a file", "a logs folder that cannot be written", "a sweep folder under a file"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "hydra.run.dir naming a file",
+        "a run folder under a file",
+        "a logs folder that cannot be written",
+        "a sweep folder under a file",
+    ],
+)
 def test_an_unwritable_run_folder_is_one_line_naming_the_setting(case, data_dir, tmp_path):
     import subprocess
     import sys
@@ -231,15 +313,30 @@ def test_an_unwritable_run_folder_is_one_line_naming_the_setting(case, data_dir,
     }[case]
     if not args:
         env["IMDB_LIGHTNING_LOGS"] = "/proc/imdb_lightning_logs"
-    done = subprocess.run([sys.executable, "-m", "imdb_lightning", *args, *SMALL], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", *args, *SMALL],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     out = done.stderr + done.stdout
     assert done.returncode == 2 and "Traceback" not in out, out[-2000:]
     line = done.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: cannot write the run folder") and ("hydra.sweep.dir=PATH" if "sweep" in case else "hydra.run.dir=PATH") in line
-    ROWS[case] = ("output", re.sub(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}", "<date>", first_line(line, tmp_path)))
+    assert (
+        line.startswith("error: cannot write the run folder")
+        and ("hydra.sweep.dir=PATH" if "sweep" in case else "hydra.run.dir=PATH") in line
+    )
+    ROWS[case] = (
+        "output",
+        re.sub(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}", "<date>", first_line(line, tmp_path)),
+    )
 
 
-def test_a_full_disk_while_the_cache_is_written_leaves_no_partial_file_and_the_run_goes_on(data_dir, tmp_path, caplog, monkeypatch):
+def test_a_full_disk_while_the_cache_is_written_leaves_no_partial_file_and_the_run_goes_on(
+    data_dir, tmp_path, caplog, monkeypatch
+):
     import errno
 
     import numpy as np
@@ -254,7 +351,10 @@ def test_a_full_disk_while_the_cache_is_written_leaves_no_partial_file_and_the_r
     folder = cache_dir() / "encoded"
     assert not folder.exists() or list(folder.iterdir()) == []  # no half-written cache, no temporary left
     warning = next(r.getMessage() for r in caplog.records if "could not write" in r.getMessage())
-    ROWS["a full disk while the encoded-data cache is written"] = ("cache", "warning: " + first_line(warning, tmp_path) + "; the run goes on")
+    ROWS["a full disk while the encoded-data cache is written"] = (
+        "cache",
+        "warning: " + first_line(warning, tmp_path) + "; the run goes on",
+    )
 
 
 def test_truncated_tarball(tmp_path):
@@ -278,8 +378,18 @@ class Response(io.BytesIO):
 
 def test_checksum_mismatch_and_interrupted_download(tmp_path):
     source = Download("https://example.invalid/aclImdb_v1.tar.gz", hashlib.md5(b"right").hexdigest())
-    data_fault("download with the wrong md5 (twice)", "download", lambda: fetch(source, tmp_path / "c", opener=lambda u: Response(b"wrong", 5)), tmp_path)
-    data_fault("download cut off halfway", "download", lambda: fetch(source, tmp_path / "c", opener=lambda u: Response(b"ri", 5)), tmp_path)
+    data_fault(
+        "download with the wrong md5 (twice)",
+        "download",
+        lambda: fetch(source, tmp_path / "c", opener=lambda u: Response(b"wrong", 5)),
+        tmp_path,
+    )
+    data_fault(
+        "download cut off halfway",
+        "download",
+        lambda: fetch(source, tmp_path / "c", opener=lambda u: Response(b"ri", 5)),
+        tmp_path,
+    )
     assert list((tmp_path / "c").iterdir()) == []
 
 
@@ -291,7 +401,10 @@ def test_corrupt_cache_is_rebuilt(data_dir, caplog, tmp_path):
         load_corpus(data_dir)
     assert "rebuilding" in caplog.text
     warning = next(r.getMessage() for r in caplog.records if "rebuilding" in r.getMessage())
-    ROWS["corrupt encoded-data cache"] = ("cache", "warning: " + first_line(warning, tmp_path) + "; the run goes on")
+    ROWS["corrupt encoded-data cache"] = (
+        "cache",
+        "warning: " + first_line(warning, tmp_path) + "; the run goes on",
+    )
 
 
 def test_invalid_utf8_review_is_counted(data_dir, caplog, tmp_path):
@@ -300,7 +413,10 @@ def test_invalid_utf8_review_is_counted(data_dir, caplog, tmp_path):
         corpus = load_corpus(data_dir)
     assert corpus.invalid_utf8 == 1
     warning = next(r.getMessage() for r in caplog.records if "UTF-8" in r.getMessage())
-    ROWS["a review that is not valid UTF-8"] = ("data", "warning: " + first_line(warning, tmp_path) + " (as Keras reads text)")
+    ROWS["a review that is not valid UTF-8"] = (
+        "data",
+        "warning: " + first_line(warning, tmp_path) + " (as Keras reads text)",
+    )
 
 
 def test_read_only_data_folder(data_dir, tmp_path, caplog):
@@ -309,39 +425,80 @@ def test_read_only_data_folder(data_dir, tmp_path, caplog):
         corpus = load_corpus(data_dir)
     assert sorted(data_dir.rglob("*")) == before and len(corpus.splits["train"]) == 40
     assert "could not write" not in caplog.text
-    ROWS["read-only data folder"] = ("data", "works; nothing is written there (the cache goes to `IMDB_LIGHTNING_CACHE`)")
+    ROWS["read-only data folder"] = (
+        "data",
+        "works; nothing is written there (the cache goes to `IMDB_LIGHTNING_CACHE`)",
+    )
 
 
 def test_diverging_training(data_dir, tmp_path, capsys):
-    overrides = [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=5", "optimizer=sgd", "optimizer.lr=1e12", "model.init=too_large", "model.init_scale=100"]
+    overrides = [
+        f"data.data_dir={data_dir}",
+        *SMALL,
+        "trainer.max_epochs=5",
+        "optimizer=sgd",
+        "optimizer.lr=1e12",
+        "model.init=too_large",
+        "model.init_scale=100",
+    ]
     metrics = train(compose_run(tmp_path / "run", overrides))
     assert metrics["status"] == "diverged"
     line = next(line for line in capsys.readouterr().out.splitlines() if "diverged" in line)
-    ROWS["`optimizer.lr=1e12` with `model.init=too_large` (loss becomes NaN)"] = ("training", line + "; `metrics.json` says `diverged`")
+    ROWS["`optimizer.lr=1e12` with `model.init=too_large` (loss becomes NaN)"] = (
+        "training",
+        line + "; `metrics.json` says `diverged`",
+    )
 
 
 @pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
 def test_divergence_that_stays_finite_is_marked_too(optimizer, data_dir, tmp_path, capsys):
     out = tmp_path / optimizer
-    metrics = train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=5", f"optimizer={optimizer}", "optimizer.lr=1e6"]))
+    metrics = train(
+        compose_run(
+            out,
+            [
+                f"data.data_dir={data_dir}",
+                *SMALL,
+                "trainer.max_epochs=5",
+                f"optimizer={optimizer}",
+                "optimizer.lr=1e6",
+            ],
+        )
+    )
     assert metrics["status"] == "diverged"
     history = json.loads((out / "history.json").read_text())
     assert history["loss"] and all(v is not None for v in history["loss"])  # finite, and kept
     line = next(line for line in capsys.readouterr().out.splitlines() if "diverged" in line)
     assert "times the first batch's" in line
-    ROWS[f"`optimizer={optimizer} optimizer.lr=1e6` (the loss grows huge but stays finite)"] = ("training", line + "; `metrics.json` says `diverged`")
+    ROWS[f"`optimizer={optimizer} optimizer.lr=1e6` (the loss grows huge but stays finite)"] = (
+        "training",
+        line + "; `metrics.json` says `diverged`",
+    )
 
 
 def test_zz_table_of_bad_inputs(tmp_path):
     """Runs last (by name): writes the table of every case above, and checks the committed copy lists them."""
     if len(ROWS) < 20:
         pytest.skip("run the whole module to build the table")
-    lines = ["# Bad inputs and what they get", "", "Produced by `tests/test_bad_inputs.py` (`IMDB_LIGHTNING_WRITE_DOCS=1 pytest tests/test_bad_inputs.py`).", "",
-             "| input | kind | what the user gets |", "| --- | --- | --- |"]
+    lines = [
+        "# Bad inputs and what they get",
+        "",
+        "Produced by `tests/test_bad_inputs.py` (`IMDB_LIGHTNING_WRITE_DOCS=1 pytest "
+        "tests/test_bad_inputs.py`).",
+        "",
+        "| input | kind | what the user gets |",
+        "| --- | --- | --- |",
+    ]
     lines += [f"| {name} | {kind} | {answer.replace('|', '/')} |" for name, (kind, answer) in ROWS.items()]
-    lines += ["", "Also tested elsewhere: Ctrl-C during training keeps the history, the plots and `checkpoints/interrupted.ckpt`",
-              "(`tests/test_train.py`); an unknown experiment on the command line exits with the list of experiments",
-              "(`tests/test_config.py`).", ""]
+    lines += [
+        "",
+        "Also tested elsewhere: Ctrl-C during training keeps the history, the plots and "
+        "`checkpoints/interrupted.ckpt`",
+        "(`tests/test_train.py`); an unknown experiment on the command line exits with the list of "
+        "experiments",
+        "(`tests/test_config.py`).",
+        "",
+    ]
     table = "\n".join(lines)
     (tmp_path / "bad_inputs.md").write_text(table)
     if os.environ.get("IMDB_LIGHTNING_WRITE_DOCS"):
@@ -349,4 +506,6 @@ def test_zz_table_of_bad_inputs(tmp_path):
         DOC.write_text(table)
     committed = DOC.read_text()
     missing = [name for name in ROWS if name not in committed]
-    assert not missing, f"docs/bad_inputs.md is out of date (rerun with IMDB_LIGHTNING_WRITE_DOCS=1): {missing}"
+    assert not missing, (
+        f"docs/bad_inputs.md is out of date (rerun with IMDB_LIGHTNING_WRITE_DOCS=1): {missing}"
+    )

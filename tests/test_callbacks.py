@@ -16,7 +16,9 @@ from imdb_lightning.train import train
 
 
 def events_of(run: Path) -> EventAccumulator:
-    return EventAccumulator(str(run / "tensorboard"), size_guidance={"histograms": 0, "scalars": 0, "images": 0}).Reload()
+    return EventAccumulator(
+        str(run / "tensorboard"), size_guidance={"histograms": 0, "scalars": 0, "images": 0}
+    ).Reload()
 
 
 def run(data_dir: Path, out: Path, *overrides: str) -> EventAccumulator:
@@ -27,12 +29,22 @@ def run(data_dir: Path, out: Path, *overrides: str) -> EventAccumulator:
 def test_hparams_tab_holds_the_config_and_the_final_metrics(data_dir, tmp_path):
     events = run(data_dir, tmp_path / "run", "model.dropout=0.25")
     content = events.PluginTagToContent("hparams")
-    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
     assert start.hparams["model/dropout"].number_value == pytest.approx(0.25)
-    assert start.hparams["optimizer"].string_value == "KerasRMSprop" and start.hparams["optimizer/lr"].number_value == pytest.approx(1e-3)
-    assert "callbacks/model_checkpoint/dirpath" not in start.hparams and len(start.hparams) <= 16  # no plumbing
+    assert start.hparams["optimizer"].string_value == "KerasRMSprop" and start.hparams[
+        "optimizer/lr"
+    ].number_value == pytest.approx(1e-3)
+    assert (
+        "callbacks/model_checkpoint/dirpath" not in start.hparams and len(start.hparams) <= 16
+    )  # no plumbing
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert {m.name.tag for m in experiment.metric_infos} == {"hp/val_acc_best", "hp/val_loss_final", "hp/test_acc"}
+    assert {m.name.tag for m in experiment.metric_infos} == {
+        "hp/val_acc_best",
+        "hp/val_loss_final",
+        "hp/test_acc",
+    }
     best = events.Scalars("hp/val_acc_best")[-1].value
     assert best == pytest.approx(max(e.value for e in events.Scalars("val/acc")), abs=1e-6)
     assert {"curves/loss", "curves/accuracy"} <= set(events.Tags()["images"])
@@ -49,7 +61,9 @@ def test_initializer_experiments_show_why_they_fail(data_dir, tmp_path):
     large = run(data_dir, tmp_path / "large", "+experiment=init_too_large")
     for events in (zeros, glorot, small, large):
         tags = events.Tags()
-        assert {"weights/hidden_1", "weights/hidden_2", "weights/output", "gradients/hidden_1"} <= set(tags["histograms"])
+        assert {"weights/hidden_1", "weights/hidden_2", "weights/output", "gradients/hidden_1"} <= set(
+            tags["histograms"]
+        )
     # zero init: the hidden layers never get a gradient, their weights stay a spike at 0
     assert all(n == 0.0 for n in grad_norms(zeros, "hidden_1") + grad_norms(zeros, "hidden_2"))
     last = zeros.Histograms("weights/hidden_1")[-1].histogram_value
@@ -84,9 +98,13 @@ def test_histograms_hold_every_value_with_its_range_and_moments(tmp_path):
     h = h.histogram_value
     assert h.num == 16000 and sum(h.bucket) == 16000 and len(h.bucket) == len(h.bucket_limit) == 64
     assert (h.min, h.max) == pytest.approx((values.min().item(), values.max().item()))
-    assert h.sum == pytest.approx(values.double().sum().item()) and h.sum_squares == pytest.approx(values.double().square().sum().item())
+    assert h.sum == pytest.approx(values.double().sum().item()) and h.sum_squares == pytest.approx(
+        values.double().square().sum().item()
+    )
     expected, _ = np.histogram(values.numpy(), bins=64, range=(h.min, h.max))
-    assert np.abs(np.array(h.bucket) - expected).sum() <= 2  # histc and numpy may place a value on an edge differently
+    assert (
+        np.abs(np.array(h.bucket) - expected).sum() <= 2
+    )  # histc and numpy may place a value on an edge differently
     z = events.Histograms("zeros")[0].histogram_value
     assert (z.min, z.max, z.num, list(z.bucket)) == (0.0, 0.0, 40, [40.0])
 
@@ -112,7 +130,16 @@ def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tm
     from imdb_lightning.hparams import SHOWN, selected_settings
 
     cfg = compose_run(tmp_path, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024"])
-    settings = selected_settings(cfg, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024", "hydra.job.chdir=false"])
-    assert settings["name"] == "l2" and settings["model/l2"] == 0.001 and settings["optimizer"] == "KerasRMSprop"
+    settings = selected_settings(
+        cfg, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024", "hydra.job.chdir=false"]
+    )
+    assert (
+        settings["name"] == "l2" and settings["model/l2"] == 0.001 and settings["optimizer"] == "KerasRMSprop"
+    )
     assert settings["trainer/max_epochs"] == 3 and settings["data/eval_batch_size"] == 1024
-    assert set(settings) == {"optimizer", *(k.replace(".", "/") for k in SHOWN), "trainer/max_epochs", "data/eval_batch_size"}
+    assert set(settings) == {
+        "optimizer",
+        *(k.replace(".", "/") for k in SHOWN),
+        "trainer/max_epochs",
+        "data/eval_batch_size",
+    }

@@ -23,7 +23,12 @@ def test_defaults_are_the_lectures_baseline():
     validate(cfg)
     assert list(cfg.model.hidden_sizes) == [16, 16] and cfg.model.init == "glorot_uniform"
     assert cfg.optimizer._target_.endswith("KerasRMSprop") and cfg.optimizer.lr == 0.001
-    assert (cfg.trainer.max_epochs, cfg.data.batch_size, cfg.data.num_words, cfg.data.val_size) == (20, 512, 10000, 10000)
+    assert (cfg.trainer.max_epochs, cfg.data.batch_size, cfg.data.num_words, cfg.data.val_size) == (
+        20,
+        512,
+        10000,
+        10000,
+    )
     assert cfg.trainer.accelerator == "auto"
     assert "experiment" not in cfg
 
@@ -62,9 +67,15 @@ def test_out_of_range_values_name_their_key(override, message):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("+model.dropuot=0.5", "model.dropuot is not a setting of IMDBClassifier; it takes hidden_sizes, activation, dropout"),
+        (
+            "+model.dropuot=0.5",
+            "model.dropuot is not a setting of IMDBClassifier; it takes hidden_sizes, activation, dropout",
+        ),
         ("+optimizer.nosuch=1", "optimizer.nosuch is not a setting of KerasRMSprop; it takes lr, rho, eps"),
-        ("+data.batchsize=3", "data.batchsize is not a setting of IMDBDataModule; it takes data_dir, num_words"),
+        (
+            "+data.batchsize=3",
+            "data.batchsize is not a setting of IMDBDataModule; it takes data_dir, num_words",
+        ),
     ],
 )
 def test_unknown_keys_added_with_plus_name_the_key_and_the_valid_ones(override, message):
@@ -80,7 +91,11 @@ def test_every_optimizer_config_is_valid(optimizer):
 def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "imdb_lightning", *args, f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=tmp_path, env=os.environ.copy(), capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -120,12 +135,30 @@ def test_run_folders_are_unique_even_when_started_in_the_same_second(tmp_path):
 
 def test_two_runs_started_at_once_get_their_own_folders(tmp_path, data_dir):
     env = {**os.environ, "IMDB_LIGHTNING_LOGS": str(tmp_path / "logs"), "IMDB_LIGHTNING_DATA": str(data_dir)}
-    args = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=1", "trainer.enable_progress_bar=false"]
-    procs = [subprocess.Popen([sys.executable, "-m", "imdb_lightning", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    args = [
+        "data.val_size=10",
+        "data.num_words=30",
+        "data.batch_size=8",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+    ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "imdb_lightning", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     folders = sorted((tmp_path / "logs" / "runs").iterdir())
-    assert len(folders) == 2 and all((f / "metrics.json").is_file() and (f / "config.yaml").is_file() for f in folders)
+    assert len(folders) == 2 and all(
+        (f / "metrics.json").is_file() and (f / "config.yaml").is_file() for f in folders
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,9 +24,29 @@ MODEL = {
     "l2": {"l2": 0.001},
     "l1": {"l1": 0.001},
     "l1l2": {"l1": 0.001, "l2": 0.001},
-    **{f"init_{name}": {"init": name} for name in ("zeros", "random_normal", "too_small", "too_large", "he_normal", "lecun_normal", "glorot_normal", "glorot_uniform")},
+    **{
+        f"init_{name}": {"init": name}
+        for name in (
+            "zeros",
+            "random_normal",
+            "too_small",
+            "too_large",
+            "he_normal",
+            "lecun_normal",
+            "glorot_normal",
+            "glorot_uniform",
+        )
+    },
 }
-BASELINE_MODEL = {"hidden_sizes": [16, 16], "activation": "relu", "dropout": 0.0, "batchnorm": False, "l1": 0.0, "l2": 0.0, "init": "glorot_uniform"}
+BASELINE_MODEL = {
+    "hidden_sizes": [16, 16],
+    "activation": "relu",
+    "dropout": 0.0,
+    "batchnorm": False,
+    "l1": 0.0,
+    "l2": 0.0,
+    "init": "glorot_uniform",
+}
 # experiment -> (optimizer class, its settings): Keras's defaults
 OPTIMIZER = {
     "opt_sgd": ("SGD", {"lr": 0.01, "momentum": 0.0, "nesterov": False}),

@@ -26,7 +26,9 @@ from imdb_lightning.optimizers import KerasRMSprop
 from imdb_lightning.train import train
 
 pytestmark = pytest.mark.gpu
-OPTIMIZERS = sorted(p.stem for p in (Path(__file__).parent.parent / "src/imdb_lightning/conf/optimizer").glob("*.yaml"))
+OPTIMIZERS = sorted(
+    p.stem for p in (Path(__file__).parent.parent / "src/imdb_lightning/conf/optimizer").glob("*.yaml")
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,9 @@ def test_batches_built_on_the_device_equal_the_cpus(data_dir, device):
         assert pairs
         for a, b in pairs:
             assert b.ids.device.type == device.type and b.labels.device.type == device.type
-            np.testing.assert_array_equal(rows_of(a, 30), rows_of(b, 30))  # multi-hot rows built on the device
+            np.testing.assert_array_equal(
+                rows_of(a, 30), rows_of(b, 30)
+            )  # multi-hot rows built on the device
             for x, y in zip(a, b, strict=True):  # the bag itself
                 np.testing.assert_array_equal(x.numpy(), y.cpu().numpy())
 
@@ -85,7 +89,9 @@ def test_same_weights_give_the_same_logits_and_gradients_on_cpu_and_device(data_
     dev_model.to(device)
     batch = next(iter(BatchLoader(dm.bags["train"], 16)))
     moved = CompactBatch(*(t.to(device) for t in batch))
-    inputs = (batch, moved) if batch_format == "bag" else (multi_hot(*batch[:2], 30), multi_hot(*moved[:2], 30))
+    inputs = (
+        (batch, moved) if batch_format == "bag" else (multi_hot(*batch[:2], 30), multi_hot(*moved[:2], 30))
+    )
     outs = []
     for model, x, y in ((cpu_model, inputs[0], batch.labels), (dev_model, inputs[1], moved.labels)):
         logits = model(x)
@@ -111,9 +117,27 @@ def test_every_optimizer_steps_on_the_device_as_on_the_cpu(device, name):
 @pytest.mark.parametrize("experiment", ["baseline", "batchnorm", "dropout", "l2"])
 def test_two_epoch_runs_on_the_device_leave_a_complete_run_folder(data_dir, device, tmp_path, experiment):
     out = tmp_path / experiment
-    metrics = train(compose_run(out, [f"+experiment={experiment}", f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", *trainer_overrides(device)]))
+    metrics = train(
+        compose_run(
+            out,
+            [
+                f"+experiment={experiment}",
+                f"data.data_dir={data_dir}",
+                *SMALL,
+                "trainer.max_epochs=2",
+                *trainer_overrides(device),
+            ],
+        )
+    )
     assert metrics["status"] == "completed" and metrics["epochs"] == 2
-    for name in ("history.json", "metrics.json", "summary.txt", "loss.png", "checkpoints/last.ckpt", "checkpoints/best.ckpt"):
+    for name in (
+        "history.json",
+        "metrics.json",
+        "summary.txt",
+        "loss.png",
+        "checkpoints/last.ckpt",
+        "checkpoints/best.ckpt",
+    ):
         assert (out / name).is_file(), name
     assert len(json.loads((out / "history.json").read_text())["val_accuracy"]) == 2
 
@@ -122,7 +146,18 @@ def test_diagnostics_on_the_device_write_gradient_norms(data_dir, device, tmp_pa
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     out = tmp_path / "diag"
-    train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", "callbacks=diagnostics", *trainer_overrides(device)]))
+    train(
+        compose_run(
+            out,
+            [
+                f"data.data_dir={data_dir}",
+                *SMALL,
+                "trainer.max_epochs=2",
+                "callbacks=diagnostics",
+                *trainer_overrides(device),
+            ],
+        )
+    )
     tags = set()
     for events in (out / "tensorboard").rglob("events.out.tfevents.*"):
         acc = EventAccumulator(str(events.parent), size_guidance={"scalars": 0, "histograms": 0})
@@ -133,7 +168,11 @@ def test_diagnostics_on_the_device_write_gradient_norms(data_dir, device, tmp_pa
 
 def test_a_checkpoint_saved_on_the_device_predicts_and_resumes_without_cuda(data_dir, device, tmp_path):
     out = tmp_path / "run"
-    train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", *trainer_overrides(device)]))
+    train(
+        compose_run(
+            out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", *trainer_overrides(device)]
+        )
+    )
     state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert state["state_dict"]["net.hidden_1.kernel"].device.type == "cpu"
     script = (
@@ -142,12 +181,20 @@ def test_a_checkpoint_saved_on_the_device_predicts_and_resumes_without_cuda(data
         "from imdb_lightning.predict import main\n"
         "from imdb_lightning.train import train\n"
         f"assert main([{str(out)!r}, 'great brilliant film']) == 0\n"
-        f"m = train(compose_run(__import__('pathlib').Path({str(tmp_path / 'resumed')!r}), ['data.data_dir={data_dir}', *SMALL, "
-        f"'trainer.max_epochs=3', 'trainer.accelerator=cpu', 'ckpt_path={out / 'checkpoints' / 'last.ckpt'}']))\n"
+        f"m = train(compose_run(__import__('pathlib').Path({str(tmp_path / 'resumed')!r}), "
+        f"['data.data_dir={data_dir}', *SMALL, "
+        f"'trainer.max_epochs=3', 'trainer.accelerator=cpu', "
+        f"'ckpt_path={out / 'checkpoints' / 'last.ckpt'}']))\n"
         "assert m['epochs'] == 3, m\n"
     )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # a machine without a GPU, as far as torch can tell
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "positive" in done.stdout or "negative" in done.stdout
 
@@ -155,13 +202,19 @@ def test_a_checkpoint_saved_on_the_device_predicts_and_resumes_without_cuda(data
 def test_ddp_with_one_device_runs(data_dir, device, tmp_path):
     cuda_only(device)
     out = tmp_path / "ddp"
-    metrics = train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer=ddp", "trainer.devices=1", "trainer.max_epochs=2"]))
+    metrics = train(
+        compose_run(
+            out,
+            [f"data.data_dir={data_dir}", *SMALL, "trainer=ddp", "trainer.devices=1", "trainer.max_epochs=2"],
+        )
+    )
     assert metrics["status"] == "completed" and (out / "metrics.json").is_file()
 
 
 @pytest.mark.parametrize("batch_format", ["dense", "bag"])
 def test_no_step_waits_for_the_host(data_dir, device, batch_format):
-    """A training step (batch, forward, loss, backward, optimizer step) never copies to or syncs with the host."""
+    """A training step (batch, forward, loss, backward, optimizer step) never copies to or syncs with the
+    host."""
     cuda_only(device)
     dm = ready(data_dir)
     dm.hparams.batch_format = batch_format

@@ -54,7 +54,11 @@ def test_scale_sets_the_stddev_of_the_plain_normals():
         layer = fresh()
         initialize(layer, name, scale=0.3)
         assert layer.kernel.std().item() == pytest.approx(0.3, rel=0.03)
-    assert target_stddev("too_small", (1, 1)) < target_stddev("random_normal", (1, 1)) < target_stddev("too_large", (1, 1))
+    assert (
+        target_stddev("too_small", (1, 1))
+        < target_stddev("random_normal", (1, 1))
+        < target_stddev("too_large", (1, 1))
+    )
 
 
 def test_zeros_kernel_is_all_zero_and_unknown_names_list_the_choices():

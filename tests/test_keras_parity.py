@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from synthetic import make_data_dir
 
 pytestmark = [pytest.mark.keras, pytest.mark.slow]

@@ -19,10 +19,13 @@ def test_gather_segments_puts_the_chosen_segments_back_to_back_in_order():
 
 
 def test_without_a_writable_cache_folder_the_loops_compile_at_import_with_a_warning():
-    # Only numba's zip-file locator: none of its places to cache this module's loops applies, as in a read-only
-    # install run by a user without a writable home; numba itself would fail the import.
+    # Only numba's zip-file locator: none of its places to cache this module's loops applies, as in a
+    # read-only install run by a user without a writable home; numba itself would fail the import.
     env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"}
-    code = "from imdb_lightning.kernels import gather_segments; import numpy as np; print(gather_segments(np.arange(3), np.array([0, 1, 3]), np.array([1]))[0].tolist())"
+    code = (
+        "from imdb_lightning.kernels import gather_segments; import numpy as np; "
+        "print(gather_segments(np.arange(3), np.array([0, 1, 3]), np.array([1]))[0].tolist())"
+    )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[1, 2]"

@@ -42,7 +42,9 @@ def test_a_bag_gives_the_multi_hot_rows_logits_and_kernel_gradient(dtype):
         layer.zero_grad()
         layer(x).backward(upstream)
         grads.append((layer.kernel.grad.clone(), layer.bias.grad.clone()))
-    assert torch.allclose(grads[0][0], grads[1][0], atol=tol) and torch.allclose(grads[0][1], grads[1][1], atol=tol)
+    assert torch.allclose(grads[0][0], grads[1][0], atol=tol) and torch.allclose(
+        grads[0][1], grads[1][1], atol=tol
+    )
 
 
 def test_the_compiled_gradient_loop_equals_index_add():

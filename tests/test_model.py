@@ -12,10 +12,24 @@ from imdb_lightning.summary import count_parameters, keras_summary
 
 def test_baseline_has_the_lectures_layers_and_160305_parameters():
     net = DenseStack(10000)
-    assert [name for name, _ in net.named_children()] == ["hidden_1", "relu_1", "hidden_2", "relu_2", "output"]
+    assert [name for name, _ in net.named_children()] == [
+        "hidden_1",
+        "relu_1",
+        "hidden_2",
+        "relu_2",
+        "output",
+    ]
     assert count_parameters(net) == (160_305, 0)
     summary = keras_summary(net)
-    for row in ("hidden_1 (Dense)", "160,016", "hidden_2 (Dense)", "272", "output (Dense)", "17", "Total params: 160,305"):
+    for row in (
+        "hidden_1 (Dense)",
+        "160,016",
+        "hidden_2 (Dense)",
+        "272",
+        "output (Dense)",
+        "17",
+        "Total params: 160,305",
+    ):
         assert row in summary
 
 
@@ -31,7 +45,15 @@ def test_batchnorm_adds_128_parameters_of_which_64_non_trainable_as_keras():
 
 def test_dropout_layers_follow_each_hidden_layer_and_add_no_parameters():
     net = DenseStack(10000, dropout=0.5)
-    assert [n for n, _ in net.named_children()] == ["hidden_1", "relu_1", "dropout_1", "hidden_2", "relu_2", "dropout_2", "output"]
+    assert [n for n, _ in net.named_children()] == [
+        "hidden_1",
+        "relu_1",
+        "dropout_1",
+        "hidden_2",
+        "relu_2",
+        "dropout_2",
+        "output",
+    ]
     assert count_parameters(net) == (160_305, 0)
     assert "dropout_1 (Dropout)" in keras_summary(net)
 
@@ -65,7 +87,10 @@ def test_training_loss_is_cross_entropy_plus_penalty_as_keras_reports_it():
     loss = model.model_step((x, y), 0, "train")
     expected = F.binary_cross_entropy(torch.sigmoid(model(x)), y) + model.penalty()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert model.predict_proba(x).shape == (8,) and ((model.predict_proba(x) > 0) & (model.predict_proba(x) < 1)).all()
+    assert (
+        model.predict_proba(x).shape == (8,)
+        and ((model.predict_proba(x) > 0) & (model.predict_proba(x) < 1)).all()
+    )
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])
@@ -103,9 +128,17 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
 
     from imdb_lightning.data import IMDBDataModule
 
-    dm = IMDBDataModule(data_dir, num_words=30, val_size=13, batch_size=8)  # 13 = a full batch and a partial one
+    dm = IMDBDataModule(
+        data_dir, num_words=30, val_size=13, batch_size=8
+    )  # 13 = a full batch and a partial one
     model = IMDBClassifier(input_dim=30, l2=0.01)
-    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, num_sanity_val_steps=0)
+    trainer = L.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(model, datamodule=dm)
     model.eval()
     x, y = dm.on_after_batch_transfer(dm.loader("val").gather(torch.arange(13)), 0)
@@ -113,7 +146,9 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
         logits = model(x)
         expected_loss = F.binary_cross_entropy_with_logits(logits, y) + model.penalty()
     assert trainer.callback_metrics["val/loss"].item() == pytest.approx(expected_loss.item(), rel=1e-5)
-    assert trainer.callback_metrics["val/acc"].item() == pytest.approx(((logits > 0).float() == y).float().mean().item())
+    assert trainer.callback_metrics["val/acc"].item() == pytest.approx(
+        ((logits > 0).float() == y).float().mean().item()
+    )
 
 
 def test_accuracy_metric_agrees_with_torchmetrics():

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import math
 
+import hydra
 import pytest
 import torch
-
-import hydra
 from hydra import compose, initialize_config_dir
 
 from imdb_lightning.config import CONFIG_DIR
-from imdb_lightning.optimizers import KerasAdagrad, KerasAdam, KerasAdamax, KerasAdamW, KerasNadam, KerasRMSprop
+from imdb_lightning.optimizers import (
+    KerasAdagrad,
+    KerasAdam,
+    KerasAdamax,
+    KerasAdamW,
+    KerasNadam,
+    KerasRMSprop,
+)
 
 GRADS = [torch.tensor([0.5, -1.0, 2e-4]), torch.tensor([0.1, 0.3, -2e-4]), torch.tensor([-0.7, 0.0, 1e-3])]
 W0 = [1.0, -2.0, 0.5]
@@ -146,7 +152,9 @@ def test_keras_and_pytorch_rmsprop_differ_where_the_gradient_is_tiny():
         w.grad = g.to(torch.float64)
         opt.step()
     assert keras[0] == pytest.approx(w[0].item(), rel=1e-6)  # large gradients: same step
-    assert abs(keras[2] - 0.5) < 0.75 * abs(w[2].item() - 0.5)  # tiny gradients: eps inside the root damps them
+    assert abs(keras[2] - 0.5) < 0.75 * abs(
+        w[2].item() - 0.5
+    )  # tiny gradients: eps inside the root damps them
 
 
 @pytest.mark.parametrize("cls", [KerasRMSprop, KerasAdagrad, KerasAdam, KerasAdamW, KerasNadam, KerasAdamax])

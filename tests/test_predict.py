@@ -15,7 +15,9 @@ from imdb_lightning.predict import load, main
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    out, metrics = train_small_run(tmp_path_factory.mktemp("predict"), "trainer.max_epochs=15", "optimizer.lr=0.01")
+    out, metrics = train_small_run(
+        tmp_path_factory.mktemp("predict"), "trainer.max_epochs=15", "optimizer.lr=0.01"
+    )
     assert metrics["val/acc_best"] >= 0.8
     return out
 
@@ -25,8 +27,16 @@ def rows(capsys) -> list[dict]:
 
 
 def test_checkpoint_carries_the_encoding(trained_run):
-    state = torch.load(trained_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["IMDBDataModule"]
-    assert state["encoding"] == {"num_words": 30, "skip_top": 0, "start_char": 1, "oov_char": 2, "index_from": 3}
+    state = torch.load(trained_run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)[
+        "IMDBDataModule"
+    ]
+    assert state["encoding"] == {
+        "num_words": 30,
+        "skip_top": 0,
+        "start_char": 1,
+        "oov_char": 2,
+        "index_from": 3,
+    }
     word_index = json.loads(state["word_index_json"])
     assert word_index["the"] == 1 and max(word_index.values()) < 30 - 3
 
@@ -38,7 +48,17 @@ def test_new_text_is_encoded_as_the_training_reviews_were(trained_run):
 
 
 def test_predicts_sentiment_of_texts_on_the_command_line(trained_run, capsys):
-    assert main([str(trained_run), "--json", "A great, brilliant film: I loved it, wonderful!", "Awful. Boring, the worst waste of time."]) == 0
+    assert (
+        main(
+            [
+                str(trained_run),
+                "--json",
+                "A great, brilliant film: I loved it, wonderful!",
+                "Awful. Boring, the worst waste of time.",
+            ]
+        )
+        == 0
+    )
     positive, negative = rows(capsys)
     assert positive["label"] == "positive" and positive["probability_positive"] > 0.5
     assert negative["label"] == "negative" and negative["probability_positive"] < 0.5
@@ -65,7 +85,10 @@ def test_missing_checkpoint_or_text_is_a_clear_error(tmp_path, capsys, monkeypat
 def test_a_checkpoint_of_other_layers_is_a_clear_error(trained_run, tmp_path, capsys):
     ckpt = torch.load(trained_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     # as saved before the kernels were stored [in, out]: nn.Linear's "weight", transposed
-    ckpt["state_dict"] = {k.replace(".kernel", ".weight"): v.t() if k.endswith(".kernel") else v for k, v in ckpt["state_dict"].items()}
+    ckpt["state_dict"] = {
+        k.replace(".kernel", ".weight"): v.t() if k.endswith(".kernel") else v
+        for k, v in ckpt["state_dict"].items()
+    }
     torch.save(ckpt, tmp_path / "old.ckpt")
     assert main([str(tmp_path / "old.ckpt"), "some text"]) == 2
     assert "older version" in capsys.readouterr().err

@@ -32,10 +32,24 @@ def histories(tmp_path_factory, real_cache):
         out = {}
         for experiment, seed in RUNS:
             folder = tmp_path_factory.mktemp(f"{experiment}-{seed}")
-            cfg = compose_run(folder, [f"+experiment={experiment}", f"data.data_dir={os.path.abspath(REAL_DATA)}", "trainer.enable_progress_bar=false", f"seed={seed}"])
+            cfg = compose_run(
+                folder,
+                [
+                    f"+experiment={experiment}",
+                    f"data.data_dir={os.path.abspath(REAL_DATA)}",
+                    "trainer.enable_progress_bar=false",
+                    f"seed={seed}",
+                ],
+            )
             metrics = train(cfg)
             out[experiment, seed] = (json.loads((folder / "history.json").read_text()), metrics)
-            print(experiment, seed, {k: round(v[-1], 4) for k, v in out[experiment, seed][0].items()}, "test", round(metrics["test/acc"], 4))
+            print(
+                experiment,
+                seed,
+                {k: round(v[-1], 4) for k, v in out[experiment, seed][0].items()},
+                "test",
+                round(metrics["test/acc"], 4),
+            )
     return out
 
 
@@ -59,7 +73,9 @@ def mean_final(histories, experiment: str, key: str) -> float:
 @pytest.mark.parametrize("regularized", ["dropout", "l2"])
 def test_regularization_ends_with_lower_mean_validation_loss_than_baseline(histories, regularized):
     # The lecture's claim is about the variants, not one seed: on Keras's split single seeds differ by < 0.01.
-    assert mean_final(histories, regularized, "val_loss") < mean_final(histories, "baseline", "val_loss") - 0.02
+    assert (
+        mean_final(histories, regularized, "val_loss") < mean_final(histories, "baseline", "val_loss") - 0.02
+    )
 
 
 def test_zero_initialization_cannot_learn(histories):

@@ -12,17 +12,37 @@ import yaml
 from imdb_lightning.report import collect_runs, main, summarize, write_report
 
 
-def fake_job(sweep: Path, job: int, overrides: list[str], val_acc: list[float], *, status: str | None = "completed", test_acc: float = 0.8) -> Path:
+def fake_job(
+    sweep: Path,
+    job: int,
+    overrides: list[str],
+    val_acc: list[float],
+    *,
+    status: str | None = "completed",
+    test_acc: float = 0.8,
+) -> Path:
     folder = sweep / f"{job}-{','.join(overrides)}"
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     n = len(val_acc)
-    history = {"loss": [0.5] * n, "accuracy": [0.8] * n, "val_loss": [1.0 - a for a in val_acc], "val_accuracy": val_acc}
+    history = {
+        "loss": [0.5] * n,
+        "accuracy": [0.8] * n,
+        "val_loss": [1.0 - a for a in val_acc],
+        "val_accuracy": val_acc,
+    }
     if status == "diverged":
         history["val_loss"][-1] = None
     (folder / "history.json").write_text(json.dumps(history))
     if status is not None:
-        metrics = {"status": status, "test/acc": test_acc, "test/loss": 0.4, "params": 160305, "epochs": n, "fit_seconds": 2.0 * n}
+        metrics = {
+            "status": status,
+            "test/acc": test_acc,
+            "test/loss": 0.4,
+            "params": 160305,
+            "epochs": n,
+            "fit_seconds": 2.0 * n,
+        }
         (folder / "metrics.json").write_text(json.dumps(metrics))
     return folder
 
@@ -36,7 +56,9 @@ def sweep(tmp_path) -> Path:
     fake_job(sweep, 0, ["+experiment=baseline", "seed=1"], [0.80, 0.88, 0.86], test_acc=0.85)
     fake_job(sweep, 1, ["+experiment=baseline", "seed=2"], [0.82, 0.86, 0.90], test_acc=0.87)
     fake_job(sweep, 2, ["+experiment=dropout", "seed=1"], [0.70, 0.75, 0.80])
-    fake_job(sweep, 3, ["+experiment=dropout", "seed=2"], [0.70, 0.74, 0.79], status=None)  # crashed: no metrics
+    fake_job(
+        sweep, 3, ["+experiment=dropout", "seed=2"], [0.70, 0.74, 0.79], status=None
+    )  # crashed: no metrics
     fake_job(sweep, 4, ["+experiment=l2", "seed=1"], [0.6, 0.5, 0.5], status="diverged")
     # job 5 (l2, seed 2) never ran: missing
     return sweep
@@ -45,9 +67,12 @@ def sweep(tmp_path) -> Path:
 def test_runs_are_grouped_over_seeds_with_every_status_kept(sweep):
     runs = collect_runs(sweep)
     assert [(r.label, r.seed, r.status) for r in runs] == [
-        ("baseline", 1, "completed"), ("baseline", 2, "completed"),
-        ("dropout", 1, "completed"), ("dropout", 2, "crashed"),
-        ("l2", 1, "diverged"), ("l2", 2, "missing"),
+        ("baseline", 1, "completed"),
+        ("baseline", 2, "completed"),
+        ("dropout", 1, "completed"),
+        ("dropout", 2, "crashed"),
+        ("l2", 1, "diverged"),
+        ("l2", 2, "missing"),
     ]
 
 
@@ -60,7 +85,13 @@ def test_means_and_stds_are_computed_from_the_histories(sweep):
     assert base["mean"]["final_val_loss"] == pytest.approx(1 - (0.86 + 0.90) / 2)
     assert base["mean"]["test_acc"] == pytest.approx(0.86)
     assert base["mean"]["s_per_epoch"] == pytest.approx(2.0)
-    assert table["dropout"]["counts"] == {"completed": 1, "diverged": 0, "failed": 0, "crashed": 1, "missing": 0}
+    assert table["dropout"]["counts"] == {
+        "completed": 1,
+        "diverged": 0,
+        "failed": 0,
+        "crashed": 1,
+        "missing": 0,
+    }
     assert table["l2"]["counts"] == {"completed": 0, "diverged": 1, "failed": 0, "crashed": 0, "missing": 1}
 
 
@@ -93,7 +124,9 @@ def test_a_failed_job_is_listed_with_its_error(tmp_path):
     sweep.mkdir()
     fake_job(sweep, 0, ["+experiment=baseline", "seed=1"], [0.80, 0.88], test_acc=0.85)
     folder = fake_job(sweep, 1, ["+experiment=baseline", "seed=2"], [0.7], status=None)
-    (folder / "metrics.json").write_text(json.dumps({"status": "failed", "error": "DataError: the disk is full"}))
+    (folder / "metrics.json").write_text(
+        json.dumps({"status": "failed", "error": "DataError: the disk is full"})
+    )
     runs = collect_runs(sweep)
     assert [r.status for r in runs] == ["completed", "failed"]
     assert summarize(runs)["baseline"]["counts"]["failed"] == 1

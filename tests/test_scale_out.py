@@ -1,4 +1,5 @@
-"""Hyperparameter search and scale-out: Optuna (with SQLite storage and resume), joblib, submitit, DDP config."""
+"""Hyperparameter search and scale-out: Optuna (with SQLite storage and resume), joblib, submitit, DDP
+config."""
 
 from __future__ import annotations
 
@@ -19,7 +20,16 @@ pytestmark = pytest.mark.slow
 
 
 def cli(*args: str, cwd: Path, data_dir: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "imdb_lightning", "-m", *SMALL, "trainer.max_epochs=2", f"data.data_dir={data_dir}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "imdb_lightning",
+        "-m",
+        *SMALL,
+        "trainer.max_epochs=2",
+        f"data.data_dir={data_dir}",
+        *args,
+    ]
     result = subprocess.run(cmd, cwd=cwd, env=os.environ.copy(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -33,17 +43,36 @@ def test_optuna_study_runs_trials_stores_them_in_sqlite_and_resumes(data_dir, tm
     optuna = pytest.importorskip("optuna")
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     common = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=t"]
-    result = cli(*common, "hydra.sweeper.n_trials=3", f"hydra.sweep.dir={tmp_path / 'a'}", cwd=tmp_path, data_dir=data_dir)
+    result = cli(
+        *common,
+        "hydra.sweeper.n_trials=3",
+        f"hydra.sweep.dir={tmp_path / 'a'}",
+        cwd=tmp_path,
+        data_dir=data_dir,
+    )
     assert "Best value" in result.stdout + result.stderr
     assert len(jobs(tmp_path / "a")) == 3 and (tmp_path / "a" / "optimization_results.yaml").is_file()
-    cli(*common, "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={tmp_path / 'b'}", cwd=tmp_path, data_dir=data_dir)
+    cli(
+        *common,
+        "hydra.sweeper.n_trials=1",
+        f"hydra.sweep.dir={tmp_path / 'b'}",
+        cwd=tmp_path,
+        data_dir=data_dir,
+    )
     study = optuna.load_study(study_name="t", storage=storage)
     assert len(study.trials) == 4 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert all(0.0 <= t.value <= 1.0 for t in study.trials)
 
 
 def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_path):
-    cli("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer=sgd,adam", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path, data_dir=data_dir)
+    cli(
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "optimizer=sgd,adam",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+        cwd=tmp_path,
+        data_dir=data_dir,
+    )
     done = jobs(tmp_path / "s")
     assert len(done) == 2 and all((job / "history.json").is_file() for job in done)
     expected = torch_threads(None, 2, os.cpu_count() or 1)
@@ -51,7 +80,13 @@ def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_pa
 
 
 def test_submitit_local_executor_runs_the_sweep_as_jobs(data_dir, tmp_path):
-    cli("hydra/launcher=submitit_local", "optimizer=sgd,adam", f"hydra.sweep.dir={tmp_path / 's'}", cwd=tmp_path, data_dir=data_dir)
+    cli(
+        "hydra/launcher=submitit_local",
+        "optimizer=sgd,adam",
+        f"hydra.sweep.dir={tmp_path / 's'}",
+        cwd=tmp_path,
+        data_dir=data_dir,
+    )
     done = jobs(tmp_path / "s")
     assert len(done) == 2 and all((job / "metrics.json").is_file() for job in done)
     assert (tmp_path / "s" / ".submitit").is_dir()

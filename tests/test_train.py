@@ -26,7 +26,19 @@ def compose_run(data_dir: Path, out: Path, overrides: list[str]):
 
 def test_every_lecture_variant_has_an_experiment():
     expected = {"baseline", "dropout", "batchnorm", "l2", "l1", "l1l2"}
-    expected |= {f"init_{n}" for n in ("zeros", "random_normal", "too_small", "too_large", "he_normal", "lecun_normal", "glorot_normal", "glorot_uniform")}
+    expected |= {
+        f"init_{n}"
+        for n in (
+            "zeros",
+            "random_normal",
+            "too_small",
+            "too_large",
+            "he_normal",
+            "lecun_normal",
+            "glorot_normal",
+            "glorot_uniform",
+        )
+    }
     expected |= {f"opt_{n}" for n in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")}
     assert expected <= set(EXPERIMENTS)
 
@@ -80,28 +92,57 @@ def test_same_seed_gives_the_same_history_on_cpu(data_dir, tmp_path):
     histories = []
     for i in range(2):
         out = tmp_path / f"run{i}"
-        train(compose_run(data_dir, out, ["trainer.max_epochs=3", "model.dropout=0.3", "seed=7", "trainer.accelerator=cpu"]))
+        train(
+            compose_run(
+                data_dir,
+                out,
+                ["trainer.max_epochs=3", "model.dropout=0.3", "seed=7", "trainer.accelerator=cpu"],
+            )
+        )
         histories.append((out / "history.json").read_text())
     assert histories[0] == histories[1]
-    train(compose_run(data_dir, tmp_path / "other", ["trainer.max_epochs=3", "model.dropout=0.3", "seed=8", "trainer.accelerator=cpu"]))
+    train(
+        compose_run(
+            data_dir,
+            tmp_path / "other",
+            ["trainer.max_epochs=3", "model.dropout=0.3", "seed=8", "trainer.accelerator=cpu"],
+        )
+    )
     assert (tmp_path / "other" / "history.json").read_text() != histories[0]
 
 
 def run_cli(*args: str, cwd: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "imdb_lightning", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
 def test_multirun_sweep_names_jobs_by_overrides_with_one_tensorboard_root(data_dir, tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        "-m", "optimizer=sgd,adam", *SMALL, "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}",
-        cwd=tmp_path, env_extra={"IMDB_LIGHTNING_DATA": str(data_dir)},
+        "-m",
+        "optimizer=sgd,adam",
+        *SMALL,
+        "trainer.max_epochs=2",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        env_extra={"IMDB_LIGHTNING_DATA": str(data_dir)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name != "tensorboard")
-    assert len(jobs) == 2 and jobs[0].startswith("0-") and "optimizer=sgd" in jobs[0] and "optimizer=adam" in jobs[1]
+    assert (
+        len(jobs) == 2
+        and jobs[0].startswith("0-")
+        and "optimizer=sgd" in jobs[0]
+        and "optimizer=adam" in jobs[1]
+    )
     assert sorted(p.name for p in (sweep / "tensorboard").iterdir()) == jobs
     for job in jobs:
         assert len(json.loads((sweep / job / "history.json").read_text())["val_loss"]) == 2
@@ -117,7 +158,11 @@ def test_multirun_sweep_names_jobs_by_overrides_with_one_tensorboard_root(data_d
 @pytest.mark.slow
 def test_installed_app_runs_from_any_folder_with_an_experiment(data_dir, tmp_path):
     result = run_cli(
-        "+experiment=batchnorm", *SMALL, "trainer.max_epochs=1", f"data.data_dir={data_dir}", f"hydra.run.dir={tmp_path / 'run'}",
+        "+experiment=batchnorm",
+        *SMALL,
+        "trainer.max_epochs=1",
+        f"data.data_dir={data_dir}",
+        f"hydra.run.dir={tmp_path / 'run'}",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -127,7 +172,17 @@ def test_installed_app_runs_from_any_folder_with_an_experiment(data_dir, tmp_pat
 
 def test_a_diverging_run_stops_cleanly_keeps_its_files_and_says_so(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    cfg = compose_run(data_dir, out, ["trainer.max_epochs=5", "optimizer=sgd", "optimizer.lr=1e12", "model.init=too_large", "model.init_scale=100"])
+    cfg = compose_run(
+        data_dir,
+        out,
+        [
+            "trainer.max_epochs=5",
+            "optimizer=sgd",
+            "optimizer.lr=1e12",
+            "model.init=too_large",
+            "model.init_scale=100",
+        ],
+    )
     metrics = train(cfg)
     assert metrics["status"] == "diverged"
     assert metrics["epochs"] < 5
@@ -147,23 +202,50 @@ def test_metrics_record_status_epochs_time_and_parameters(data_dir, tmp_path):
 def test_checkpoints_load_with_weights_only_whatever_the_optimizer_and_scheduler(data_dir, tmp_path):
     import torch
 
-    train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=1", "test=false", "optimizer=nadam", "scheduler=step", "model.batchnorm=true"]))
+    train(
+        compose_run(
+            data_dir,
+            tmp_path / "run",
+            [
+                "trainer.max_epochs=1",
+                "test=false",
+                "optimizer=nadam",
+                "scheduler=step",
+                "model.batchnorm=true",
+            ],
+        )
+    )
     for name in ("best.ckpt", "last.ckpt"):
         ckpt = torch.load(tmp_path / "run" / "checkpoints" / name, map_location="cpu", weights_only=True)
         betas = ckpt["optimizer_states"][0]["param_groups"][0]["betas"]
         assert type(betas) in (list, tuple) and list(betas) == [0.9, 0.999]  # plain Python, not OmegaConf's
 
 
-def test_last_checkpoint_is_written_when_fit_ends_or_every_n_epochs_when_asked(data_dir, tmp_path, monkeypatch):
+def test_last_checkpoint_is_written_when_fit_ends_or_every_n_epochs_when_asked(
+    data_dir, tmp_path, monkeypatch
+):
     import lightning as L
 
     saved: list[tuple[str, int]] = []
     save = L.Trainer.save_checkpoint
-    monkeypatch.setattr(L.Trainer, "save_checkpoint", lambda self, path, *a, **k: (saved.append((Path(path).name, self.current_epoch)), save(self, path, *a, **k)))
+    monkeypatch.setattr(
+        L.Trainer,
+        "save_checkpoint",
+        lambda self, path, *a, **k: (
+            saved.append((Path(path).name, self.current_epoch)),
+            save(self, path, *a, **k),
+        ),
+    )
     train(compose_run(data_dir, tmp_path / "default", ["trainer.max_epochs=3", "test=false"]))
     assert [s for s in saved if s[0] == "last.ckpt"] == [("last.ckpt", 3)]
     saved.clear()
-    train(compose_run(data_dir, tmp_path / "every2", ["trainer.max_epochs=5", "test=false", "callbacks.last_checkpoint.every_n_epochs=2"]))
+    train(
+        compose_run(
+            data_dir,
+            tmp_path / "every2",
+            ["trainer.max_epochs=5", "test=false", "callbacks.last_checkpoint.every_n_epochs=2"],
+        )
+    )
     assert [s for s in saved if s[0] == "last.ckpt"] == [("last.ckpt", 1), ("last.ckpt", 3), ("last.ckpt", 5)]
 
 
@@ -174,8 +256,19 @@ def test_ctrl_c_keeps_the_history_plots_and_a_checkpoint(data_dir, tmp_path):
 
     run = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "imdb_lightning", *SMALL, "trainer.max_epochs=100000", f"data.data_dir={data_dir}", f"hydra.run.dir={run}"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "imdb_lightning",
+            *SMALL,
+            "trainer.max_epochs=100000",
+            f"data.data_dir={data_dir}",
+            f"hydra.run.dir={run}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -195,13 +288,20 @@ def test_ctrl_c_keeps_the_history_plots_and_a_checkpoint(data_dir, tmp_path):
 def test_resuming_from_a_checkpoint_gives_the_same_final_metrics(data_dir, tmp_path):
     # The resuming command gives another seed: only a checkpoint that really restores the run's weights,
     # optimizer, epoch, dropout generator and data order can end where the uninterrupted run ends.
-    common = ["model.dropout=0.3", "trainer.accelerator=cpu"]  # bit-for-bit determinism is promised on the CPU
+    common = [
+        "model.dropout=0.3",
+        "trainer.accelerator=cpu",
+    ]  # bit-for-bit determinism is promised on the CPU
     whole = train(compose_run(data_dir, tmp_path / "whole", ["trainer.max_epochs=4", "seed=3", *common]))
     train(compose_run(data_dir, tmp_path / "part", ["trainer.max_epochs=2", "seed=3", *common]))
     ckpt = tmp_path / "part" / "checkpoints" / "last.ckpt"
     fresh = train(compose_run(data_dir, tmp_path / "fresh", ["trainer.max_epochs=4", "seed=99", *common]))
     assert fresh["val/loss"] != pytest.approx(whole["val/loss"], abs=1e-6)  # the seed alone changes the run
-    resumed = train(compose_run(data_dir, tmp_path / "resumed", ["trainer.max_epochs=4", f"ckpt_path={ckpt}", "seed=99", *common]))
+    resumed = train(
+        compose_run(
+            data_dir, tmp_path / "resumed", ["trainer.max_epochs=4", f"ckpt_path={ckpt}", "seed=99", *common]
+        )
+    )
     for key in ("val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"):
         assert resumed[key] == pytest.approx(whole[key], abs=1e-6), key
     whole_history = json.loads((tmp_path / "whole" / "history.json").read_text())
@@ -212,11 +312,21 @@ def test_resuming_from_a_checkpoint_gives_the_same_final_metrics(data_dir, tmp_p
 def test_in_a_sweep_a_diverging_job_does_not_stop_the_others(data_dir, tmp_path):
     sweep = tmp_path / "sweep"
     result = run_cli(
-        "-m", "optimizer=sgd", "optimizer.lr=1e12,0.01", *SMALL, "trainer.max_epochs=2", f"data.data_dir={data_dir}", f"hydra.sweep.dir={sweep}",
+        "-m",
+        "optimizer=sgd",
+        "optimizer.lr=1e12,0.01",
+        *SMALL,
+        "trainer.max_epochs=2",
+        f"data.data_dir={data_dir}",
+        f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    statuses = {p.name.split("-", 1)[0]: json.loads((p / "metrics.json").read_text())["status"] for p in sweep.iterdir() if p.name[0].isdigit()}
+    statuses = {
+        p.name.split("-", 1)[0]: json.loads((p / "metrics.json").read_text())["status"]
+        for p in sweep.iterdir()
+        if p.name[0].isdigit()
+    }
     assert statuses == {"0": "diverged", "1": "completed"}  # job 0: lr 1e12, job 1: lr 0.01
 
 
@@ -229,4 +339,8 @@ def test_a_run_that_fails_after_its_folder_exists_says_so_in_metrics_json(data_d
     with pytest.raises(DataError):
         train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=1"]))
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["status"] == "failed" and metrics["error"].startswith("DataError: ") and "test/neg" in metrics["error"]
+    assert (
+        metrics["status"] == "failed"
+        and metrics["error"].startswith("DataError: ")
+        and "test/neg" in metrics["error"]
+    )

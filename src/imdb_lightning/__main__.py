@@ -1,4 +1,5 @@
-"""``python -m imdb_lightning [overrides]``: one lecture experiment (``+experiment=NAME``) or a sweep (``-m``)."""
+"""``python -m imdb_lightning [overrides]``: one lecture experiment (``+experiment=NAME``) or a sweep
+(``-m``)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def objective(metrics: dict, name: str, worst: float) -> float:
     return float(value)
 
 
-#: Sweep plugins users name on the command line, the module that provides each, and the extra that installs it.
+#: Sweep plugins users name on the command line, the module providing each, and the extra installing it.
 PLUGINS = {
     "hydra/launcher=joblib": "hydra_plugins.hydra_joblib_launcher",
     "hydra/launcher=submitit": "hydra_plugins.hydra_submitit_launcher",
@@ -51,7 +52,9 @@ def missing_plugin(argv: list[str]) -> str | None:
     for arg in argv:
         for prefix, module in PLUGINS.items():
             if arg.lstrip("+").startswith(prefix) and not _importable(module):
-                return f"`{arg}` needs a Hydra plugin that is not installed: pip install 'imdb-lightning[sweep]'"
+                return (
+                    f"`{arg}` needs a Hydra plugin that is not installed: pip install 'imdb-lightning[sweep]'"
+                )
     return None
 
 

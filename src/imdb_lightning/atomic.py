@@ -34,7 +34,9 @@ def atomic_open(path: str | Path, mode: str = "wb", *, durable: bool = True, **k
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{_host()}.{os.getpid()}.", suffix=".part", dir=path.parent
+    )
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f

@@ -34,11 +34,14 @@ def save_history(history: dict[str, list[float]], folder: Path) -> None:
     Rewritten after every epoch: atomically (never half-written), without waiting for the disk each time."""
     with atomic_open(folder / "history.json", "w", durable=False) as f:
         # A diverged epoch's NaN/inf is written as null: strict JSON has no NaN.
-        json.dump({k: [v if math.isfinite(v) else None for v in vals] for k, vals in history.items()}, f, indent=1)
+        json.dump(
+            {k: [v if math.isfinite(v) else None for v in vals] for k, vals in history.items()}, f, indent=1
+        )
     epochs = max((len(v) for v in history.values()), default=0)
     with atomic_open(folder / "history.csv", "w", durable=False, newline="") as f:
         csv.writer(f).writerows(
-            [["epoch", *history]] + [[e + 1, *(v[e] if e < len(v) else "" for v in history.values())] for e in range(epochs)]
+            [["epoch", *history]]
+            + [[e + 1, *(v[e] if e < len(v) else "" for v in history.values())] for e in range(epochs)]
         )
 
 
@@ -60,7 +63,9 @@ class KerasHistory(L.Callback):
         parts = [f"{key}: {values[-1]:.4f}" for key, values in self.history.items() if values]
         log.info("Epoch %d/%d - %s", trainer.current_epoch + 1, trainer.max_epochs, " - ".join(parts))
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
         self.plot(trainer)
 
     def plot(self, trainer: L.Trainer | None = None) -> None:
@@ -71,7 +76,9 @@ class KerasHistory(L.Callback):
         paths = plot_history(self.history, self.folder)
         for writer in tensorboards(trainer) if trainer is not None else []:
             for path in paths:
-                writer.add_image(f"curves/{path.stem}", plt_image(path), trainer.global_step, dataformats="HWC")
+                writer.add_image(
+                    f"curves/{path.stem}", plt_image(path), trainer.global_step, dataformats="HWC"
+                )
 
     def state_dict(self) -> dict:
         return {"history": self.history}
@@ -96,9 +103,13 @@ class StopOnDivergence(L.Callback):
         self.diverged_at: tuple[int, int | None] | None = None  # (epoch, batch or None for the epoch's mean)
         self.reason = ""
         self.first_loss: float | None = None  # the first batch's: once, a single read from the device
-        self._first_bad: torch.Tensor | None = None  # on an accelerator: the epoch's first non-finite batch, or -1
+        self._first_bad: torch.Tensor | None = (
+            None  # on an accelerator: the epoch's first non-finite batch, or -1
+        )
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if self.diverged_at is not None or loss is None:
             return
@@ -121,8 +132,17 @@ class StopOnDivergence(L.Callback):
             self._stop(trainer, int(self._first_bad) + 1, "the loss is not finite")
             return
         epoch_loss = trainer.callback_metrics.get("train/loss")
-        if epoch_loss is not None and self.first_loss and float(epoch_loss) > self.factor * abs(self.first_loss):
-            self._stop(trainer, None, f"the epoch's training loss {float(epoch_loss):.3g} is over {self.factor:g} times the first batch's {self.first_loss:.3g}")
+        if (
+            epoch_loss is not None
+            and self.first_loss
+            and float(epoch_loss) > self.factor * abs(self.first_loss)
+        ):
+            self._stop(
+                trainer,
+                None,
+                f"the epoch's training loss {float(epoch_loss):.3g} is over {self.factor:g} times the first "
+                f"batch's {self.first_loss:.3g}",
+            )
 
     def _stop(self, trainer: L.Trainer, batch: int | None, reason: str) -> None:
         self.diverged_at = (trainer.current_epoch + 1, batch)
@@ -148,7 +168,9 @@ class LastCheckpoint(L.Callback):
 
     def __init__(self, dirpath: str | Path, every_n_epochs: int | None = None) -> None:
         if every_n_epochs is not None and every_n_epochs <= 0:
-            raise ConfigError(f"callbacks.last_checkpoint.every_n_epochs must be positive or null, got {every_n_epochs}")
+            raise ConfigError(
+                f"callbacks.last_checkpoint.every_n_epochs must be positive or null, got {every_n_epochs}"
+            )
         self.dirpath = Path(dirpath)
         self.every_n_epochs = every_n_epochs
 
@@ -159,7 +181,9 @@ class LastCheckpoint(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         trainer.save_checkpoint(self.dirpath / "last.ckpt")
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
         if trainer.state.fn != "fit" or trainer.global_step == 0:
             return
         path = self.dirpath / "interrupted.ckpt"
@@ -185,7 +209,15 @@ def add_histogram(writer, tag: str, values: torch.Tensor, step: int, bins: int =
         counts = torch.histc(values, bins=bins, min=lo, max=hi).tolist()
         limits = torch.linspace(lo, hi, bins + 1)[1:].tolist()
     writer.add_histogram_raw(
-        tag, lo, hi, len(values), float(values.sum()), float(values.square().sum()), limits, counts, global_step=step
+        tag,
+        lo,
+        hi,
+        len(values),
+        float(values.sum()),
+        float(values.square().sum()),
+        limits,
+        counts,
+        global_step=step,
     )
 
 
@@ -202,8 +234,8 @@ class LayerDiagnostics(L.Callback):
 
     Zero init: every hidden histogram is a spike at 0 and the hidden gradient norms stay exactly 0 (the
     symmetry is never broken). Too-small: hidden norms orders of magnitude below Glorot's (vanishing).
-    Too-large: norms an order of magnitude or more above (exploding). Off by default (histograms cost time); on in the
-    initializer experiments.
+    Too-large: norms an order of magnitude or more above (exploding). Off by default (histograms cost time);
+    on in the initializer experiments.
     """
 
     def __init__(self, every_n_steps: int = 5) -> None:
@@ -215,7 +247,11 @@ class LayerDiagnostics(L.Callback):
         return [(name, m) for name, m in pl_module.named_modules() if isinstance(m, Dense)]
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
-        layers = [(name.rsplit(".", 1)[-1], m) for name, m in self._dense_layers(pl_module) if m.kernel.grad is not None]
+        layers = [
+            (name.rsplit(".", 1)[-1], m)
+            for name, m in self._dense_layers(pl_module)
+            if m.kernel.grad is not None
+        ]
         self._last_grads = {name: m.kernel.grad.detach().clone() for name, m in layers}
         if trainer.global_step % self.every_n_steps == 0:
             for writer in tensorboards(trainer):
@@ -228,4 +264,6 @@ class LayerDiagnostics(L.Callback):
                 short = name.rsplit(".", 1)[-1]
                 add_histogram(writer, f"weights/{short}", m.kernel, trainer.current_epoch)
                 if short in self._last_grads:
-                    add_histogram(writer, f"gradients/{short}", self._last_grads[short], trainer.current_epoch)
+                    add_histogram(
+                        writer, f"gradients/{short}", self._last_grads[short], trainer.current_epoch
+                    )

@@ -32,7 +32,9 @@ def read_checkpoint(path: str | Path, setting: str = "ckpt_path") -> dict:
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
         # torch's own message speaks of weights_only and pickling, which is not what went wrong here.
         log.debug("torch.load(%s) failed: %r", path, err)
-        raise ConfigError(f"{named} is not a readable checkpoint: truncated, or another kind of file") from None
+        raise ConfigError(
+            f"{named} is not a readable checkpoint: truncated, or another kind of file"
+        ) from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise ConfigError(f"{named} holds no model weights (no state_dict): not a checkpoint of this package")
     return checkpoint

@@ -104,7 +104,9 @@ def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _rule(check: Callable[[object], bool], expected: str, *, optional: bool = False) -> tuple[Callable[[object], bool], str]:
+def _rule(
+    check: Callable[[object], bool], expected: str, *, optional: bool = False
+) -> tuple[Callable[[object], bool], str]:
     if optional:
         return (lambda v: v is None or check(v)), f"{expected} (or null)"
     return check, expected
@@ -132,7 +134,8 @@ RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "data.batch_format": _choice(("auto", "dense", "bag")),
     "data.download": _rule(lambda v: isinstance(v, bool), "true or false"),
     "model.hidden_sizes": _rule(
-        lambda v: OmegaConf.is_list(v) and len(v) > 0 and all(_integer(s) and s > 0 for s in v), "a non-empty list of positive integers"
+        lambda v: OmegaConf.is_list(v) and len(v) > 0 and all(_integer(s) and s > 0 for s in v),
+        "a non-empty list of positive integers",
     ),
     "model.activation": _choice(tuple(ACTIVATIONS)),
     "model.dropout": _rule(lambda v: _number(v) and 0 <= v < 1, "in [0, 1)"),
@@ -170,7 +173,10 @@ def validate(cfg: DictConfig) -> None:
         if isinstance(node, DictConfig) and "_target_" in node:
             unknown, accepted = unknown_keys(node)
             if unknown:
-                raise ConfigError(f"{group}.{unknown[0]} is not a setting of {node._target_.rsplit('.', 1)[-1]}; it takes {', '.join(accepted)}")
+                raise ConfigError(
+                    f"{group}.{unknown[0]} is not a setting of {node._target_.rsplit('.', 1)[-1]}; it takes "
+                    f"{', '.join(accepted)}"
+                )
 
 
 # Keys Hydra reads itself, and what train() passes to the model instead of taking them from the config.

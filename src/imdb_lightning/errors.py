@@ -1,4 +1,5 @@
-"""The two kinds of error a user can fix, each reported as one clear line instead of a traceback; and Ctrl-C."""
+"""The two kinds of error a user can fix, each reported as one clear line instead of a traceback; and
+Ctrl-C."""
 
 import sys
 from collections.abc import Iterator

@@ -1,8 +1,9 @@
-"""TensorBoard's HParams tab: a run's settings when it starts; its final metrics and its real status when it ends.
+"""TensorBoard's HParams tab: a run's settings when it starts; its final metrics and its real status when it
+ends.
 
-Lightning's ``log_hyperparams(params, metrics)`` writes the metrics as 0.0 placeholders at step 0 and marks the
-session a success before the run has done anything; here the start carries no metric values and the end says
-``STATUS_SUCCESS`` for a completed run and ``STATUS_FAILURE`` for one that diverged or failed.
+Lightning's ``log_hyperparams(params, metrics)`` writes the metrics as 0.0 placeholders at step 0 and marks
+the session a success before the run has done anything; here the start carries no metric values and the end
+says ``STATUS_SUCCESS`` for a completed run and ``STATUS_FAILURE`` for one that diverged or failed.
 """
 
 from __future__ import annotations
@@ -19,16 +20,27 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 STATUS = {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE", "failed": "STATUS_FAILURE"}
 
 
-#: Shown for every run, beside the keys a run's command line sets or sweeps: what tells the lecture's runs apart.
+#: Shown for every run, beside the keys its command line sets or sweeps: what tells the lecture's runs apart.
 SHOWN = (
-    "name", "seed", "model.hidden_sizes", "model.activation", "model.dropout", "model.batchnorm", "model.l1", "model.l2",
-    "model.init", "optimizer.lr", "data.num_words", "data.batch_size",
+    "name",
+    "seed",
+    "model.hidden_sizes",
+    "model.activation",
+    "model.dropout",
+    "model.batchnorm",
+    "model.l1",
+    "model.l2",
+    "model.init",
+    "optimizer.lr",
+    "data.num_words",
+    "data.batch_size",
 )
 
 
 def selected_settings(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict:
-    """The settings the HParams tab shows: :data:`SHOWN`, the optimizer's class, and every key the command line
-    set or swept (``overrides`` as Hydra records them), not the ~70 keys of callback and path plumbing."""
+    """The settings the HParams tab shows: :data:`SHOWN`, the optimizer's class, and every key the command
+    line set or swept (``overrides`` as Hydra records them), not the ~70 keys of callback and path plumbing.
+    """
     keys = list(SHOWN)
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
@@ -38,7 +50,9 @@ def selected_settings(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict:
     for key in keys:
         value = OmegaConf.select(cfg, key, default=None)
         if not isinstance(value, DictConfig):  # a config group's whole node is not one setting
-            settings[key.replace(".", "/")] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            settings[key.replace(".", "/")] = (
+                OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            )
     return settings
 
 
@@ -84,7 +98,9 @@ def end_session(loggers: Iterable, status: str) -> None:
     info = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(STATUS[status]))
     content = plugin_data_pb2.HParamsPluginData(session_end_info=info, version=metadata.PLUGIN_DATA_VERSION)
     plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString())
-    summary = Summary(value=[Summary.Value(tag=metadata.SESSION_END_INFO_TAG, metadata=SummaryMetadata(plugin_data=plugin))])
+    summary = Summary(
+        value=[Summary.Value(tag=metadata.SESSION_END_INFO_TAG, metadata=SummaryMetadata(plugin_data=plugin))]
+    )
     for logger in tensorboard_loggers(loggers):
         logger.experiment._get_file_writer().add_summary(summary)
         logger.save()

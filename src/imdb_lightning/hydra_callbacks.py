@@ -11,7 +11,8 @@ from omegaconf import DictConfig
 
 
 def unwritable(folder: Path) -> str | None:
-    """Why ``folder`` cannot hold a run's files, or None: it is made (as Hydra would) and a file is written."""
+    """Why ``folder`` cannot hold a run's files, or None: it is made (as Hydra would) and a file is
+    written."""
     if folder.exists() and not folder.is_dir():
         return "it is a file, not a folder"
     try:
@@ -37,8 +38,8 @@ def _exit_unless_writable(folder: str, key: str) -> None:
 
 
 class CheckOutputFolder(Callback):
-    """One line instead of a traceback when the run or sweep folder cannot be written (a read-only logs folder,
-    ``hydra.run.dir`` naming a file)."""
+    """One line instead of a traceback when the run or sweep folder cannot be written (a read-only logs
+    folder, ``hydra.run.dir`` naming a file)."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         _exit_unless_writable(config.hydra.run.dir, "hydra.run.dir")

@@ -1,11 +1,12 @@
 """Kernel initializers as Keras defines them (biases are always zero).
 
 Kernels are stored as Keras stores them (``[in, out]``, see :class:`~imdb_lightning.layers.Dense`), so
-``fan_in = kernel.shape[0]`` and ``fan_out = kernel.shape[1]``, and a seed draws its numbers in Keras's order. Keras's ``*_normal`` variance-scaling initializers draw from a normal
-*truncated at two standard deviations* and divide the stddev by 0.8796 (the stddev of a unit normal
-truncated there) so the kept values still have the intended variance. The lecture's text simplifies this to
-"a normal with stddev sqrt(2/fan_in)" (He), "sqrt(1/fan_in)" (what it calls Xavier: Keras's LeCun normal)
-and "sqrt(2/(fan_in+fan_out))" (Glorot normal): those are the *target* stddevs, which we reach exactly.
+``fan_in = kernel.shape[0]`` and ``fan_out = kernel.shape[1]``, and a seed draws its numbers in Keras's order.
+Keras's ``*_normal`` variance-scaling initializers draw from a normal *truncated at two standard deviations*
+and divide the stddev by 0.8796 (the stddev of a unit normal truncated there) so the kept values still have
+the intended variance. The lecture's text simplifies this to "a normal with stddev sqrt(2/fan_in)" (He),
+"sqrt(1/fan_in)" (what it calls Xavier: Keras's LeCun normal) and "sqrt(2/(fan_in+fan_out))" (Glorot normal):
+those are the *target* stddevs, which we reach exactly.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def _variance_scaling(scale: float, mode: str) -> Callable[..., None]:
 
 
 def _normal(name: str) -> Callable[..., None]:
-    def init(kernel: torch.Tensor, *, scale: float | None = None, generator: torch.Generator | None = None) -> None:
+    def init(
+        kernel: torch.Tensor, *, scale: float | None = None, generator: torch.Generator | None = None
+    ) -> None:
         with torch.no_grad():
             kernel.normal_(0.0, DEFAULT_SCALES[name] if scale is None else scale, generator=generator)
 
@@ -93,10 +96,14 @@ def target_stddev(name: str, kernel_shape: tuple[int, int], scale: float | None 
     }[name]
 
 
-def initialize(dense: nn.Module, name: str, *, scale: float | None = None, generator: torch.Generator | None = None) -> None:
+def initialize(
+    dense: nn.Module, name: str, *, scale: float | None = None, generator: torch.Generator | None = None
+) -> None:
     """Initialize a Dense layer's ``kernel`` with ``name`` and its ``bias`` with zeros, as Keras does."""
     if name not in INITIALIZERS:
-        raise ConfigError(f"model.init={name!r} is not an initializer; choose one of {', '.join(INITIALIZERS)}")
+        raise ConfigError(
+            f"model.init={name!r} is not an initializer; choose one of {', '.join(INITIALIZERS)}"
+        )
     INITIALIZERS[name](dense.kernel, scale=scale, generator=generator)
     with torch.no_grad():
         dense.bias.zero_()

@@ -1,9 +1,9 @@
 """The two loops PyTorch has no fast CPU kernel for, compiled by numba.
 
-Both move whole rows of a few numbers by index, which vectorized tensor code can only do through large
-index tensors or a sort: adding each review's gradient onto its ids' kernel rows (the sparse first layer's
-backward, about 9× faster than a CSR product's backward here), and copying reviews' id segments into a new
-order (an epoch's shuffle, about 5× faster than ``repeat_interleave`` + indexing). ``scripts/bench_first_layer.py``
+Both move whole rows of a few numbers by index, which vectorized tensor code can only do through large index
+tensors or a sort: adding each review's gradient onto its ids' kernel rows (the sparse first layer's backward,
+about 9× faster than a CSR product's backward here), and copying reviews' id segments into a new order (an
+epoch's shuffle, about 5× faster than ``repeat_interleave`` + indexing). ``scripts/bench_first_layer.py``
 measures the first. They are compiled for the listed types when this module is first imported and cached on
 disk by numba, so no timed fit pays for compilation.
 """
@@ -26,7 +26,8 @@ def compiled(signatures: list[str]) -> Callable[[Callable], Callable]:
     """``numba.njit`` for ``signatures``, cached on disk where numba finds a writable place (beside this file,
     ``NUMBA_CACHE_DIR`` or ``~/.cache/numba``). Where none is (a read-only install run by a user without a
     writable home, as in many containers), numba refuses to cache and would fail the package's import: the
-    loops are then compiled at every start instead, a few seconds, with a warning that says how to avoid it."""
+    loops are then compiled at every start instead, a few seconds, with a warning that says how to avoid it.
+    """
 
     def decorate(fn: Callable) -> Callable:
         try:
@@ -65,7 +66,9 @@ def _copy_segments(values, offsets, index, out, out_offsets):  # pragma: no cove
         out_offsets[i + 1] = pos
 
 
-def gather_segments(values: np.ndarray, offsets: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gather_segments(
+    values: np.ndarray, offsets: np.ndarray, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Segments ``index`` of ``values`` (segment ``i`` is ``values[offsets[i]:offsets[i + 1]]``), back to back
     in that order, and their offsets."""
     index = np.ascontiguousarray(index, dtype=np.int64)

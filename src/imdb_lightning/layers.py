@@ -21,7 +21,8 @@ from imdb_lightning.kernels import scatter_rows
 
 
 class BagSum(torch.autograd.Function):
-    """For each review, the sum of ``kernel``'s rows at its ids: ``multi_hot(ids) @ kernel`` without the rows."""
+    """For each review, the sum of ``kernel``'s rows at its ids: ``multi_hot(ids) @ kernel`` without the
+    rows."""
 
     @staticmethod
     def forward(ctx, ids: torch.Tensor, offsets: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -37,7 +38,9 @@ class BagSum(torch.autograd.Function):
         return None, None, kernel_gradient(ids, offsets, grad, ctx.kernel_shape, compiled=compiled)
 
 
-def kernel_gradient(ids: torch.Tensor, offsets: torch.Tensor, grad: torch.Tensor, shape: torch.Size, *, compiled: bool) -> torch.Tensor:
+def kernel_gradient(
+    ids: torch.Tensor, offsets: torch.Tensor, grad: torch.Tensor, shape: torch.Size, *, compiled: bool
+) -> torch.Tensor:
     """Each review's output gradient added onto its ids' kernel rows: by the compiled loop (CPU), or by
     ``index_add_`` (any device; also what the tests compare the loop with)."""
     grad = grad.contiguous()
@@ -53,11 +56,18 @@ class Dense(nn.Module):
     """Keras's ``Dense`` (without its activation): ``x @ kernel + bias``, the kernel stored ``[in, out]``.
 
     ``nn.Linear`` stores the transpose; in Keras's layout a review's ids select whole contiguous rows, which
-    is what makes the bag input fast, and fans read as Keras reads them. ``x`` is either rows
-    ``[batch, in]`` or a :class:`CompactBatch` whose ids (distinct within each review) stand for multi-hot rows.
+    is what makes the bag input fast, and fans read as Keras reads them. ``x`` is either rows ``[batch, in]``
+    or a :class:`CompactBatch` whose ids (distinct within each review) stand for multi-hot rows.
     """
 
-    def __init__(self, in_features: int, out_features: int, *, init: str = "glorot_uniform", init_scale: float | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        init: str = "glorot_uniform",
+        init_scale: float | None = None,
+    ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.kernel = nn.Parameter(torch.empty(in_features, out_features))

@@ -27,7 +27,8 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 
 class DenseStack(nn.Sequential):
-    """``hidden_1 … hidden_n`` (Dense + activation, then optional batch norm and dropout) → ``output`` (1 logit).
+    """``hidden_1 … hidden_n`` (Dense + activation, then optional batch norm and dropout) → ``output`` (1
+    logit).
 
     Layer names follow the lecture's Keras model, so summaries and TensorBoard read the same. The sigmoid is
     left to the loss (``BCEWithLogits``, numerically safer) and to :meth:`IMDBClassifier.predict_proba`.
@@ -45,7 +46,9 @@ class DenseStack(nn.Sequential):
         init_scale: float | None = None,
     ) -> None:
         if activation not in ACTIVATIONS:
-            raise ConfigError(f"model.activation={activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}")
+            raise ConfigError(
+                f"model.activation={activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}"
+            )
         layers: dict[str, nn.Module] = {}
         width = input_dim
         for i, size in enumerate(hidden_sizes, start=1):
@@ -63,7 +66,8 @@ class DenseStack(nn.Sequential):
 
     def forward(self, x: torch.Tensor | CompactBatch) -> torch.Tensor:
         """Multi-hot rows ``[batch, num_words]``, or a :class:`CompactBatch` of each review's distinct ids,
-        which ``hidden_1`` takes as the same rows without building them (see :class:`~imdb_lightning.layers.Dense`)."""
+        which ``hidden_1`` takes as the same rows without building them (see
+        :class:`~imdb_lightning.layers.Dense`)."""
         for layer in self:
             x = layer(x)
         return x
@@ -77,7 +81,8 @@ class DenseStack(nn.Sequential):
 
 
 def weight_penalty(kernels: Sequence[torch.Tensor], l1: float = 0.0, l2: float = 0.0) -> torch.Tensor:
-    """Keras's ``kernel_regularizer`` term: ``l1·Σ|w| + l2·Σw²`` summed over the kernels (never the biases)."""
+    """Keras's ``kernel_regularizer`` term: ``l1·Σ|w| + l2·Σw²`` summed over the kernels (never the
+    biases)."""
     total = kernels[0].new_zeros(())
     for w in kernels:
         if l1:
@@ -151,7 +156,13 @@ class IMDBClassifier(L.LightningModule):
         # logger=False: train() logs the whole config once, with the HParams-tab metrics.
         self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
         self.net = DenseStack(
-            input_dim, hidden_sizes, activation=activation, dropout=dropout, batchnorm=batchnorm, init=init, init_scale=init_scale
+            input_dim,
+            hidden_sizes,
+            activation=activation,
+            dropout=dropout,
+            batchnorm=batchnorm,
+            init=init,
+            init_scale=init_scale,
         )
         self.optimizer_factory = optimizer or KerasRMSprop
         self.scheduler_factory = scheduler
@@ -191,8 +202,16 @@ class IMDBClassifier(L.LightningModule):
         if batch_idx == 0:
             # A logged metric object is computed over all its updates when the epoch ends, so one log call
             # an epoch is enough (a call every step costs as much as the step's arithmetic here).
-            self.log(f"{stage}/loss", self.metrics[f"{stage}_loss"], on_step=False, on_epoch=True, prog_bar=stage != "test")
-            self.log(f"{stage}/acc", self.metrics[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=True)
+            self.log(
+                f"{stage}/loss",
+                self.metrics[f"{stage}_loss"],
+                on_step=False,
+                on_epoch=True,
+                prog_bar=stage != "test",
+            )
+            self.log(
+                f"{stage}/acc", self.metrics[f"{stage}_acc"], on_step=False, on_epoch=True, prog_bar=True
+            )
             if regularized:
                 self.log(f"{stage}/penalty", self.metrics[f"{stage}_penalty"], on_step=False, on_epoch=True)
         return loss
@@ -213,7 +232,13 @@ class IMDBClassifier(L.LightningModule):
         self.model_step(batch, batch_idx, "test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        x = batch if isinstance(batch, CompactBatch) else batch[0] if isinstance(batch, (tuple, list)) else batch
+        x = (
+            batch
+            if isinstance(batch, CompactBatch)
+            else batch[0]
+            if isinstance(batch, (tuple, list))
+            else batch
+        )
         return self.predict_proba(x)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -228,4 +253,7 @@ class IMDBClassifier(L.LightningModule):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
+        }

@@ -62,7 +62,9 @@ class _KerasOptimizer(Optimizer):
                 self.update(params, [p.grad for p in params], [self.state[p] for p in params], group)
         return loss
 
-    def update(self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict], group: dict) -> None:
+    def update(
+        self, params: list[torch.Tensor], grads: list[torch.Tensor], states: list[dict], group: dict
+    ) -> None:
         raise NotImplementedError
 
 
@@ -85,7 +87,9 @@ class KerasRMSprop(_KerasOptimizer):
 class KerasAdagrad(_KerasOptimizer):
     """Adagrad as Keras: lr 1e-3, initial accumulator 0.1, eps 1e-7 inside the square root."""
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, initial_accumulator_value: float = 0.1, eps: float = 1e-7) -> None:
+    def __init__(
+        self, params: Iterable, lr: float = 1e-3, initial_accumulator_value: float = 0.1, eps: float = 1e-7
+    ) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, initial_accumulator_value=initial_accumulator_value, eps=eps))
 
@@ -104,7 +108,9 @@ def _steps(states: list[dict]) -> list[int]:
     return [state["step"] for state in states]
 
 
-def _moments(params, grads, states, beta1: float, beta2: float) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def _moments(
+    params, grads, states, beta1: float, beta2: float
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Keras's first and second moments, updated: ``m += (g - m)(1-β₁)``, ``v += (g² - v)(1-β₂)``."""
     m = _state(states, "m", params, 0.0)
     v = _state(states, "v", params, 0.0)
@@ -118,7 +124,12 @@ class KerasAdam(_KerasOptimizer):
     """Adam as Keras: lr 1e-3, betas (0.9, 0.999), eps 1e-7 added to the uncorrected root."""
 
     def __init__(
-        self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7, weight_decay: float = 0.0
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-7,
+        weight_decay: float = 0.0,
     ) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
@@ -137,7 +148,12 @@ class KerasAdamW(KerasAdam):
     """AdamW as Keras: Keras's Adam after a decoupled ``w -= lr·wd·w``, weight decay 0.004."""
 
     def __init__(
-        self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7, weight_decay: float = 0.004
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-7,
+        weight_decay: float = 0.004,
     ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay)
 
@@ -145,7 +161,9 @@ class KerasAdamW(KerasAdam):
 class KerasNadam(_KerasOptimizer):
     """Nadam as Keras: lr 1e-3, betas (0.9, 0.999), eps 1e-7, momentum schedule ``μₜ = β₁(1 - 0.96ᵗ/2)``."""
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7) -> None:
+    def __init__(
+        self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7
+    ) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
 
@@ -170,7 +188,9 @@ class KerasNadam(_KerasOptimizer):
 class KerasAdamax(_KerasOptimizer):
     """Adamax as Keras: lr 1e-3, betas (0.9, 0.999), ``u = max(β₂u, |g|)``, eps added to ``u``."""
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7) -> None:
+    def __init__(
+        self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7
+    ) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
 

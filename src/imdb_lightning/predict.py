@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
+from imdb_lightning.checkpoints import read_checkpoint
 from imdb_lightning.data.datamodule import IMDBDataModule, multi_hot
 from imdb_lightning.data.tokenizer import encode_review
-from imdb_lightning.checkpoints import read_checkpoint
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.model import IMDBClassifier
 
@@ -37,14 +37,20 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
     # weights_only: a checkpoint from elsewhere cannot run code when it is read.
     state = read_checkpoint(ckpt, setting="").get(IMDBDataModule.__qualname__)
     if not state or "word_index_json" not in state:
-        raise DataError(f"{ckpt} holds no encoding settings (it was saved by an older version); retrain to predict with it")
+        raise DataError(
+            f"{ckpt} holds no encoding settings (it was saved by an older version); retrain to predict with "
+            f"it"
+        )
     try:
         model = IMDBClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).eval()
     except RuntimeError as err:
         if "state_dict" not in str(err):
             raise
-        raise DataError(f"{ckpt} holds other layers than this version's model (it was saved by an older version); retrain to predict with it") from err
-    # Known words rarer than num_words are out of vocabulary (any rank at or past the cut); unknown ones dropped.
+        raise DataError(
+            f"{ckpt} holds other layers than this version's model (it was saved by an older version); "
+            f"retrain to predict with it"
+        ) from err
+    # Known words rarer than num_words are out of vocabulary (any rank past the cut); unknown ones dropped.
     rare = dict.fromkeys(json.loads(state.get("oov_words_json", "[]")), state["width"])
     return model, {**state, "word_index": {**rare, **json.loads(state["word_index_json"])}}
 
@@ -61,7 +67,11 @@ def predict(model: IMDBClassifier, state: dict, texts: list[str]) -> list[float]
 
 @exit_on_interrupt()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imdb_lightning.predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m imdb_lightning.predict",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("checkpoint", type=Path, help="a .ckpt file or a run folder (logs/runs/<date>)")
     parser.add_argument("texts", nargs="*", help="reviews to classify")
     parser.add_argument("--file", type=Path, help="a file with one review per line")
@@ -72,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             texts += [line for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
         except (OSError, UnicodeDecodeError) as err:
-            print(f"error: cannot read --file {args.file}: {err.strerror if isinstance(err, OSError) else err}", file=sys.stderr)
+            print(
+                f"error: cannot read --file {args.file}: {err.strerror if isinstance(err, OSError) else err}",
+                file=sys.stderr,
+            )
             return 2
     if not texts and not args.file:
         texts = [line for line in sys.stdin.read().splitlines() if line.strip()]

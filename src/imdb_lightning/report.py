@@ -40,19 +40,40 @@ NOT_A_CONFIGURATION = ("seed", "trainer.enable_progress_bar", "data.data_dir", "
 SECTIONS = {
     "regularization": ["baseline", "dropout", "batchnorm", "l1", "l2", "l1l2"],
     "initialization": [
-        "init_zeros", "init_random_normal", "init_too_small", "init_too_large",
-        "init_he_normal", "init_lecun_normal", "init_glorot_normal", "init_glorot_uniform",
+        "init_zeros",
+        "init_random_normal",
+        "init_too_small",
+        "init_too_large",
+        "init_he_normal",
+        "init_lecun_normal",
+        "init_glorot_normal",
+        "init_glorot_uniform",
     ],
     "optimizers": [
-        "opt_sgd", "opt_momentum", "opt_nesterov", "opt_adagrad", "opt_rmsprop",
-        "opt_adam", "opt_adamw", "opt_nadam", "opt_adadelta", "opt_adamax",
+        "opt_sgd",
+        "opt_momentum",
+        "opt_nesterov",
+        "opt_adagrad",
+        "opt_rmsprop",
+        "opt_adam",
+        "opt_adamw",
+        "opt_nadam",
+        "opt_adadelta",
+        "opt_adamax",
     ],
 }
 
 #: The lecture's published Keras figures (one run each; ../shared/lecture/README.md). Reference only: never
 #: written into a result column.
 LECTURE = {
-    "baseline": {"best_val_acc": 0.8876, "best_epoch": 5, "final_val_loss": 0.5418, "final_val_acc": 0.8661, "test_loss": 0.5901, "test_acc": 0.8569},
+    "baseline": {
+        "best_val_acc": 0.8876,
+        "best_epoch": 5,
+        "final_val_loss": 0.5418,
+        "final_val_acc": 0.8661,
+        "test_loss": 0.5901,
+        "test_acc": 0.8569,
+    },
     "dropout": {"best_val_acc": 0.8880, "best_epoch": 10, "final_val_loss": 0.5256, "final_val_acc": 0.8838},
     "batchnorm": {"best_val_acc": 0.8776, "best_epoch": 3, "final_val_loss": 0.7057, "final_val_acc": 0.8530},
     "l2": {"final_val_loss": 0.4465, "final_val_acc": 0.8746},
@@ -60,9 +81,13 @@ LECTURE = {
 
 
 def plot_history(history: dict[str, list[float]], folder: Path) -> list[Path]:
-    """``loss.png`` and ``accuracy.png``: training vs validation per epoch, drawn as the lecture draws them."""
+    """``loss.png`` and ``accuracy.png``: training vs validation per epoch, drawn as the lecture draws
+    them."""
     written = []
-    for metric, title in (("loss", "Training and validation loss"), ("accuracy", "Training and validation accuracy")):
+    for metric, title in (
+        ("loss", "Training and validation loss"),
+        ("accuracy", "Training and validation accuracy"),
+    ):
         train, val = history.get(metric, []), history.get(f"val_{metric}", [])
         if not train and not val:
             continue
@@ -160,17 +185,29 @@ def collect_runs(sweep: Path) -> list[Run]:
     runs: dict[int | str, Run] = {}
     for folder in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
         overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
-        config = yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
+        config = (
+            yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
+        )
         head = folder.name.split("-", 1)[0]
         job = int(head) if head.isdigit() else None
-        history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
-        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+        history = (
+            json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
+        )
+        metrics = (
+            json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
+        )
         status = metrics.get("status", "completed") if metrics else "crashed"
-        runs[job if job is not None else folder.name] = Run(folder, job, configuration_label(overrides), _seed(overrides, config), status, history, metrics)
+        runs[job if job is not None else folder.name] = Run(
+            folder, job, configuration_label(overrides), _seed(overrides, config), status, history, metrics
+        )
     for job, overrides in enumerate(expected_jobs(sweep) or []):
         if job not in runs:
-            runs[job] = Run(sweep / f"{job}-?", job, configuration_label(overrides), _seed(overrides, {}), "missing")
-    return sorted(runs.values(), key=lambda r: (r.job is None, r.job if r.job is not None else 0, str(r.folder)))
+            runs[job] = Run(
+                sweep / f"{job}-?", job, configuration_label(overrides), _seed(overrides, {}), "missing"
+            )
+    return sorted(
+        runs.values(), key=lambda r: (r.job is None, r.job if r.job is not None else 0, str(r.folder))
+    )
 
 
 # ------------------------------------------------------------------------------------------ summarizing
@@ -199,11 +236,21 @@ def run_measures(run: Run) -> dict[str, float]:
     }
 
 
-MEASURES = ("best_val_acc", "best_epoch", "final_val_loss", "final_val_acc", "test_loss", "test_acc", "params", "s_per_epoch")
+MEASURES = (
+    "best_val_acc",
+    "best_epoch",
+    "final_val_loss",
+    "final_val_acc",
+    "test_loss",
+    "test_acc",
+    "params",
+    "s_per_epoch",
+)
 
 
 def summarize(runs: list[Run]) -> dict[str, dict]:
-    """Per configuration (in first-seen order): runs by status and mean/std of each measure over completed runs."""
+    """Per configuration (in first-seen order): runs by status and mean/std of each measure over completed
+    runs."""
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         groups[run.label].append(run)
@@ -214,8 +261,12 @@ def summarize(runs: list[Run]) -> dict[str, dict]:
         table[label] = {
             "runs": members,
             "counts": {s: sum(r.status == s for r in members) for s in STATUSES},
-            "mean": {m: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for m, v in values.items()},
-            "std": {m: float(np.nanstd(v)) if np.isfinite(v).sum() > 1 else math.nan for m, v in values.items()},
+            "mean": {
+                m: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for m, v in values.items()
+            },
+            "std": {
+                m: float(np.nanstd(v)) if np.isfinite(v).sum() > 1 else math.nan for m, v in values.items()
+            },
         }
     return table
 
@@ -233,9 +284,23 @@ def _runs_cell(counts: dict[str, int]) -> str:
 
 
 def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
-    header = ["configuration", "runs", "best val acc", "best epoch", "final val loss", "final val acc", "test loss", "test acc", "params", "s / epoch"]
+    header = [
+        "configuration",
+        "runs",
+        "best val acc",
+        "best epoch",
+        "final val loss",
+        "final val acc",
+        "test loss",
+        "test acc",
+        "params",
+        "s / epoch",
+    ]
     if lecture:
-        header += ["lecture (Keras, 1 run): best val acc (epoch), final val loss, final val acc, test", "ours − lecture"]
+        header += [
+            "lecture (Keras, 1 run): best val acc (epoch), final val loss, final val acc, test",
+            "ours − lecture",
+        ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in table.items():
         mean, std = row["mean"], row["std"]
@@ -270,7 +335,12 @@ def _lecture_cells(label: str, mean: dict[str, float]) -> list[str]:
     shown = f"{best}, {get('final_val_loss')}, {get('final_val_acc')}, {test}"
     diffs = [
         f"{name} {mean[key] - ref[key]:+.4f}"
-        for key, name in (("best_val_acc", "best val acc"), ("final_val_loss", "val loss"), ("final_val_acc", "val acc"), ("test_acc", "test acc"))
+        for key, name in (
+            ("best_val_acc", "best val acc"),
+            ("final_val_loss", "val loss"),
+            ("final_val_acc", "val acc"),
+            ("test_acc", "test acc"),
+        )
         if key in ref and math.isfinite(mean[key])
     ]
     return [shown, ", ".join(diffs)]
@@ -298,7 +368,7 @@ def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
             done = [r for r in table[label]["runs"] if r.status == "completed" and r.history]
             if not done:
                 continue
-            for ax, key in zip(axes, ("val_loss", "val_accuracy")):
+            for ax, key in zip(axes, ("val_loss", "val_accuracy"), strict=True):
                 length = min(len(r.series(key)) for r in done)
                 stack = np.stack([r.series(key)[:length] for r in done])
                 epochs = np.arange(1, length + 1)
@@ -307,7 +377,7 @@ def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
                 if len(done) > 1:
                     std = np.nanstd(stack, axis=0)
                     ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-        for ax, title in zip(axes, ("Validation loss", "Validation accuracy")):
+        for ax, title in zip(axes, ("Validation loss", "Validation accuracy"), strict=True):
             ax.set(title=f"{title} — {section}", xlabel="Epochs", ylabel=title.split()[-1].capitalize())
             ax.grid(alpha=0.3)
         axes[1].legend(fontsize=8, loc="lower right")
@@ -322,12 +392,24 @@ def write_epochs_csv(runs: list[Run], path: Path) -> None:
         for run in runs:
             epochs = max((len(v) for v in run.history.values()), default=0)
             for e in range(epochs):
-                values = [run.history.get(k, [])[e] if e < len(run.history.get(k, [])) else "" for k in HISTORY_KEYS]
-                writer.writerow([run.label, run.seed, run.folder.name, run.status, e + 1, *("" if v is None else v for v in values)])
+                values = [
+                    run.history.get(k, [])[e] if e < len(run.history.get(k, [])) else "" for k in HISTORY_KEYS
+                ]
+                writer.writerow(
+                    [
+                        run.label,
+                        run.seed,
+                        run.folder.name,
+                        run.status,
+                        e + 1,
+                        *("" if v is None else v for v in values),
+                    ]
+                )
 
 
 def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None) -> Path:
-    """Write ``report.md``, ``epochs.csv`` and the curve figures for ``sweep`` into ``out`` (default: the sweep)."""
+    """Write ``report.md``, ``epochs.csv`` and the curve figures for ``sweep`` into ``out`` (default: the
+    sweep)."""
     out = out or sweep
     out.mkdir(parents=True, exist_ok=True)
     runs = collect_runs(sweep)
@@ -340,27 +422,52 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
     lines = [
         f"# Sweep report: {sweep.name}",
         "",
-        f"{len(runs)} jobs, {len(table)} configurations; mean ± std over the completed runs of each (seeds grouped).",
-        "Best val acc is the highest validation accuracy of a run, best epoch where it happened; final values are",
-        "after the last epoch; test is evaluated after fit. s / epoch is fit time (training + validation) per epoch.",
+        f"{len(runs)} jobs, {len(table)} configurations; mean ± std over the completed runs of each (seeds "
+        f"grouped).",
+        "Best val acc is the highest validation accuracy of a run, best epoch where it happened; final "
+        "values are",
+        "after the last epoch; test is evaluated after fit. s / epoch is fit time (training + validation) "
+        "per epoch.",
         "",
         markdown_table(table, lecture=lecture),
         "",
     ]
     if lecture:
-        lines += ["The lecture's column holds its published Keras figures (one run each) for comparison; every other number was measured in this sweep.", ""]
+        lines += [
+            "The lecture's column holds its published Keras figures (one run each) for comparison; every "
+            "other number was measured in this sweep.",
+            "",
+        ]
     if problems:
-        lines += ["## Runs without a result", ""] + [f"- `{r.folder.name}` ({r.label}, seed {r.seed}): {r.status}" + (f" ({r.metrics['error']})" if r.metrics.get("error") else "") for r in problems] + [""]
-    lines += ["## Learning curves", ""] + [f"![{p.stem}]({p.name})" for p in figures] + ["", "Every epoch of every run: [epochs.csv](epochs.csv)", ""]
+        lines += (
+            ["## Runs without a result", ""]
+            + [
+                f"- `{r.folder.name}` ({r.label}, seed {r.seed}): {r.status}"
+                + (f" ({r.metrics['error']})" if r.metrics.get("error") else "")
+                for r in problems
+            ]
+            + [""]
+        )
+    lines += (
+        ["## Learning curves", ""]
+        + [f"![{p.stem}]({p.name})" for p in figures]
+        + ["", "Every epoch of every run: [epochs.csv](epochs.csv)", ""]
+    )
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m imdb_lightning.report", description="Summarize a multirun sweep folder.")
-    parser.add_argument("sweep", type=Path, help="the sweep folder (hydra.sweep.dir), e.g. logs/multirun/2026-11-25_18-00-00")
-    parser.add_argument("--lecture", action="store_true", help="add the lecture's published Keras figures beside ours")
+    parser = argparse.ArgumentParser(
+        prog="python -m imdb_lightning.report", description="Summarize a multirun sweep folder."
+    )
+    parser.add_argument(
+        "sweep", type=Path, help="the sweep folder (hydra.sweep.dir), e.g. logs/multirun/2026-11-25_18-00-00"
+    )
+    parser.add_argument(
+        "--lecture", action="store_true", help="add the lecture's published Keras figures beside ours"
+    )
     parser.add_argument("--out", type=Path, help="write the report here instead of into the sweep folder")
     args = parser.parse_args(argv)
     if not args.sweep.is_dir():

@@ -14,7 +14,8 @@ _KERAS_TYPE = {Dense: "Dense", nn.BatchNorm1d: "BatchNormalization", nn.Dropout:
 
 
 def count_parameters(module: nn.Module) -> tuple[int, int]:
-    """(trainable, non-trainable): parameters with and without gradients, plus float buffers (moving stats)."""
+    """(trainable, non-trainable): parameters with and without gradients, plus float buffers (moving
+    stats)."""
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
     frozen += sum(b.numel() for b in module.buffers() if b.is_floating_point())

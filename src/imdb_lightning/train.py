@@ -28,7 +28,11 @@ from imdb_lightning.summary import count_parameters, keras_summary
 log = logging.getLogger(__name__)
 
 #: Metrics shown as columns of TensorBoard's HParams tab: ours → the HParams name.
-HPARAM_METRICS = {"val/acc_best": "hp/val_acc_best", "val/loss": "hp/val_loss_final", "test/acc": "hp/test_acc"}
+HPARAM_METRICS = {
+    "val/acc_best": "hp/val_acc_best",
+    "val/loss": "hp/val_loss_final",
+    "test/acc": "hp/test_acc",
+}
 
 
 @contextmanager
@@ -48,13 +52,18 @@ def instantiate_all(node: DictConfig | None) -> list:
     """Every ``_target_`` child of a group (callbacks, loggers), in order."""
     if not node:
         return []
-    return [hydra.utils.instantiate(child) for child in node.values() if isinstance(child, DictConfig) and "_target_" in child]
+    return [
+        hydra.utils.instantiate(child)
+        for child in node.values()
+        if isinstance(child, DictConfig) and "_target_" in child
+    ]
 
 
 def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     """Fit, test and leave the run folder complete; return what ``metrics.json`` holds: the final logged
-    metrics, ``status`` (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run that
-    fails after its folder exists leaves ``metrics.json`` with status ``failed`` and the error's first line."""
+    metrics, ``status`` (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run
+    that fails after its folder exists leaves ``metrics.json`` with status ``failed`` and the error's first
+    line."""
     validate(cfg)
     if cfg.get("ckpt_path"):
         check_resumable(cfg)
@@ -71,7 +80,9 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
         # The run folder says what happened (a sweep report and a reader of the folder see it), then the error
         # goes on to the caller as before.
         message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        write_metrics(output_dir, {"status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": ")})
+        write_metrics(
+            output_dir, {"status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": ")}
+        )
         raise
 
 
@@ -79,7 +90,9 @@ def check_resumable(cfg: DictConfig) -> None:
     """Before any data loads: ``ckpt_path`` is a readable checkpoint of a model of this config's shape."""
     checkpoint = read_checkpoint(cfg.ckpt_path)
     saved = checkpoint["state_dict"].get("net.hidden_1.kernel")
-    width = cfg.data.num_words or (saved.shape[0] if saved is not None else 4)  # null: the data decides; trust the checkpoint
+    width = cfg.data.num_words or (
+        saved.shape[0] if saved is not None else 4
+    )  # null: the data decides; trust the checkpoint
     model = hydra.utils.instantiate(cfg.model, input_dim=width, optimizer=None, scheduler=None)
     problem = shape_mismatch(checkpoint, model)
     if problem:
@@ -99,20 +112,28 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
     # which then loads with ``weights_only=True``.
     optimizer = hydra.utils.instantiate(cfg.optimizer, _convert_="all")
     scheduler = hydra.utils.instantiate(cfg.scheduler, _convert_="all") if cfg.get("scheduler") else None
-    model: L.LightningModule = hydra.utils.instantiate(cfg.model, input_dim=datamodule.num_words, optimizer=optimizer, scheduler=scheduler)
+    model: L.LightningModule = hydra.utils.instantiate(
+        cfg.model, input_dim=datamodule.num_words, optimizer=optimizer, scheduler=scheduler
+    )
     summary = keras_summary(model.net)
     log.info("\n%s", summary)
     (output_dir / "summary.txt").write_text(summary + "\n")
 
     loggers = instantiate_all(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False)
-    # The HParams tab: every hyperparameter, with the final metrics below as its columns; the status at the end.
-    with hparams_session(loggers, selected_settings(cfg, command_line_overrides()), HPARAM_METRICS.values()) as outcome:
+    trainer: L.Trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False
+    )
+    # The HParams tab: the run's settings, with the final metrics below as its columns; its status at the end.
+    with hparams_session(
+        loggers, selected_settings(cfg, command_line_overrides()), HPARAM_METRICS.values()
+    ) as outcome:
         with frozen_heap():
             started = time.perf_counter()
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
             fit_seconds = time.perf_counter() - started
-        metrics: dict[str, float | int | str | None] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        metrics: dict[str, float | int | str | None] = {
+            k: float(v) for k, v in trainer.callback_metrics.items()
+        }
         for callback in trainer.callbacks:
             if isinstance(callback, KerasHistory):
                 callback.plot(trainer)
@@ -121,7 +142,9 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
 
         if cfg.test:
             ckpt = "best" if cfg.test_ckpt == "best" and trainer.checkpoint_callback else None
-            tested = trainer.test(model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True)[0]
+            tested = trainer.test(
+                model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True
+            )[0]
             metrics.update(tested)
             # The lecture prints model.evaluate(x_test, y_test): [loss, accuracy].
             print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
@@ -133,7 +156,9 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
             logger.save()
         trainable, frozen = count_parameters(model.net)
         if trainer.strategy.root_device.type == "cuda":
-            metrics["gpu_peak_mb"] = round(torch.cuda.max_memory_allocated(trainer.strategy.root_device) / 2**20, 1)
+            metrics["gpu_peak_mb"] = round(
+                torch.cuda.max_memory_allocated(trainer.strategy.root_device) / 2**20, 1
+            )
         metrics.update(
             status="diverged" if diverged else "completed",
             epochs=trainer.current_epoch,  # epochs run (the last one partly, if the run diverged)

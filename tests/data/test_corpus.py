@@ -1,4 +1,5 @@
-"""The corpus is read once from folder or tarball, cached compactly, and rebuilt when anything it depends on changes."""
+"""The corpus is read once from folder or tarball, cached compactly, and rebuilt when anything it depends on
+changes."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import logging
 
 import numpy as np
 import pytest
-
-from imdb_lightning.data import DataError, KerasEncoding, encode_corpus, load_corpus
-from imdb_lightning.data.corpus import keras_orders
-from imdb_lightning.data import corpus as corpus_module
-from imdb_lightning.data.sources import cache_dir
-from imdb_lightning.errors import ConfigError
 from conftest import read_only
 from synthetic import make_data_dir, write_word_index
+
+from imdb_lightning.data import DataError, KerasEncoding, encode_corpus, load_corpus
+from imdb_lightning.data import corpus as corpus_module
+from imdb_lightning.data.corpus import keras_orders
+from imdb_lightning.data.sources import cache_dir
+from imdb_lightning.errors import ConfigError
 
 
 def cached_files():
@@ -33,7 +34,7 @@ def test_folder_and_tarball_give_the_same_encoding(tmp_path):
 def test_order_is_kerass_positives_then_negatives_each_by_file_name_as_a_string(data_dir):
     train = load_corpus(data_dir).splits["train"]
     assert train.labels.tolist() == [1] * 20 + [0] * 20
-    # make_data_dir names files <i>_<rating>.txt: as strings "0_8.txt" < "10_9.txt" < ... < "19_9.txt" < "1_9.txt"
+    # make_data_dir names files <i>_<rating>.txt; as strings, "0_8.txt" < "10_9.txt" < ... < "1_9.txt"
     names = sorted(f"{i}_{8 + i % 3}.txt" for i in range(20))
     assert train.review_ids[:20].tolist() == [int(name.split("_")[0]) for name in names]
     assert train.review_ids[:4].tolist() == [0, 10, 11, 12] and train.review_ids[11] == 1
@@ -68,7 +69,11 @@ def test_changing_the_word_index_or_a_review_rebuilds_the_cache(data_dir):
     assert len(cached_files()) == 3
     train = third.splits["train"]
     first_positive = int(np.flatnonzero(train.labels == 1)[0])
-    assert train.ranks[train.offsets[first_positive] : train.offsets[first_positive + 1]].tolist() == [1, 1, 1]
+    assert train.ranks[train.offsets[first_positive] : train.offsets[first_positive + 1]].tolist() == [
+        1,
+        1,
+        1,
+    ]
 
 
 def test_corrupt_cache_is_detected_and_rebuilt(data_dir, caplog):
@@ -133,10 +138,30 @@ def test_corpus_word_index_ranks_training_words_by_frequency(data_dir):
         load_corpus(data_dir, word_index="glove")
 
 
-def keras_reference(raw_train, raw_test, *, num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3):
+def keras_reference(
+    raw_train,
+    raw_test,
+    *,
+    num_words=None,
+    skip_top=0,
+    maxlen=None,
+    seed=113,
+    start_char=1,
+    oov_char=2,
+    index_from=3,
+):
     """keras.datasets.imdb.load_data's body (Keras 3.15), run on our ranks in Keras's pre-shuffle order."""
-    x_train = np.array([raw_train.ranks[a:b].tolist() for a, b in zip(raw_train.offsets, raw_train.offsets[1:], strict=False)], dtype=object)
-    x_test = np.array([raw_test.ranks[a:b].tolist() for a, b in zip(raw_test.offsets, raw_test.offsets[1:], strict=False)], dtype=object)
+    x_train = np.array(
+        [
+            raw_train.ranks[a:b].tolist()
+            for a, b in zip(raw_train.offsets, raw_train.offsets[1:], strict=False)
+        ],
+        dtype=object,
+    )
+    x_test = np.array(
+        [raw_test.ranks[a:b].tolist() for a, b in zip(raw_test.offsets, raw_test.offsets[1:], strict=False)],
+        dtype=object,
+    )
     labels_train, labels_test = raw_train.labels, raw_test.labels
     rng = np.random.RandomState(seed)
     indices = np.arange(len(x_train))
@@ -154,7 +179,10 @@ def keras_reference(raw_train, raw_test, *, num_words=None, skip_top=0, maxlen=N
     if maxlen:
         keep_train = [len(x) < maxlen for x in x_train]
         keep_test = [len(x) < maxlen for x in x_test]
-        x_train, labels_train = [x for x, k in zip(x_train, keep_train, strict=True) if k], labels_train[keep_train]
+        x_train, labels_train = (
+            [x for x, k in zip(x_train, keep_train, strict=True) if k],
+            labels_train[keep_train],
+        )
         x_test, labels_test = [x for x, k in zip(x_test, keep_test, strict=True) if k], labels_test[keep_test]
     xs = x_train + x_test
     if not num_words:
@@ -180,7 +208,9 @@ def keras_reference(raw_train, raw_test, *, num_words=None, skip_top=0, maxlen=N
 def test_encode_corpus_gives_what_kerass_load_data_does_on_the_same_arrays(data_dir, settings):
     corpus = load_corpus(data_dir)
     train, test, num_words = encode_corpus(corpus, KerasEncoding(**settings))
-    (x_train, y_train), (x_test, y_test) = keras_reference(corpus.splits["train"], corpus.splits["test"], **settings)
+    (x_train, y_train), (x_test, y_test) = keras_reference(
+        corpus.splits["train"], corpus.splits["test"], **settings
+    )
     assert [train.sequence(i) for i in range(len(train))] == x_train
     assert [test.sequence(i) for i in range(len(test))] == x_test
     assert train.labels.tolist() == y_train.tolist() and test.labels.tolist() == y_test.tolist()

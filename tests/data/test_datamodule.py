@@ -19,17 +19,25 @@ def vectorize_sequences(sequences, dimension):
 
 
 def ready(data_dir, **kwargs) -> IMDBDataModule:
-    dm = IMDBDataModule(data_dir, **{"val_size": 10, "batch_size": 8, "num_words": 20, "batch_format": "dense", **kwargs})
+    dm = IMDBDataModule(
+        data_dir, **{"val_size": 10, "batch_size": 8, "num_words": 20, "batch_format": "dense", **kwargs}
+    )
     dm.prepare_data()
     dm.setup("fit")
     return dm
 
 
 @pytest.mark.parametrize("settings", [{}, {"seed": 3, "maxlen": 30, "skip_top": 4}], ids=str)
-def test_splits_are_load_datas_arrays_with_the_first_val_size_training_reviews_as_validation(data_dir, settings):
+def test_splits_are_load_datas_arrays_with_the_first_val_size_training_reviews_as_validation(
+    data_dir, settings
+):
     dm = ready(data_dir, **settings)
     (x_train, y_train), (x_test, y_test) = load_data(data_dir, num_words=20, **settings)
-    assert {k: len(v) for k, v in dm.splits.items()} == {"val": 10, "train": len(x_train) - 10, "test": len(x_test)}
+    assert {k: len(v) for k, v in dm.splits.items()} == {
+        "val": 10,
+        "train": len(x_train) - 10,
+        "test": len(x_test),
+    }
     assert [dm.splits["val"].sequence(i) for i in range(10)] == list(x_train[:10])
     assert [dm.splits["train"].sequence(i) for i in range(len(x_train) - 10)] == list(x_train[10:])
     assert [dm.splits["test"].sequence(i) for i in range(len(x_test))] == list(x_test)
@@ -81,7 +89,9 @@ def test_training_order_is_reshuffled_per_epoch_and_reproducible(data_dir):
     assert epoch_labels(a, 0)[1] != epoch_labels(a, 1)[1]
     assert sorted(epoch_labels(a, 3)[0]) == sorted(dm.splits["train"].labels.tolist())
     # validation is never shuffled
-    assert [b.labels.tolist() for b in dm.val_dataloader()] == [b.labels.tolist() for b in dm.val_dataloader()]
+    assert [b.labels.tolist() for b in dm.val_dataloader()] == [
+        b.labels.tolist() for b in dm.val_dataloader()
+    ]
 
 
 def test_a_shuffled_epoch_serves_the_permuted_reviews_by_either_gather(data_dir):
@@ -154,7 +164,11 @@ def test_prepare_command_without_data_explains_and_exits_2(tmp_path, capsys):
 
 
 def test_bag_format_serves_each_reviews_distinct_ids_and_auto_picks_it_on_cpu(data_dir):
-    dense, bag, auto = ready(data_dir), ready(data_dir, batch_format="bag"), ready(data_dir, batch_format="auto")
+    dense, bag, auto = (
+        ready(data_dir),
+        ready(data_dir, batch_format="bag"),
+        ready(data_dir, batch_format="auto"),
+    )
     assert auto.resolved_batch_format() == "bag" and dense.resolved_batch_format() == "dense"
     for d_batch, b_batch in zip(dense.loader("val"), bag.loader("val"), strict=True):
         x, _ = dense.on_after_batch_transfer(d_batch, 0)

@@ -26,14 +26,18 @@ def test_real_corpus_has_25000_balanced_reviews_per_split(real_data):
 
 
 # The lecture's print(train_data[0]): Keras's first shuffled training review, train/pos/576_10.txt.
-LECTURE_TRAIN_0 = [int(i) for i in """
-1 14 22 16 43 530 973 1622 1385 65 458 4468 66 3941 4 173 36 256 5 25 100 43 838 112 50 670 2 9 35 480 284 5 150 4
-172 112 167 2 336 385 39 4 172 4536 1111 17 546 38 13 447 4 192 50 16 6 147 2025 19 14 22 4 1920 4613 469 4 22 71 87
-12 16 43 530 38 76 15 13 1247 4 22 17 515 17 12 16 626 18 2 5 62 386 12 8 316 8 106 5 4 2223 5244 16 480 66 3785 33
-4 130 12 16 38 619 5 25 124 51 36 135 48 25 1415 33 6 22 12 215 28 77 52 5 14 407 16 82 2 8 4 107 117 5952 15 256 4 2
-7 3766 5 723 36 71 43 530 476 26 400 317 46 7 4 2 1029 13 104 88 4 381 15 297 98 32 2071 56 26 141 6 194 7486 18 4 226
-22 21 134 476 26 480 5 144 30 5535 18 51 36 28 224 92 25 104 4 226 65 16 38 1334 88 12 16 283 5 16 4472 113 103 32 15
-16 5345 19 178 32""".split()]
+LECTURE_TRAIN_0 = [
+    int(i)
+    for i in """
+1 14 22 16 43 530 973 1622 1385 65 458 4468 66 3941 4 173 36 256 5 25 100 43 838 112 50 670 2 9 35
+480 284 5 150 4 172 112 167 2 336 385 39 4 172 4536 1111 17 546 38 13 447 4 192 50 16 6 147 2025 19
+14 22 4 1920 4613 469 4 22 71 87 12 16 43 530 38 76 15 13 1247 4 22 17 515 17 12 16 626 18 2 5 62
+386 12 8 316 8 106 5 4 2223 5244 16 480 66 3785 33 4 130 12 16 38 619 5 25 124 51 36 135 48 25 1415
+33 6 22 12 215 28 77 52 5 14 407 16 82 2 8 4 107 117 5952 15 256 4 2 7 3766 5 723 36 71 43 530 476
+26 400 317 46 7 4 2 1029 13 104 88 4 381 15 297 98 32 2071 56 26 141 6 194 7486 18 4 226 22 21 134
+476 26 480 5 144 30 5535 18 51 36 28 224 92 25 104 4 226 65 16 38 1334 88 12 16 283 5 16 4472 113
+103 32 15 16 5345 19 178 32""".split()
+]
 
 
 def test_load_data_gives_kerass_labels_in_kerass_order_and_the_lectures_first_review(real_data):
@@ -43,7 +47,8 @@ def test_load_data_gives_kerass_labels_in_kerass_order_and_the_lectures_first_re
     np.testing.assert_array_equal(y_test, keras["y_test"])
     assert x_train[0] == LECTURE_TRAIN_0
     assert decode_review(x_train[0], load_word_index()).startswith(
-        "? this film was just brilliant casting location scenery story direction everyone's really suited the part"
+        "? this film was just brilliant casting location scenery story direction everyone's really suited "
+        "the part"
     )
     assert load_corpus().invalid_utf8 == 0
 
@@ -89,7 +94,10 @@ MEASURE = textwrap.dedent(
             rows += len(x)
     # VmHWM is this program's own peak; ru_maxrss also keeps the RSS of the process it was forked from.
     status = open("/proc/self/status").read() if sys.platform == "linux" else ""
-    peak_kb = int(status.split("VmHWM:")[1].split()[0]) if "VmHWM:" in status else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if "VmHWM:" in status:
+        peak_kb = int(status.split("VmHWM:")[1].split()[0])
+    else:
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"rows": rows, "setup_s": ready, "peak_rss_mb": peak_kb / 1024}))
     """
 )

@@ -8,10 +8,18 @@ import urllib.error
 from pathlib import Path
 
 import pytest
+from synthetic import make_data_dir
 
 from imdb_lightning.data import DataError
-from imdb_lightning.data.sources import REVIEWS, WORD_INDEX, Download, cache_dir, fetch, find_reviews, find_word_index
-from synthetic import make_data_dir
+from imdb_lightning.data.sources import (
+    REVIEWS,
+    WORD_INDEX,
+    Download,
+    cache_dir,
+    fetch,
+    find_reviews,
+    find_word_index,
+)
 
 
 def test_extracted_folder_is_preferred_and_tarball_is_found(tmp_path):
@@ -70,7 +78,10 @@ def serving(*payloads: bytes, lengths: tuple[int | None, ...] | None = None):
     def opener(url):
         i = len(calls)
         calls.append(url)
-        return FakeResponse(payloads[min(i, len(payloads) - 1)], (lengths or (None,) * len(payloads))[min(i, len(payloads) - 1)])
+        return FakeResponse(
+            payloads[min(i, len(payloads) - 1)],
+            (lengths or (None,) * len(payloads))[min(i, len(payloads) - 1)],
+        )
 
     return opener, calls
 

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imdb_lightning.data import DataError, build_word_index, decode_review, encode_review, load_word_index, tokenize
+from imdb_lightning.data import (
+    DataError,
+    build_word_index,
+    decode_review,
+    encode_review,
+    load_word_index,
+    tokenize,
+)
 from imdb_lightning.data.tokenizer import KERAS_FILTERS, apply_id_conventions
 
 INDEX = {"the": 1, "film": 2, "was": 3, "brilliant": 4, "everyone's": 5, "br": 6, "rare": 9000}
@@ -17,7 +24,14 @@ INDEX = {"the": 1, "film": 2, "was": 3, "brilliant": 4, "everyone's": 5, "br": 6
 
 def test_tokenize_lowercases_filters_punctuation_and_keeps_apostrophes():
     assert tokenize("Everyone's GREAT,film!<br />Fly-fishing\tand\nmore") == [
-        "everyone's", "great", "film", "br", "fly", "fishing", "and", "more",
+        "everyone's",
+        "great",
+        "film",
+        "br",
+        "fly",
+        "fishing",
+        "and",
+        "more",
     ]
 
 

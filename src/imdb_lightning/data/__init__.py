@@ -4,8 +4,15 @@ from imdb_lightning.data.corpus import EncodedSplit, encode_corpus, load_corpus
 from imdb_lightning.data.datamodule import BatchLoader, CompactBatch, IMDBDataModule, multi_hot
 from imdb_lightning.data.imdb import load_data
 from imdb_lightning.data.sources import cache_dir
+from imdb_lightning.data.tokenizer import (
+    KerasEncoding,
+    build_word_index,
+    decode_review,
+    encode_review,
+    load_word_index,
+    tokenize,
+)
 from imdb_lightning.errors import DataError
-from imdb_lightning.data.tokenizer import KerasEncoding, build_word_index, decode_review, encode_review, load_word_index, tokenize
 
 __all__ = [
     "BatchLoader",

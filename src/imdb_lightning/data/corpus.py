@@ -26,8 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from imdb_lightning.atomic import atomic_open, clear_stale_parts
-from imdb_lightning.errors import ConfigError, DataError
-from imdb_lightning.kernels import gather_segments
 from imdb_lightning.data.sources import cache_dir, find_reviews, find_word_index
 from imdb_lightning.data.tokenizer import (
     TOKENIZER_VERSION,
@@ -38,6 +36,8 @@ from imdb_lightning.data.tokenizer import (
     ranks_of,
     tokenize,
 )
+from imdb_lightning.errors import ConfigError, DataError
+from imdb_lightning.kernels import gather_segments
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,9 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
         texts[split] = []  # free the text as soon as it is encoded
     if invalid:
         log.warning("%d review(s) were not valid UTF-8 and were decoded with replacement characters", invalid)
-    return Corpus(splits, vocabulary_size=max(word_index.values()), invalid_utf8=invalid, word_index=dict(word_index))
+    return Corpus(
+        splits, vocabulary_size=max(word_index.values()), invalid_utf8=invalid, word_index=dict(word_index)
+    )
 
 
 def check_labels(source: Path, labels: dict[str, list[int]]) -> None:
@@ -209,13 +211,18 @@ def check_labels(source: Path, labels: dict[str, list[int]]) -> None:
     missing = [f"{split}/{name}" for split in SPLITS for name in LABELS if counts[split][name] == 0]
     if missing:
         raise DataError(
-            f"{source} holds no reviews in {', '.join(missing)}: each split needs positive and negative reviews "
+            f"{source} holds no reviews in {', '.join(missing)}: each split needs positive and negative "
+            f"reviews "
             "(aclImdb/<train|test>/<pos|neg>/<id>_<rating>.txt; the official data has 12,500 in each folder)"
         )
     official = 12_500
     if any(n != official for split in counts.values() for n in split.values()):
-        summary = "; ".join(f"{split}: {c['pos']:,} positive, {c['neg']:,} negative" for split, c in counts.items())
-        log.warning("%s is not the official data set (%s; the official one has 12,500 of each)", source, summary)
+        summary = "; ".join(
+            f"{split}: {c['pos']:,} positive, {c['neg']:,} negative" for split, c in counts.items()
+        )
+        log.warning(
+            "%s is not the official data set (%s; the official one has 12,500 of each)", source, summary
+        )
 
 
 # ----------------------------------------------------------------------------------------------- caching
@@ -225,7 +232,12 @@ def source_fingerprint(source: Path) -> dict:
     """What identifies the reviews cheaply: a tarball's name, size and mtime, or a folder's file stats."""
     if source.is_file():
         st = source.stat()
-        return {"kind": "tarball", "path": str(source.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        return {
+            "kind": "tarball",
+            "path": str(source.resolve()),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+        }
     count = size = newest = 0
     for split in SPLITS:
         for label_name in LABELS:
@@ -258,10 +270,16 @@ def cache_path(key: dict, folder: Path | None = None) -> Path:
 
 def save_corpus(corpus: Corpus, path: Path, key: dict) -> None:
     """Write atomically (temporary file, then rename): a crash never leaves a half-written cache behind."""
-    arrays = {f"{split}__{name}": getattr(raw, name) for split, raw in corpus.splits.items() for name in RawSplit.__dataclass_fields__}
+    arrays = {
+        f"{split}__{name}": getattr(raw, name)
+        for split, raw in corpus.splits.items()
+        for name in RawSplit.__dataclass_fields__
+    }
     meta = {"key": key, "vocabulary_size": corpus.vocabulary_size, "invalid_utf8": corpus.invalid_utf8}
     with atomic_open(path) as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), word_index=np.array(json.dumps(corpus.word_index)), **arrays)
+        np.savez(
+            f, meta=np.array(json.dumps(meta)), word_index=np.array(json.dumps(corpus.word_index)), **arrays
+        )
 
 
 def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
@@ -273,7 +291,10 @@ def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
             meta = json.loads(str(npz["meta"]))
             if meta.get("key") != key:
                 raise ValueError("it was made for other data or by another version")
-            splits = {split: RawSplit(**{name: npz[f"{split}__{name}"] for name in RawSplit.__dataclass_fields__}) for split in SPLITS}
+            splits = {
+                split: RawSplit(**{name: npz[f"{split}__{name}"] for name in RawSplit.__dataclass_fields__})
+                for split in SPLITS
+            }
             word_index = json.loads(str(npz["word_index"]))
         for split, raw in splits.items():
             _check_consistent(split, raw, meta["vocabulary_size"])
@@ -354,11 +375,18 @@ def encode_corpus(corpus: Corpus, encoding: KerasEncoding) -> tuple[EncodedSplit
             if len(kept) == 0:
                 shortest = int(np.diff(raw.offsets).min()) + start if len(raw) else 0
                 raise ConfigError(
-                    f"maxlen={encoding.maxlen} keeps no {split} review: reviews of maxlen ids or more are dropped "
+                    f"maxlen={encoding.maxlen} keeps no {split} review: reviews of maxlen ids or more are "
+                    f"dropped "
                     f"(Keras semantics) and the shortest has {shortest}; raise maxlen or set it to null"
                 )
             if len(kept) < len(raw):
-                log.warning("maxlen=%d dropped %d of %d %s reviews (Keras semantics)", encoding.maxlen, len(raw) - len(kept), len(raw), split)
+                log.warning(
+                    "maxlen=%d dropped %d of %d %s reviews (Keras semantics)",
+                    encoding.maxlen,
+                    len(raw) - len(kept),
+                    len(raw),
+                    split,
+                )
                 shuffled[split] = raw.take(kept)
     num_words = encoding.num_words
     if not num_words:

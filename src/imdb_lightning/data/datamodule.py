@@ -45,7 +45,9 @@ def multi_hot(ids: torch.Tensor, offsets: torch.Tensor, num_words: int) -> torch
     ``vectorize_sequences``: presence only, no counts. Built on ``ids``'s device."""
     lengths = offsets[1:] - offsets[:-1]
     # output_size: without it repeat_interleave reads the total back from the device, a sync every batch.
-    rows = torch.repeat_interleave(torch.arange(len(lengths), device=ids.device), lengths, output_size=len(ids))
+    rows = torch.repeat_interleave(
+        torch.arange(len(lengths), device=ids.device), lengths, output_size=len(ids)
+    )
     out = torch.zeros(len(lengths), num_words, dtype=torch.float32, device=ids.device)
     out[rows, ids.long()] = 1.0
     return out
@@ -120,11 +122,12 @@ class BatchLoader:
             epoch = self.gather(self.sampler.order().to(self.device))
         rows = [*range(0, len(epoch.labels), self.batch_size), len(epoch.labels)]
         cuts = epoch.offsets[rows].tolist()  # one copy to the host an epoch, none a step
-        for a, b, start, end in zip(rows, rows[1:], cuts, cuts[1:]):
+        for a, b, start, end in zip(rows, rows[1:], cuts, cuts[1:], strict=False):
             yield CompactBatch(epoch.ids[start:end], epoch.offsets[a : b + 1] - start, epoch.labels[a:b])
 
     def gather(self, index: torch.Tensor, *, compiled: bool | None = None) -> CompactBatch:
-        """Reviews ``index``, in that order: by the compiled copy loop on a CPU, by tensor indexing elsewhere."""
+        """Reviews ``index``, in that order: by the compiled copy loop on a CPU, by tensor indexing
+        elsewhere."""
         if compiled is None:
             compiled = self.device.type == "cpu"
         if compiled:
@@ -174,15 +177,22 @@ class IMDBDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if num_words is not None and num_words < 4:
-            raise ConfigError(f"data.num_words must be at least 4 (ids 0-2 are reserved, 3 is the first word), got {num_words}")
+            raise ConfigError(
+                f"data.num_words must be at least 4 (ids 0-2 are reserved, 3 is the first word), got "
+                f"{num_words}"
+            )
         if batch_size <= 0:
             raise ConfigError(f"data.batch_size must be positive, got {batch_size}")
         if eval_batch_size is not None and eval_batch_size <= 0:
-            raise ConfigError(f"data.eval_batch_size must be positive (or null for data.batch_size), got {eval_batch_size}")
+            raise ConfigError(
+                f"data.eval_batch_size must be positive (or null for data.batch_size), got {eval_batch_size}"
+            )
         if val_size <= 0:
             raise ConfigError(f"data.val_size must be positive, got {val_size}")
         if batch_format not in BATCH_FORMATS:
-            raise ConfigError(f"data.batch_format must be one of {', '.join(BATCH_FORMATS)}, got {batch_format!r}")
+            raise ConfigError(
+                f"data.batch_format must be one of {', '.join(BATCH_FORMATS)}, got {batch_format!r}"
+            )
         self.save_hyperparameters(logger=False)  # train() logs the whole config once
         self.encoding = KerasEncoding(num_words, skip_top, maxlen, seed, start_char, oov_char, index_from)
         self.splits: dict[str, EncodedSplit] = {}
@@ -201,7 +211,9 @@ class IMDBDataModule(L.LightningDataModule):
             return self._width
         if self.hparams.num_words is not None:
             return int(self.hparams.num_words)
-        raise RuntimeError("call setup() first: with num_words=null the width is known once the data is loaded")
+        raise RuntimeError(
+            "call setup() first: with num_words=null the width is known once the data is loaded"
+        )
 
     def _corpus(self):
         hp = self.hparams
@@ -227,7 +239,8 @@ class IMDBDataModule(L.LightningDataModule):
         largest = corpus.vocabulary_size + hp.index_from + 1
         if hp.num_words is not None and hp.num_words > largest:
             raise ConfigError(
-                f"data.num_words={hp.num_words} exceeds the vocabulary: {corpus.vocabulary_size} words + index_from "
+                f"data.num_words={hp.num_words} exceeds the vocabulary: {corpus.vocabulary_size} words + "
+                f"index_from "
                 f"{hp.index_from} allow at most {largest} (or num_words=null for all of them)"
             )
         try:
@@ -235,15 +248,17 @@ class IMDBDataModule(L.LightningDataModule):
         except ConfigError as err:  # it names load_data's keyword (maxlen=...); users type data.maxlen=...
             raise ConfigError(f"data.{err}") from None
         if not 0 < hp.val_size < len(train):
-            raise ConfigError(f"data.val_size must be in (0, {len(train)}) (the training reviews), got {hp.val_size}")
+            raise ConfigError(
+                f"data.val_size must be in (0, {len(train)}) (the training reviews), got {hp.val_size}"
+            )
         self.splits = {
             "val": train.take(np.arange(hp.val_size)),
             "train": train.take(np.arange(hp.val_size, len(train))),
             "test": test,
         }
-        # New text is encoded with the words an id is kept for and, as out of vocabulary, the known words rarer
-        # than that (words the index lacks are dropped). Serialized once: torch.save pickles a JSON string ten
-        # times faster than a dict, and every checkpoint carries it.
+        # New text is encoded with the words an id is kept for and, as out of vocabulary, the known words
+        # rarer than that (words the index lacks are dropped). Serialized once: torch.save pickles a JSON
+        # string ten times faster than a dict, and every checkpoint carries it.
         rank_limit = self._width - hp.index_from
         self._word_index_json = json.dumps({w: r for w, r in corpus.word_index.items() if r < rank_limit})
         self._oov_words_json = json.dumps([w for w, r in corpus.word_index.items() if r >= rank_limit])
@@ -259,7 +274,8 @@ class IMDBDataModule(L.LightningDataModule):
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
     def resolved_batch_format(self) -> str:
-        """``dense`` multi-hot rows or ``bag`` of distinct ids; ``auto`` is the bag on a CPU, where it is faster."""
+        """``dense`` multi-hot rows or ``bag`` of distinct ids; ``auto`` is the bag on a CPU, where it is
+        faster."""
         if self.hparams.batch_format != "auto":
             return self.hparams.batch_format
         return "bag" if self.device.type == "cpu" else "dense"
@@ -276,8 +292,9 @@ class IMDBDataModule(L.LightningDataModule):
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """A resumed run continues the checkpointed one: its later epochs come in the checkpoint's order, whatever
-        ``seed`` the resuming command gives (the weights, optimizer and dropout generator are restored too)."""
+        """A resumed run continues the checkpointed one: its later epochs come in the checkpoint's order,
+        whatever ``seed`` the resuming command gives (the weights, optimizer and dropout generator are
+        restored too)."""
         self._word_index_json = state_dict.get("word_index_json", self._word_index_json)
         self._oov_words_json = state_dict.get("oov_words_json", self._oov_words_json)
         if "shuffle_seed" in state_dict:
@@ -297,7 +314,9 @@ class IMDBDataModule(L.LightningDataModule):
         batch_size = hp.batch_size if split == "train" or hp.eval_batch_size is None else hp.eval_batch_size
         # Under DDP each process takes its share of every epoch (Lightning shards only torch DataLoaders).
         shard = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
-        return BatchLoader(data, batch_size, shuffle=shuffle, seed=self.shuffle_seed, device=self.device, shard=shard)
+        return BatchLoader(
+            data, batch_size, shuffle=shuffle, seed=self.shuffle_seed, device=self.device, shard=shard
+        )
 
     def train_dataloader(self) -> BatchLoader:
         return self.loader("train", shuffle=True)

@@ -46,9 +46,12 @@ class Download:
         return self.url.rsplit("/", 1)[-1]
 
 
-REVIEWS = Download("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz", "7c2ac02c03563afcf9b574c7e56c153a")
+REVIEWS = Download(
+    "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz", "7c2ac02c03563afcf9b574c7e56c153a"
+)
 WORD_INDEX = Download(
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json", "bfafd718b763782e994055a2d397834f"
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json",
+    "bfafd718b763782e994055a2d397834f",
 )
 
 
@@ -59,7 +62,8 @@ class _ChecksumMismatch(Exception):
 def how_to_get_data() -> str:
     return (
         f"Point the environment variable {DATA_ENV} (or the config key {CONFIG_KEY}, e.g. "
-        f"`python -m imdb_lightning {CONFIG_KEY}=/path/to/data`) at a folder holding an extracted `aclImdb/` or "
+        f"`python -m imdb_lightning {CONFIG_KEY}=/path/to/data`) at a folder holding an extracted `aclImdb/` "
+        f"or "
         f"`aclImdb_v1.tar.gz` and `{WORD_INDEX_FILE}`, or let the package download them into the cache "
         f"({CACHE_ENV}, now {cache_dir()}) from:\n  {REVIEWS.url}\n  {WORD_INDEX.url}"
     )
@@ -95,10 +99,16 @@ def find_reviews(data_dir: str | Path | None = None, *, download: bool = True) -
     if folder is not None:
         if not folder.exists() or not folder.is_dir():
             what = "does not exist" if not folder.exists() else "is not a folder"
-            raise DataError(f"the data folder {folder} {what} (data.data_dir or IMDB_LIGHTNING_DATA).\n" + how_to_get_data())
+            raise DataError(
+                f"the data folder {folder} {what} (data.data_dir or IMDB_LIGHTNING_DATA).\n"
+                + how_to_get_data()
+            )
         found = find_reviews_in(folder)
         if found is None:
-            raise DataError(f"no IMDB reviews (`aclImdb/` or `aclImdb*.tar.gz`) in the data folder {folder}.\n" + how_to_get_data())
+            raise DataError(
+                f"no IMDB reviews (`aclImdb/` or `aclImdb*.tar.gz`) in the data folder {folder}.\n"
+                + how_to_get_data()
+            )
         return found
     cached = cache_dir() / REVIEWS.filename
     if cached.is_file():
@@ -115,7 +125,8 @@ def find_word_index(data_dir: str | Path | None = None, *, download: bool = True
         path = folder / WORD_INDEX_FILE
         if not path.is_file():
             raise DataError(
-                f"no {WORD_INDEX_FILE} in the data folder {folder} (set data.word_index=corpus to rank words by "
+                f"no {WORD_INDEX_FILE} in the data folder {folder} (set data.word_index=corpus to rank words "
+                f"by "
                 "their training-set frequency instead).\n" + how_to_get_data()
             )
         return path
@@ -152,7 +163,9 @@ def fetch(source: Download, folder: Path, *, opener: Opener | None = None, attem
             last_problem = f"download failed: {err}"
         if attempt < attempts:
             log.warning("%s: %s; retrying", source.filename, last_problem)
-    raise DataError(f"could not download {source.url} ({last_problem}); nothing was kept.\n" + how_to_get_data())
+    raise DataError(
+        f"could not download {source.url} ({last_problem}); nothing was kept.\n" + how_to_get_data()
+    )
 
 
 def _copy_with_progress(opener: Opener, url: str, out, chunk: int = 1 << 16) -> str:
@@ -170,7 +183,9 @@ def _copy_with_progress(opener: Opener, url: str, out, chunk: int = 1 << 16) -> 
             if now - last >= 1.0:
                 last = now
                 share = f" {100 * done / total:5.1f}%" if total else ""
-                print(f"\rdownloading {name}: {done / 1e6:6.1f} MB{share}", end="", file=sys.stderr, flush=True)
+                print(
+                    f"\rdownloading {name}: {done / 1e6:6.1f} MB{share}", end="", file=sys.stderr, flush=True
+                )
         print(f"\rdownloading {name}: {done / 1e6:6.1f} MB done", file=sys.stderr, flush=True)
     if total and done != total:
         raise OSError(f"connection closed after {done} of {total} bytes")

@@ -75,8 +75,8 @@ def tokenize(text: str) -> list[str]:
 def load_word_index(path: str | Path | None = None) -> dict[str, int]:
     """Read the Keras IMDB word index (word → frequency rank, ``"the": 1``).
 
-    Without a path the index is looked up like the reviews: the data folder (``IMDB_LIGHTNING_DATA``),
-    then the download cache, downloading it if allowed (see :func:`imdb_lightning.data.sources.find_word_index`).
+    Without a path the index is looked up like the reviews: the data folder (``IMDB_LIGHTNING_DATA``), then
+    the download cache, downloading it if allowed (see :func:`imdb_lightning.data.sources.find_word_index`).
     """
     if path is None:
         from imdb_lightning.data.sources import find_word_index
