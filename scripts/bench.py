@@ -70,7 +70,7 @@ def worker_loop(batch_format: str, dm=None) -> dict:
     from imdb_lightning.data import BatchLoader
     from imdb_lightning.model import DenseStack
     from imdb_lightning.optimizers import KerasRMSprop
-    from imdb_lightning.train import frozen_heap
+    from imdb_lightning.train import freeze_library_heap
 
     torch.manual_seed(0)
     dm = dm or _data(batch_format)
@@ -81,8 +81,8 @@ def worker_loop(batch_format: str, dm=None) -> dict:
     val = BatchLoader(dm.bags["val"], dm.hparams.eval_batch_size or dm.hparams.batch_size, device=dev)
     net = DenseStack(dm.num_words).to(dev)
     opt = KerasRMSprop(net.parameters())
-    with frozen_heap():  # as ours: no full garbage collection of the imported libraries inside the timing
-        return {**_fit(dm, net, opt, train, val), **gpu_peak_mb()}
+    freeze_library_heap()  # as ours: no full garbage collection of the imported libraries inside the timing
+    return {**_fit(dm, net, opt, train, val), **gpu_peak_mb()}
 
 
 def train_epoch(net, opt, batches) -> None:
@@ -165,14 +165,14 @@ def timed_fit(model, dm, trainer) -> float:
     """Seconds ``trainer.fit`` takes, with the import-time heap frozen as ``train()`` freezes it."""
     import torch
 
-    from imdb_lightning.train import frozen_heap
+    from imdb_lightning.train import freeze_library_heap
 
-    with frozen_heap():
-        start = time.perf_counter()
-        trainer.fit(model, datamodule=dm)
-        if device() == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
+    freeze_library_heap()
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=dm)
+    if device() == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
 
 def worker_keras() -> dict:
