@@ -195,3 +195,18 @@ def test_ddp_processes_each_take_a_disjoint_share_of_every_epoch(data_dir):
     order = whole.sampler.order()
     for rank, loader in enumerate(shares):
         assert loader.sampler.order().tolist() == order[rank::3].tolist()
+
+
+def test_a_second_module_with_the_same_data_and_settings_reuses_the_prepared_splits(data_dir, monkeypatch):
+    from imdb_lightning.data import datamodule
+
+    first = ready(data_dir)
+    monkeypatch.setattr(datamodule, "load_corpus", lambda *a, **k: pytest.fail("read the corpus again"))
+    second = ready(data_dir)  # as the next job of a sweep does
+    assert second.splits["train"] is first.splits["train"] and second.num_words == first.num_words
+    monkeypatch.undo()
+    other = ready(data_dir, num_words=25)  # other settings: prepared anew
+    assert other.num_words == 25 and other.splits["train"] is not first.splits["train"]
+    (data_dir / "aclImdb" / "train" / "pos" / "0_8.txt").write_text("the film the film")  # other data: anew
+    changed = ready(data_dir, num_words=25)
+    assert changed.splits["train"] is not other.splits["train"]

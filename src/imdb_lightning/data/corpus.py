@@ -314,6 +314,18 @@ def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:
         raise ValueError(f"{split}: ranks outside [1, {vocabulary_size}]")
 
 
+def locate_corpus(
+    data_dir: str | Path | None = None, *, word_index: str = "keras", download: bool = True
+) -> tuple[Path, Path | None, dict]:
+    """The reviews, the word index (None for ``word_index="corpus"``) and the cache key they make: which
+    data a run would load, found cheaply (file stats and a hash of the word index)."""
+    if word_index not in ("keras", "corpus"):
+        raise ConfigError(f"data.word_index must be 'keras' or 'corpus', got {word_index!r}")
+    source = find_reviews(data_dir, download=download)
+    index_path = find_word_index(data_dir, download=download) if word_index == "keras" else None
+    return source, index_path, cache_key(source, index_path)
+
+
 def load_corpus(
     data_dir: str | Path | None = None,
     *,
@@ -326,11 +338,7 @@ def load_corpus(
     ``word_index="keras"`` ranks words with the Keras word index; ``"corpus"`` with training-set word
     frequencies (see :func:`~imdb_lightning.data.tokenizer.build_word_index`).
     """
-    if word_index not in ("keras", "corpus"):
-        raise ConfigError(f"data.word_index must be 'keras' or 'corpus', got {word_index!r}")
-    source = find_reviews(data_dir, download=download)
-    index_path = find_word_index(data_dir, download=download) if word_index == "keras" else None
-    key = cache_key(source, index_path)
+    source, index_path, key = locate_corpus(data_dir, word_index=word_index, download=download)
     path = cache_path(key)
     corpus = load_cached_corpus(path, key) if cache else None
     if corpus is not None:
