@@ -3,6 +3,7 @@ config."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -119,3 +120,35 @@ def test_a_missing_plugin_names_the_extra_to_install(monkeypatch):
     monkeypatch.setattr("imdb_lightning.__main__._importable", lambda module: False)
     assert "pip install 'imdb-lightning[sweep]'" in missing_plugin(["-m", "hydra/launcher=joblib"])
     assert missing_plugin(["+experiment=baseline"]) is None
+
+
+RUN_FOLDER = ("config.yaml", "summary.txt", "history.json", "history.csv", "loss.png", "accuracy.png", "metrics.json")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"],
+        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"],
+        ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2"],
+        ["trainer.accelerator=cpu", "trainer.devices=3"],  # Lightning picks its default strategy for 3 devices
+    ],
+    ids=["ddp-2-first", "ddp-2-again", "ddp-2-third", "3-devices-default-strategy"],
+)
+def test_several_processes_leave_one_complete_run_folder_written_by_rank_zero(args, data_dir, tmp_path):
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", *args, *SMALL, "trainer.max_epochs=2", f"hydra.run.dir={run}"],
+        cwd=tmp_path,
+        env={**os.environ, "IMDB_LIGHTNING_DATA": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert all((run / name).is_file() for name in RUN_FOLDER), sorted(p.name for p in run.iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["epochs"] == 2
+    assert len(json.loads((run / "history.json").read_text())["val_accuracy"]) == 2
+    assert done.stdout.count("test [loss, accuracy]") == 1  # one process reports

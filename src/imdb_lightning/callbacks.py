@@ -59,6 +59,8 @@ class KerasHistory(L.Callback):
         for key, logged in LOGGED_AS.items():
             if logged in metrics:
                 self.history[key].append(float(metrics[logged]))
+        if not trainer.is_global_zero:  # under DDP every process keeps the history; one writes it
+            return
         save_history(self.history, self.folder)
         parts = [f"{key}: {values[-1]:.4f}" for key, values in self.history.items() if values]
         log.info("Epoch %d/%d - %s", trainer.current_epoch + 1, trainer.max_epochs, " - ".join(parts))
@@ -71,7 +73,9 @@ class KerasHistory(L.Callback):
     def plot(self, trainer: L.Trainer | None = None) -> None:
         """Draw ``loss.png`` and ``accuracy.png`` (after fit, outside its timing, or when a run is cut short),
         and show them in TensorBoard's Images tab too."""
-        if not (self.plots and any(self.history.values())):
+        if not (self.plots and any(self.history.values())) or (
+            trainer is not None and not trainer.is_global_zero
+        ):
             return
         paths = plot_history(self.history, self.folder)
         for writer in tensorboards(trainer) if trainer is not None else []:

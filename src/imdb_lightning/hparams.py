@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
@@ -82,6 +83,7 @@ def hparams_session(loggers: Iterable, config: dict, metric_names: Iterable[str]
         end_session(loggers, outcome["status"])
 
 
+@rank_zero_only
 def start_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) -> None:
     """Write the settings (and which metrics will be the tab's columns) now, so the run shows at once."""
     experiment, session_start, _ = hparams_summaries(flatten(config), dict.fromkeys(metric_names, 0.0))
@@ -93,6 +95,7 @@ def start_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) 
         logger.save()
 
 
+@rank_zero_only
 def end_session(loggers: Iterable, status: str) -> None:
     """Close the session with the run's status (``completed``, ``diverged`` or ``failed``)."""
     info = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(STATUS[status]))

@@ -13,6 +13,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from imdb_lightning.atomic import atomic_open
@@ -74,16 +75,17 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    if is_rank_zero():
+        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     try:
         return _fit_and_test(cfg, output_dir)
     except Exception as err:
         # The run folder says what happened (a sweep report and a reader of the folder see it), then the error
         # goes on to the caller as before.
         message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        write_metrics(
-            output_dir, {"status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": ")}
-        )
+        if is_rank_zero():
+            failure = {"status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": ")}
+            write_metrics(output_dir, failure)
         raise
     finally:
         # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
@@ -102,6 +104,12 @@ def check_resumable(cfg: DictConfig) -> None:
     problem = shape_mismatch(checkpoint, model)
     if problem:
         raise ConfigError(f"ckpt_path={cfg.ckpt_path} was saved by a model of another shape: {problem}")
+
+
+def is_rank_zero() -> bool:
+    """Whether this process writes the run folder: under DDP only global rank 0 does (before the trainer
+    exists, Lightning knows the rank from the environment its launcher set)."""
+    return rank_zero_only.rank == 0
 
 
 def release_memory() -> None:
@@ -129,7 +137,8 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
     )
     summary = keras_summary(model.net)
     log.info("\n%s", summary)
-    (output_dir / "summary.txt").write_text(summary + "\n")
+    if is_rank_zero():
+        (output_dir / "summary.txt").write_text(summary + "\n")
 
     loggers = instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = hydra.utils.instantiate(
@@ -158,7 +167,8 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
             )[0]
             metrics.update(tested)
             # The lecture prints model.evaluate(x_test, y_test): [loss, accuracy].
-            print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
+            if trainer.is_global_zero:
+                print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
 
         metrics = {k: (v if math.isfinite(v) else None) for k, v in sorted(metrics.items())}
         final = {hp: metrics.get(key) for key, hp in HPARAM_METRICS.items() if metrics.get(key) is not None}
@@ -177,6 +187,8 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
             params=trainable + frozen,
         )
         outcome["status"] = metrics["status"]
+    if not trainer.is_global_zero:  # under DDP the other processes return the same metrics and write nothing
+        return metrics
     write_metrics(output_dir, metrics)
     if diverged:
         print(f"the run diverged ({guard.reason}); its history is kept")
