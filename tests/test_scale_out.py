@@ -153,3 +153,32 @@ def test_several_processes_leave_one_complete_run_folder_written_by_rank_zero(ar
     assert metrics["status"] == "completed" and metrics["epochs"] == 2
     assert len(json.loads((run / "history.json").read_text())["val_accuracy"]) == 2
     assert done.stdout.count("test [loss, accuracy]") == 1  # one process reports
+
+
+def test_two_sweep_processes_share_one_optuna_study_and_lose_no_trial(data_dir, tmp_path):
+    optuna = pytest.importorskip("optuna")
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    # As the README says for many workers: create the study once, then start them (two processes creating the
+    # storage's tables at the same moment collide), each with its own sampler seed.
+    optuna.create_study(study_name="shared", storage=storage, direction="maximize")
+    common = ["hparams_search=optuna", f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=shared"]
+    args = [*SMALL, "trainer.max_epochs=2", f"data.data_dir={data_dir}", *common, "hydra.sweeper.n_trials=3"]
+    workers = [
+        subprocess.Popen(
+            [
+                *[sys.executable, "-m", "imdb_lightning", "-m", *args],
+                f"hydra.sweeper.sampler.seed={i}",
+                f"hydra.sweep.dir={tmp_path / f'worker{i}'}",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outputs = [worker.communicate(timeout=600)[0] for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), [out[-2000:] for out in outputs]
+    study = optuna.load_study(study_name="shared", storage=storage)
+    assert len(study.trials) == 6 and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert sorted(t.number for t in study.trials) == list(range(6))  # each counted once, none lost
