@@ -14,7 +14,8 @@ machine is shared and noisy, so read the ratios rather than the seconds.
     or the bag, validating every epoch as Keras's ``fit`` does;
 (c) ``keras``: the lecture's code when TensorFlow is installed (skipped with a message otherwise).
 ``--scaling`` adds our fit at num_words 10k/20k/50k/full and at 5k/10k/15k/20k training reviews;
-``--grid`` times every experiment with one seed. ``--device cuda`` runs ours, the bare Trainer and the loops
+``--grid`` times every experiment with one seed (wall time, total fit, the rest per job); ``--sweep-memory N``
+measures a one-epoch N-job sweep's peak memory. ``--device cuda`` runs ours, the bare Trainer and the loops
 on the GPU, ours in both batch formats (multi-hot rows, the default there, and the bag), and adds each
 run's peak GPU memory; Keras stays on the CPU and is left out there. ``--json PATH`` also writes the figures
 to a file. The last line is one JSON object of all figures.
@@ -268,12 +269,16 @@ def run_ours(overrides: list[str], folder: Path) -> dict:
 
 
 def run_worker(name: str, python: str = sys.executable) -> dict:
+    """A worker in its own process: its figures, its peak memory and its whole process's wall time (for the
+    Keras worker, the lecture's script end to end: imports, data, model, fit)."""
+    start = time.perf_counter()
     code, output, rss = measured([python, __file__, "--worker", name])
+    wall = time.perf_counter() - start
     if code != 0:
         raise SystemExit(f"worker {name} failed:\n{output[-3000:]}")
     result = json.loads(output.strip().splitlines()[-1])
     if "skipped" not in result:
-        result["peak_rss_mb"] = rss
+        result.update(peak_rss_mb=rss, wall_seconds=wall)
     return result
 
 
@@ -334,6 +339,9 @@ def main() -> int:
         help="where ours, the bare Trainer and the loops run",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--sweep-memory", type=int, default=0, metavar="JOBS", help="also the peak memory of a JOBS-job sweep"
+    )
     args = parser.parse_args()
     os.environ["IMDB_BENCH_DEVICE"] = args.device  # the workers and ours read it
     if args.worker:
@@ -398,7 +406,13 @@ def main() -> int:
         f"{figures['lightning_bare_vs_best_loop']:.2f}x"
     )
     if "keras_vs_ours" in figures:
-        print(f"Keras / ours: {figures['keras_vs_ours']:.1f}x faster")
+        keras_wall, ours_wall = results["keras"]["wall_seconds"], results["ours"]["wall_seconds"]
+        figures["keras_vs_ours_end_to_end"] = keras_wall / ours_wall
+        print(f"Keras / ours: {figures['keras_vs_ours']:.1f}x faster (fit)")
+        print(
+            f"end to end, process start to exit: Keras's script {keras_wall:.1f} s, ours {ours_wall:.1f} s "
+            f"({figures['keras_vs_ours_end_to_end']:.1f}x)"
+        )
 
     if args.scaling:
         vocab = interleaved(
@@ -444,9 +458,34 @@ def main() -> int:
         if code != 0:
             raise SystemExit(output[-3000:])
         figures["grid_seconds"] = time.perf_counter() - start
+        fits = [json.loads(m.read_text())["fit_seconds"] for m in (tmp / "grid").glob("*/metrics.json")]
+        figures["grid_fit_seconds"] = sum(fits)
+        figures["grid_overhead_per_job"] = (figures["grid_seconds"] - sum(fits)) / len(fits)
         print(
-            f"\nwhole lecture grid (every experiment, one seed, with test): {figures['grid_seconds']:.0f} s"
+            f"\nwhole lecture grid (every experiment, one seed, with test): {figures['grid_seconds']:.0f} s, "
+            f"of which fit {sum(fits):.0f} s ({figures['grid_seconds'] / sum(fits):.2f}x); "
+            f"{figures['grid_overhead_per_job']:.2f} s a job besides its fit"
         )
+
+    if args.sweep_memory:
+        # The driver imports no torch, so a child's ru_maxrss is its own: the sweep's whole peak.
+        code, output, rss = measured(
+            [
+                sys.executable,
+                "-m",
+                "imdb_lightning",
+                "-m",
+                f"seed=range(0,{args.sweep_memory})",
+                "trainer.max_epochs=1",
+                "trainer.enable_progress_bar=false",
+                f"trainer.accelerator={ACCELERATORS[args.device]}",
+                f"hydra.sweep.dir={tmp / 'memory'}",
+            ]
+        )
+        if code != 0:
+            raise SystemExit(output[-3000:])
+        figures["sweep_memory"] = {"jobs": args.sweep_memory, "peak_rss_mb": rss}
+        print(f"peak resident memory of a {args.sweep_memory}-job one-epoch sweep: {rss:.0f} MB")
 
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
