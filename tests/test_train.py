@@ -24,25 +24,6 @@ def compose_run(data_dir: Path, out: Path, overrides: list[str]):
     return runs.compose_run(out, [f"data.data_dir={data_dir}", *SMALL, *overrides])
 
 
-def test_every_lecture_variant_has_an_experiment():
-    expected = {"baseline", "dropout", "batchnorm", "l2", "l1", "l1l2"}
-    expected |= {
-        f"init_{n}"
-        for n in (
-            "zeros",
-            "random_normal",
-            "too_small",
-            "too_large",
-            "he_normal",
-            "lecun_normal",
-            "glorot_normal",
-            "glorot_uniform",
-        )
-    }
-    expected |= {f"opt_{n}" for n in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")}
-    assert expected <= set(EXPERIMENTS)
-
-
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_composes_and_runs_one_fast_dev_batch(experiment, data_dir, tmp_path):
     cfg = compose_run(data_dir, tmp_path / "run", [f"+experiment={experiment}", "+trainer.fast_dev_run=true"])

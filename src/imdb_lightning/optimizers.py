@@ -120,8 +120,8 @@ def _moments(
     return m, v
 
 
-class KerasAdam(_KerasOptimizer):
-    """Adam as Keras: lr 1e-3, betas (0.9, 0.999), eps 1e-7 added to the uncorrected root."""
+class _AdamSettings(_KerasOptimizer):
+    """The settings Keras's Adam family shares, with Keras's defaults (and its optional decoupled decay)."""
 
     def __init__(
         self,
@@ -133,6 +133,10 @@ class KerasAdam(_KerasOptimizer):
     ) -> None:
         _check(lr, eps)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+
+class KerasAdam(_AdamSettings):
+    """Adam as Keras: lr 1e-3, betas (0.9, 0.999), eps 1e-7 added to the uncorrected root."""
 
     def update(self, params, grads, states, group) -> None:
         beta1, beta2 = group["betas"]
@@ -158,14 +162,8 @@ class KerasAdamW(KerasAdam):
         super().__init__(params, lr, betas, eps, weight_decay)
 
 
-class KerasNadam(_KerasOptimizer):
+class KerasNadam(_AdamSettings):
     """Nadam as Keras: lr 1e-3, betas (0.9, 0.999), eps 1e-7, momentum schedule ``μₜ = β₁(1 - 0.96ᵗ/2)``."""
-
-    def __init__(
-        self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7
-    ) -> None:
-        _check(lr, eps)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
 
     def update(self, params, grads, states, group) -> None:
         beta1, beta2 = group["betas"]
@@ -185,14 +183,8 @@ class KerasNadam(_KerasOptimizer):
         torch._foreach_addcdiv_(params, m_hat, denom, value=-group["lr"])
 
 
-class KerasAdamax(_KerasOptimizer):
+class KerasAdamax(_AdamSettings):
     """Adamax as Keras: lr 1e-3, betas (0.9, 0.999), ``u = max(β₂u, |g|)``, eps added to ``u``."""
-
-    def __init__(
-        self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-7
-    ) -> None:
-        _check(lr, eps)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps))
 
     def update(self, params, grads, states, group) -> None:
         beta1, beta2 = group["betas"]
