@@ -107,9 +107,8 @@ class StopOnDivergence(L.Callback):
         self.diverged_at: tuple[int, int | None] | None = None  # (epoch, batch or None for the epoch's mean)
         self.reason = ""
         self.first_loss: float | None = None  # the first batch's: once, a single read from the device
-        self._first_bad: torch.Tensor | None = (
-            None  # on an accelerator: the epoch's first non-finite batch, or -1
-        )
+        # On an accelerator: the epoch's first non-finite batch, or -1.
+        self._first_bad: torch.Tensor | None = None
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
