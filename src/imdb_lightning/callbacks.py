@@ -14,18 +14,12 @@ import torch
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.layers import Dense
-from imdb_lightning.report import HISTORY_KEYS, plot_history
+from imdb_lightning.plots import HISTORY_KEYS, figure_pixels, history_figure, save_pixels
 
 log = logging.getLogger(__name__)
 
 # Keras History key ← our logged metric.
 LOGGED_AS = {"loss": "train/loss", "accuracy": "train/acc", "val_loss": "val/loss", "val_accuracy": "val/acc"}
-
-
-def plt_image(path: Path):
-    import matplotlib.pyplot as plt
-
-    return plt.imread(path)[..., :3]
 
 
 def save_history(history: dict[str, list[float]], folder: Path) -> None:
@@ -77,12 +71,15 @@ class KerasHistory(L.Callback):
             trainer is not None and not trainer.is_global_zero
         ):
             return
-        paths = plot_history(self.history, self.folder)
-        for writer in tensorboards(trainer) if trainer is not None else []:
-            for path in paths:
-                writer.add_image(
-                    f"curves/{path.stem}", plt_image(path), trainer.global_step, dataformats="HWC"
-                )
+        writers = tensorboards(trainer) if trainer is not None else []
+        for metric in ("loss", "accuracy"):
+            fig = history_figure(self.history, metric)
+            if fig is None:
+                continue
+            pixels = figure_pixels(fig, dpi=100)  # drawn once for the file and the Images tab
+            save_pixels(pixels, self.folder / f"{metric}.png")
+            for writer in writers:
+                writer.add_image(f"curves/{metric}", pixels, trainer.global_step, dataformats="HWC")
 
     def state_dict(self) -> dict:
         return {"history": self.history}

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from imdb_lightning.data.datamodule import CompactBatch
+from imdb_lightning.batches import CompactBatch
 from imdb_lightning.initializers import initialize
 from imdb_lightning.kernels import scatter_rows
 

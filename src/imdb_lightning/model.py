@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric, Metric
 
-from imdb_lightning.data.datamodule import CompactBatch
+from imdb_lightning.batches import CompactBatch
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.layers import BatchNormalization, Dense
 from imdb_lightning.optimizers import KerasRMSprop

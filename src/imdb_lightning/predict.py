@@ -14,8 +14,9 @@ from pathlib import Path
 
 import torch
 
+from imdb_lightning.batches import multi_hot
 from imdb_lightning.checkpoints import read_checkpoint
-from imdb_lightning.data.datamodule import IMDBDataModule, multi_hot
+from imdb_lightning.data.datamodule import IMDBDataModule
 from imdb_lightning.data.tokenizer import encode_review
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.model import IMDBClassifier

@@ -1,4 +1,4 @@
-"""Figures and tables made from run histories: one run's plots, and a whole sweep's report.
+"""Tables made from a sweep's runs: one row per configuration, its curves and every epoch.
 
 ``python -m imdb_lightning.report SWEEP_DIR [--lecture]`` reads every job folder of a Hydra multirun and
 writes into the sweep folder:
@@ -24,14 +24,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import yaml
 
-matplotlib.use("Agg")  # files only: runs happen on machines without a screen
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+from imdb_lightning.plots import HISTORY_KEYS, compare_figure, save_figure
 
 #: Overrides that do not make a different configuration: they are grouped over (seed) or incidental.
 NOT_A_CONFIGURATION = ("seed", "trainer.enable_progress_bar", "data.data_dir", "data.download")
@@ -78,36 +74,6 @@ LECTURE = {
     "batchnorm": {"best_val_acc": 0.8776, "best_epoch": 3, "final_val_loss": 0.7057, "final_val_acc": 0.8530},
     "l2": {"final_val_loss": 0.4465, "final_val_acc": 0.8746},
 }
-
-
-def plot_history(history: dict[str, list[float]], folder: Path) -> list[Path]:
-    """``loss.png`` and ``accuracy.png``: training vs validation per epoch, drawn as the lecture draws
-    them."""
-    written = []
-    for metric, title in (
-        ("loss", "Training and validation loss"),
-        ("accuracy", "Training and validation accuracy"),
-    ):
-        train, val = history.get(metric, []), history.get(f"val_{metric}", [])
-        if not train and not val:
-            continue
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        if train:
-            ax.plot(range(1, len(train) + 1), train, "b-o", label=f"Training {metric}")
-        if val:
-            ax.plot(range(1, len(val) + 1), val, "r-o", label=f"Validation {metric}")
-        ax.set(title=title, xlabel="Epochs", ylabel=metric.capitalize())
-        ax.legend()
-        written.append(save_figure(fig, folder / f"{metric}.png", dpi=100))
-    return written
-
-
-def save_figure(fig, path: Path, dpi: int) -> Path:
-    """Lay out, write and close a figure (closing matters: a sweep report draws many)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
 
 
 # ------------------------------------------------------------------------------------------ a sweep's runs
@@ -363,24 +329,11 @@ def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
         by_section[section_of(label)].append(label)
     written = []
     for section, labels in by_section.items():
-        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-        for label in labels:
-            done = [r for r in table[label]["runs"] if r.status == "completed" and r.history]
-            if not done:
-                continue
-            for ax, key in zip(axes, ("val_loss", "val_accuracy"), strict=True):
-                length = min(len(r.series(key)) for r in done)
-                stack = np.stack([r.series(key)[:length] for r in done])
-                epochs = np.arange(1, length + 1)
-                mean = np.nanmean(stack, axis=0)
-                (line,) = ax.plot(epochs, mean, "-o", markersize=3, label=f"{label} (n={len(done)})")
-                if len(done) > 1:
-                    std = np.nanstd(stack, axis=0)
-                    ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-        for ax, title in zip(axes, ("Validation loss", "Validation accuracy"), strict=True):
-            ax.set(title=f"{title} — {section}", xlabel="Epochs", ylabel=title.split()[-1].capitalize())
-            ax.grid(alpha=0.3)
-        axes[1].legend(fontsize=8, loc="lower right")
+        histories = {
+            label: [r.history for r in table[label]["runs"] if r.status == "completed" and r.history]
+            for label in labels
+        }
+        fig = compare_figure(histories, title=section)
         written.append(save_figure(fig, folder / f"curves_{section}.png", dpi=90))
     return written
 

@@ -1,7 +1,8 @@
 """IMDB reviews the way the lecture's Keras code sees them: encoding, sources, cache and DataModule."""
 
+from imdb_lightning.batches import CompactBatch, multi_hot
 from imdb_lightning.data.corpus import EncodedSplit, encode_corpus, load_corpus
-from imdb_lightning.data.datamodule import BatchLoader, CompactBatch, IMDBDataModule, multi_hot
+from imdb_lightning.data.datamodule import BatchLoader, IMDBDataModule
 from imdb_lightning.data.imdb import load_data
 from imdb_lightning.data.sources import cache_dir
 from imdb_lightning.data.tokenizer import (

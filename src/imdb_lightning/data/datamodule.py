@@ -16,12 +16,12 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import lightning as L
 import numpy as np
 import torch
 
+from imdb_lightning.batches import CompactBatch, multi_hot
 from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus, load_corpus, locate_corpus
 from imdb_lightning.data.tokenizer import KerasEncoding
 from imdb_lightning.errors import ConfigError
@@ -31,27 +31,6 @@ log = logging.getLogger(__name__)
 
 
 BATCH_FORMATS = ("auto", "dense", "bag")
-
-
-class CompactBatch(NamedTuple):
-    """A batch of reviews as ids back to back (``offsets`` has ``len(labels) + 1`` entries) and labels."""
-
-    ids: torch.Tensor
-    offsets: torch.Tensor
-    labels: torch.Tensor
-
-
-def multi_hot(ids: torch.Tensor, offsets: torch.Tensor, num_words: int) -> torch.Tensor:
-    """``[batch, num_words]`` float32 rows with a 1 at each id a review contains, as the lecture's
-    ``vectorize_sequences``: presence only, no counts. Built on ``ids``'s device."""
-    lengths = offsets[1:] - offsets[:-1]
-    # output_size: without it repeat_interleave reads the total back from the device, a sync every batch.
-    rows = torch.repeat_interleave(
-        torch.arange(len(lengths), device=ids.device), lengths, output_size=len(ids)
-    )
-    out = torch.zeros(len(lengths), num_words, dtype=torch.float32, device=ids.device)
-    out[rows, ids.long()] = 1.0
-    return out
 
 
 class EpochPermutation:

@@ -1,0 +1,115 @@
+"""Learning curves: one run's loss and accuracy as the lecture draws them, and several runs side by side.
+
+Drawn on matplotlib ``Figure`` objects rather than pyplot's: no backend is chosen or switched (a notebook
+keeps its inline display, a headless run needs no screen) and nothing stays registered once a figure is saved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn: a run imports this module before fit
+    from matplotlib.figure import Figure
+
+#: The keys of Keras's ``History.history`` that a run records, one value per epoch.
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+History = Mapping[str, Sequence[float | None]]
+
+
+def history_figure(history: History, metric: str) -> Figure | None:
+    """Training and validation ``metric`` (``loss`` or ``accuracy``) per epoch, as the lecture plots them;
+    None when the history has neither."""
+    train, val = history.get(metric, []), history.get(f"val_{metric}", [])
+    if not train and not val:
+        return None
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(6.4, 4.2))
+    # Fixed margins: a run draws two figures after every fit, and computing a tight layout doubled that cost.
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
+    ax = fig.add_subplot()
+    if train:
+        ax.plot(range(1, len(train) + 1), _floats(train), "b-o", label=f"Training {metric}")
+    if val:
+        ax.plot(range(1, len(val) + 1), _floats(val), "r-o", label=f"Validation {metric}")
+    ax.set(title=f"Training and validation {metric}", xlabel="Epochs", ylabel=metric.capitalize())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend()
+    return fig
+
+
+def compare_figure(
+    histories: Mapping[str, Sequence[History]],
+    keys: Sequence[str] = ("val_loss", "val_accuracy"),
+    title: str = "",
+) -> Figure:
+    """One panel per history key, one curve per label: the mean over that label's runs (seeds), with a band
+    of ±1 standard deviation when there are several. The legend sits beside the panels, off the curves."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(5.2 * len(keys) + 2.4, 4.5), layout="constrained")
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for label, runs in histories.items():
+        runs = [run for run in runs if run.get(keys[0])]
+        if not runs:
+            continue
+        color = None
+        for ax, key in zip(axes, keys, strict=True):
+            length = min(len(run.get(key, [])) for run in runs)
+            if length == 0:
+                continue
+            stack = np.stack([_floats(run[key][:length]) for run in runs])
+            epochs = np.arange(1, length + 1)
+            mean = np.nanmean(stack, axis=0)
+            name = f"{label} (n={len(runs)})" if len(runs) > 1 else label
+            (line,) = ax.plot(epochs, mean, "-o", markersize=3, color=color, label=name)
+            color = line.get_color()  # one colour per label across the panels
+            if len(runs) > 1:
+                std = np.nanstd(stack, axis=0)
+                ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+    for ax, key in zip(axes, keys, strict=True):
+        name = key.replace("val_", "validation ").replace("_", " ")
+        ax.set(title=name.capitalize() + (f" — {title}" if title else ""), xlabel="Epochs")
+        ax.set_ylabel(key.rsplit("_", 1)[-1].capitalize())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper", fontsize=8)
+    return fig
+
+
+def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def figure_pixels(fig: Figure, dpi: int = 100) -> np.ndarray:
+    """The figure as an RGB ``[height, width, 3]`` uint8 array (TensorBoard's Images tab), drawn in memory."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def _floats(values: Sequence[float | None]) -> np.ndarray:
+    """A diverged epoch is stored as None (strict JSON has no NaN): a gap in the curve."""
+    return np.array([math.nan if v is None else v for v in values], dtype=float)
+
+
+def save_pixels(pixels: np.ndarray, path: Path) -> Path:
+    """Write an image drawn by :func:`figure_pixels` as a PNG (encoded only, not drawn again)."""
+    from matplotlib.image import imsave
+
+    imsave(path, pixels)
+    return path
