@@ -76,10 +76,9 @@ def worker_loop(batch_format: str, dm=None) -> dict:
     torch.manual_seed(0)
     dm = dm or _data(batch_format)
     dev = device()
-    train = BatchLoader(
-        dm.bags["train"], dm.hparams.batch_size, shuffle=True, seed=dm.hparams.seed, device=dev
-    )
-    val = BatchLoader(dm.bags["val"], dm.hparams.eval_batch_size or dm.hparams.batch_size, device=dev)
+    served = {"batch_format": batch_format, "width": dm.num_words, "device": dev}
+    train = BatchLoader(dm.bags["train"], dm.hparams.batch_size, shuffle=True, seed=dm.hparams.seed, **served)
+    val = BatchLoader(dm.bags["val"], dm.hparams.eval_batch_size or dm.hparams.batch_size, **served)
     net = DenseStack(dm.num_words).to(dev)
     opt = KerasRMSprop(net.parameters())
     freeze_library_heap()  # as ours: no full garbage collection of the imported libraries inside the timing
@@ -111,17 +110,14 @@ def count_correct(net, batches):
 def _fit(dm, net, opt, train, val) -> dict:
     import torch
 
-    def pairs(loader):
-        return (dm.on_after_batch_transfer(batch, 0) for batch in loader)
-
     start = time.perf_counter()
     for epoch in range(EPOCHS):
         train.sampler.set_epoch(epoch)
         net.train()
-        train_epoch(net, opt, pairs(train))
+        train_epoch(net, opt, train)
         net.eval()
         with torch.no_grad():
-            correct = count_correct(net, pairs(val))
+            correct = count_correct(net, val)
     if correct.device.type == "cuda":
         torch.cuda.synchronize()  # the timing ends when the GPU's work does
     fit = time.perf_counter() - start

@@ -40,7 +40,7 @@ def main() -> None:
     dm = IMDBDataModule(batch_format="bag")
     dm.prepare_data()
     dm.setup()
-    batches = [(b.ids.long(), b.offsets) for b in dm.loader("train", shuffle=True)]
+    batches = [(b.ids.long(), b.offsets) for b, _ in dm.loader("train", shuffle=True)]
     width = dm.num_words
     torch.manual_seed(0)
     kernel = torch.randn(width, 16, requires_grad=True)

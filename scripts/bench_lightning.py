@@ -75,11 +75,6 @@ class WholeEpochData(IMDBDataModule):
     def val_dataloader(self):
         return WholeEpoch(super().val_dataloader())
 
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        if isinstance(batch, list):
-            return [super(WholeEpochData, self).on_after_batch_transfer(b, dataloader_idx) for b in batch]
-        return super().on_after_batch_transfer(batch, dataloader_idx)
-
 
 class Floor(L.LightningModule):
     """bench.py's loop bodies inside Lightning's two epoch-level calls."""

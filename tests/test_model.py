@@ -141,7 +141,8 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
     )
     trainer.fit(model, datamodule=dm)
     model.eval()
-    x, y = dm.on_after_batch_transfer(dm.loader("val").gather(torch.arange(13)), 0)
+    loader = dm.loader("val")
+    x, y = loader.inputs(loader.gather(torch.arange(13)))
     with torch.no_grad():
         logits = model(x)
         expected_loss = F.binary_cross_entropy_with_logits(logits, y) + model.penalty()

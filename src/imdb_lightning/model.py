@@ -137,6 +137,10 @@ class IMDBClassifier(L.LightningModule):
     the penalty is also logged on its own.
     """
 
+    #: Reads a :class:`CompactBatch` as the multi-hot rows it stands for: the data module serves bags to it
+    #: when ``batch_format`` is ``auto`` on a CPU.
+    accepts_bags = True
+
     def __init__(
         self,
         input_dim: int = 10000,
@@ -232,13 +236,7 @@ class IMDBClassifier(L.LightningModule):
         self.model_step(batch, batch_idx, "test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
-        x = (
-            batch
-            if isinstance(batch, CompactBatch)
-            else batch[0]
-            if isinstance(batch, (tuple, list))
-            else batch
-        )
+        x = batch[0] if isinstance(batch, (tuple, list)) and not isinstance(batch, CompactBatch) else batch
         return self.predict_proba(x)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

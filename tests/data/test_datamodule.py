@@ -8,6 +8,7 @@ import torch
 
 from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, load_corpus, load_data, multi_hot
 from imdb_lightning.data.prepare import main as prepare_main
+from imdb_lightning.model import IMDBClassifier
 
 
 def vectorize_sequences(sequences, dimension):
@@ -60,8 +61,7 @@ def test_batches_are_exactly_the_lectures_multi_hot_rows(data_dir, stage):
     split = dm.splits[stage]
     loader = dm.loader(stage)
     seen = 0
-    for batch in loader:
-        x, y = dm.on_after_batch_transfer(batch, 0)
+    for x, y in loader:
         expected = vectorize_sequences([split.sequence(seen + i) for i in range(len(y))], 20)
         assert x.dtype == torch.float32 and x.shape == (len(y), 20)
         np.testing.assert_array_equal(x.numpy(), expected)
@@ -82,25 +82,23 @@ def test_training_order_is_reshuffled_per_epoch_and_reproducible(data_dir):
 
     def epoch_labels(loader, epoch):
         loader.sampler.set_epoch(epoch)
-        return torch.cat([b.labels for b in loader]).tolist(), torch.cat([b.ids for b in loader]).tolist()
+        return torch.cat([y for _, y in loader]).tolist(), torch.cat([x for x, _ in loader]).tolist()
 
     a, b = dm.train_dataloader(), dm.train_dataloader()
     assert epoch_labels(a, 0) == epoch_labels(b, 0)
     assert epoch_labels(a, 0)[1] != epoch_labels(a, 1)[1]
     assert sorted(epoch_labels(a, 3)[0]) == sorted(dm.splits["train"].labels.tolist())
     # validation is never shuffled
-    assert [b.labels.tolist() for b in dm.val_dataloader()] == [
-        b.labels.tolist() for b in dm.val_dataloader()
-    ]
+    assert [y.tolist() for _, y in dm.val_dataloader()] == [y.tolist() for _, y in dm.val_dataloader()]
 
 
 def test_a_shuffled_epoch_serves_the_permuted_reviews_by_either_gather(data_dir):
-    dm = ready(data_dir)
+    dm = ready(data_dir, batch_format="bag")
     loader = dm.loader("train", shuffle=True)
     loader.sampler.set_epoch(4)
     order = loader.sampler.order()
     bags = dm.bags["train"]
-    batches = list(loader)
+    batches = [x for x, _ in loader]
     assert [len(b.labels) for b in batches] == [8, 8, 8, 6]
     served = [b.ids[b.offsets[i] : b.offsets[i + 1]].tolist() for b in batches for i in range(len(b.labels))]
     assert served == [bags.sequence(int(r)) for r in order]
@@ -114,7 +112,7 @@ def test_width_when_num_words_is_none_is_kerass_largest_id_present(data_dir):
     corpus = load_corpus(data_dir)
     largest = max(int(corpus.splits[split].ranks.max()) for split in ("train", "test")) + 3  # + index_from
     assert dm.num_words == largest  # Keras keeps the ids below the largest present (that one becomes OOV)
-    x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    x, _ = next(iter(dm.train_dataloader()))
     assert x.shape[1] == dm.num_words
 
 
@@ -140,8 +138,10 @@ def test_settings_beyond_the_data_name_their_key(data_dir):
 
 def test_loader_works_without_lightning(data_dir):
     dm = ready(data_dir)
-    loader = BatchLoader(dm.splits["test"], 16)
-    assert sum(len(b.labels) for b in loader) == 40
+    loader = BatchLoader(dm.splits["test"], 16, width=20)
+    batches = list(loader)
+    assert sum(len(y) for _, y in batches) == 40
+    assert all(x.shape == (len(y), 20) and x.dtype == torch.float32 for x, y in batches)
 
 
 def test_prepare_command_reports_what_it_found(data_dir, capsys):
@@ -163,16 +163,9 @@ def test_prepare_command_without_data_explains_and_exits_2(tmp_path, capsys):
     assert "IMDB_LIGHTNING_DATA" in capsys.readouterr().err
 
 
-def test_bag_format_serves_each_reviews_distinct_ids_and_auto_picks_it_on_cpu(data_dir):
-    dense, bag, auto = (
-        ready(data_dir),
-        ready(data_dir, batch_format="bag"),
-        ready(data_dir, batch_format="auto"),
-    )
-    assert auto.resolved_batch_format() == "bag" and dense.resolved_batch_format() == "dense"
-    for d_batch, b_batch in zip(dense.loader("val"), bag.loader("val"), strict=True):
-        x, _ = dense.on_after_batch_transfer(d_batch, 0)
-        compact, y = bag.on_after_batch_transfer(b_batch, 0)
+def test_bag_format_serves_each_reviews_distinct_ids(data_dir):
+    dense, bag = ready(data_dir), ready(data_dir, batch_format="bag")
+    for (x, _), (compact, y) in zip(dense.loader("val"), bag.loader("val"), strict=True):
         assert isinstance(compact, CompactBatch)
         np.testing.assert_array_equal(multi_hot(compact.ids, compact.offsets, 20).numpy(), x.numpy())
         for i in range(len(y)):
@@ -188,7 +181,7 @@ def test_ddp_processes_each_take_a_disjoint_share_of_every_epoch(data_dir):
     shares = [BatchLoader(split, 4, shuffle=True, seed=5, shard=(rank, 3)) for rank in range(3)]
     for loader in shares:
         loader.sampler.set_epoch(2)
-    assert [sum(len(b.labels) for b in loader) for loader in shares] == [10, 10, 10]
+    assert [sum(len(y) for _, y in loader) for loader in shares] == [10, 10, 10]
     assert [len(loader) for loader in shares] == [3, 3, 3]  # 10 reviews each, in batches of 4
     whole = BatchLoader(split, 4, shuffle=True, seed=5)
     whole.sampler.set_epoch(2)
@@ -210,3 +203,68 @@ def test_a_second_module_with_the_same_data_and_settings_reuses_the_prepared_spl
     (data_dir / "aclImdb" / "train" / "pos" / "0_8.txt").write_text("the film the film")  # other data: anew
     changed = ready(data_dir, num_words=25)
     assert changed.splits["train"] is not other.splits["train"]
+
+
+def test_a_standalone_module_serves_multi_hot_rows_whatever_the_model(data_dir):
+    """The README's promise: x is float32 [batch, num_words] unless a model asks for bags."""
+    dm = IMDBDataModule(data_dir, val_size=10, batch_size=8, num_words=20)
+    dm.prepare_data()
+    dm.setup("fit")
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.dtype == torch.float32 and x.shape == (8, 20) and y.shape == (8,)
+
+
+class _AttachedTo:
+    """A stand-in trainer whose model is ``model`` (what ``resolved_batch_format`` looks at)."""
+
+    def __init__(self, model):
+        self.lightning_module = model
+        self.strategy = type("S", (), {"root_device": torch.device("cpu")})()
+        self.global_rank, self.world_size = 0, 1
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [(IMDBClassifier(input_dim=20), "bag"), (torch.nn.Linear(20, 1), "dense"), (None, "dense")],
+    ids=["our model", "any other model", "no model"],
+)
+def test_auto_serves_bags_only_to_a_model_that_reads_them(data_dir, model, expected):
+    dm = ready(data_dir, batch_format="auto")
+    dm.trainer = _AttachedTo(model) if model is not None else None
+    assert dm.resolved_batch_format() == expected
+    x, _ = next(iter(dm.train_dataloader()))
+    assert isinstance(x, CompactBatch) == (expected == "bag")
+
+
+def test_a_lightning_module_without_bags_trains_on_the_multi_hot_rows(data_dir):
+    """A user's own model, with the run's config (auto) on a CPU: it gets plain tensors."""
+    import lightning as L
+
+    class Plain(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(20, 1)
+            self.shapes = []
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            self.shapes.append(tuple(x.shape))
+            return torch.nn.functional.binary_cross_entropy_with_logits(self.linear(x).squeeze(-1), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    model = Plain()
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(
+        model,
+        datamodule=IMDBDataModule(data_dir, val_size=10, batch_size=8, num_words=20, batch_format="auto"),
+    )
+    assert model.shapes == [(8, 20), (8, 20), (8, 20), (6, 20)]

@@ -89,8 +89,7 @@ MEASURE = textwrap.dedent(
     ready = time.process_time() - start
     rows = 0
     for stage in ("train", "val", "test"):
-        for batch in dm.loader(stage, shuffle=stage == "train"):
-            x, y = dm.on_after_batch_transfer(batch, 0)
+        for x, y in dm.loader(stage, shuffle=stage == "train"):
             rows += len(x)
     # VmHWM is this program's own peak; ru_maxrss also keeps the RSS of the process it was forked from.
     status = open("/proc/self/status").read() if sys.platform == "linux" else ""

@@ -2,11 +2,12 @@
 
 The lecture builds ``vectorize_sequences(train_data)``: a 25,000 × 10,000 float64 matrix (2 GB) before
 training starts. Here every split stays in its compact form (each review's distinct ids back to back +
-offsets), preloaded on the model's device, and a batch is a slice of it: a small :class:`CompactBatch`. With
-``batch_format="dense"`` ``on_after_batch_transfer`` expands it into the lecture's multi-hot rows; with
-``"bag"`` the ids stay a bag, and the model sums its first layer's kernel rows for them (``x @ kernel`` of a
-multi-hot row is exactly that sum), which skips the 10,000-wide rows altogether. ``"auto"`` picks the bag
-on a CPU and dense rows on an accelerator.
+offsets), preloaded on the model's device, and each batch is made from a slice of it when it is served:
+``(x, y)`` with ``x`` the lecture's multi-hot rows (``batch_format="dense"``, the default), or, for a model
+that declares ``accepts_bags``, the :class:`~imdb_lightning.batches.CompactBatch` itself (``"bag"``): our
+model sums its first layer's kernel rows for the ids (``x @ kernel`` of a multi-hot row is exactly that sum),
+which skips the 10,000-wide rows altogether. ``"auto"`` (the run's config) picks the bag on a CPU for such
+a model, and dense rows otherwise.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ class EpochPermutation:
 
 
 class BatchLoader:
-    """Yields :class:`CompactBatch` slices of a preloaded split: no Dataset, no per-review Python work.
+    """Yields ``(x, y)`` batches of a preloaded split: ``x`` multi-hot float32 rows ``[batch, width]``
+    (``batch_format="dense"``) or the :class:`CompactBatch` of the batch (``"bag"``), ``y`` float32 labels.
+    No Dataset, no per-review Python work.
 
     Any iterable with ``__len__`` serves as a Lightning loader; plain loops can iterate it directly.
     ``sampler`` is the epoch order, where Lightning looks for ``set_epoch``.
@@ -79,9 +82,15 @@ class BatchLoader:
         seed: int = 0,
         device: torch.device | str = "cpu",
         shard: tuple[int, int] = (0, 1),
+        batch_format: str = "dense",
+        width: int | None = None,
     ) -> None:
         if batch_size <= 0:
             raise ConfigError(f"batch size must be positive, got {batch_size}")
+        if batch_format not in ("dense", "bag"):
+            raise ConfigError(f"a loader's batch_format is dense or bag, got {batch_format!r}")
+        self.batch_format = batch_format
+        self.width = width if width is not None else int(split.ids.max(initial=0)) + 1
         self.device = torch.device(device)
         self.ids = torch.from_numpy(split.ids).to(self.device)
         self.offsets = torch.from_numpy(split.offsets).to(self.device)
@@ -93,7 +102,7 @@ class BatchLoader:
         rank, world = self.sampler.rank, self.sampler.world
         return -(-len(range(rank, len(self.labels), world)) // self.batch_size)
 
-    def __iter__(self) -> Iterator[CompactBatch]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor | CompactBatch, torch.Tensor]]:
         """Gather the epoch's reviews in order once (nothing to gather in the split's own order); every batch
         is then a slice of it: a few tensor views a step, however large the batch."""
         if self.sampler.natural:
@@ -103,7 +112,15 @@ class BatchLoader:
         rows = [*range(0, len(epoch.labels), self.batch_size), len(epoch.labels)]
         cuts = epoch.offsets[rows].tolist()  # one copy to the host an epoch, none a step
         for a, b, start, end in zip(rows, rows[1:], cuts, cuts[1:], strict=False):
-            yield CompactBatch(epoch.ids[start:end], epoch.offsets[a : b + 1] - start, epoch.labels[a:b])
+            yield self.inputs(
+                CompactBatch(epoch.ids[start:end], epoch.offsets[a : b + 1] - start, epoch.labels[a:b])
+            )
+
+    def inputs(self, batch: CompactBatch) -> tuple[torch.Tensor | CompactBatch, torch.Tensor]:
+        """``(x, y)`` of a compact batch in this loader's format (multi-hot rows built on its device)."""
+        if self.batch_format == "bag":
+            return batch, batch.labels
+        return multi_hot(batch.ids, batch.offsets, self.width), batch.labels
 
     def gather(self, index: torch.Tensor, *, compiled: bool | None = None) -> CompactBatch:
         """Reviews ``index``, in that order: by the compiled copy loop on a CPU, by tensor indexing
@@ -209,7 +226,7 @@ class IMDBDataModule(L.LightningDataModule):
         eval_batch_size: int | None = None,
         seed: int = 113,
         shuffle_seed: int | None = None,
-        batch_format: str = "auto",
+        batch_format: str = "dense",
         download: bool = True,
         cache: bool = True,
     ) -> None:
@@ -296,11 +313,12 @@ class IMDBDataModule(L.LightningDataModule):
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
     def resolved_batch_format(self) -> str:
-        """``dense`` multi-hot rows or ``bag`` of distinct ids; ``auto`` is the bag on a CPU, where it is
-        faster."""
+        """``dense`` multi-hot rows or ``bag`` of distinct ids. ``auto`` is the bag where it is faster, on a
+        CPU, and only for a model that reads it (``accepts_bags``, as :class:`IMDBClassifier` does)."""
         if self.hparams.batch_format != "auto":
             return self.hparams.batch_format
-        return "bag" if self.device.type == "cpu" else "dense"
+        model = self.trainer.lightning_module if self.trainer is not None else None
+        return "bag" if self.device.type == "cpu" and getattr(model, "accepts_bags", False) else "dense"
 
     def state_dict(self) -> dict:
         """Saved in every checkpoint: how to encode new text exactly as the training reviews were."""
@@ -337,7 +355,14 @@ class IMDBDataModule(L.LightningDataModule):
         # Under DDP each process takes its share of every epoch (Lightning shards only torch DataLoaders).
         shard = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
         return BatchLoader(
-            data, batch_size, shuffle=shuffle, seed=self.shuffle_seed, device=self.device, shard=shard
+            data,
+            batch_size,
+            shuffle=shuffle,
+            seed=self.shuffle_seed,
+            device=self.device,
+            shard=shard,
+            batch_format=self.resolved_batch_format(),
+            width=self.num_words,
         )
 
     def train_dataloader(self) -> BatchLoader:
@@ -351,15 +376,6 @@ class IMDBDataModule(L.LightningDataModule):
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         """Loaders already live on the model's device: skip Lightning's walk over the batch."""
-        if isinstance(batch, CompactBatch) and batch.ids.device == device:
+        if isinstance(batch, tuple) and len(batch) == 2 and batch[1].device == device:
             return batch
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
-    def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """``(x, y)``: ``x`` the lecture's multi-hot rows (built on the batch's device) or, in ``bag`` format,
-        the :class:`CompactBatch` itself for the model's sparse first layer."""
-        if not isinstance(batch, CompactBatch):
-            return batch
-        if self.resolved_batch_format() == "bag":
-            return batch, batch.labels
-        return multi_hot(batch.ids, batch.offsets, self.num_words), batch.labels
