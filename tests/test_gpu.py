@@ -21,15 +21,14 @@ import torch
 from runs import SMALL, compose_run
 from test_optimizers import GRADS, W0, configured
 
+from imdb_lightning.config import CONFIG_DIR
 from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, multi_hot
 from imdb_lightning.model import IMDBClassifier
 from imdb_lightning.optimizers import KerasRMSprop
 from imdb_lightning.train import train
 
 pytestmark = pytest.mark.gpu
-OPTIMIZERS = sorted(
-    p.stem for p in (Path(__file__).parent.parent / "src/imdb_lightning/conf/optimizer").glob("*.yaml")
-)
+OPTIMIZERS = sorted(p.stem for p in (CONFIG_DIR / "optimizer").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")

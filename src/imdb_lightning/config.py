@@ -19,7 +19,16 @@ from imdb_lightning.model import ACTIVATIONS
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).parent / "conf"
+
+def _config_dir() -> Path:
+    """``imdb_lightning/conf`` in an installed wheel (the build maps the repository's ``conf/`` there), else
+    the checkout's own ``conf/`` (an editable install, or ``src`` on ``PYTHONPATH``)."""
+    packaged = Path(__file__).parent / "conf"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "conf"
+
+
+#: Every Hydra config of the app, as an absolute path: it works the same from any working folder.
+CONFIG_DIR = _config_dir()
 
 
 def _multirun() -> bool:
