@@ -143,3 +143,13 @@ def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tm
         "trainer/max_epochs",
         "data/eval_batch_size",
     }
+
+
+def test_scalars_are_drawn_against_the_epoch_counted_from_one(data_dir, tmp_path):
+    events = run(data_dir, tmp_path / "run", "trainer.max_epochs=3")
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"):
+        assert [e.step for e in events.Scalars(tag)] == [1, 2, 3], tag
+    for tag in ("test/loss", "test/acc", "hp/val_acc_best", "hp/test_acc"):
+        assert [e.step for e in events.Scalars(tag)] == [3], tag  # after fit: at the last epoch
+    assert "epoch" not in events.Tags()["scalars"]  # it became the axis
+    assert {e.step for e in events.Images("curves/loss")} == {3}

@@ -89,10 +89,18 @@ def test_means_and_stds_are_computed_from_the_histories(sweep):
         "completed": 1,
         "diverged": 0,
         "failed": 0,
+        "interrupted": 0,
         "crashed": 1,
         "missing": 0,
     }
-    assert table["l2"]["counts"] == {"completed": 0, "diverged": 1, "failed": 0, "crashed": 0, "missing": 1}
+    assert table["l2"]["counts"] == {
+        "completed": 0,
+        "diverged": 1,
+        "failed": 0,
+        "interrupted": 0,
+        "crashed": 0,
+        "missing": 1,
+    }
 
 
 def test_report_writes_table_csv_and_figures(sweep, capsys):

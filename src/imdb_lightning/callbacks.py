@@ -73,13 +73,13 @@ class KerasHistory(L.Callback):
             return
         writers = tensorboards(trainer) if trainer is not None else []
         for metric in ("loss", "accuracy"):
-            fig = history_figure(self.history, metric)
+            fig = history_figure(self.history, [metric])
             if fig is None:
                 continue
             pixels = figure_pixels(fig, dpi=100)  # drawn once for the file and the Images tab
             save_pixels(pixels, self.folder / f"{metric}.png")
             for writer in writers:
-                writer.add_image(f"curves/{metric}", pixels, trainer.global_step, dataformats="HWC")
+                writer.add_image(f"curves/{metric}", pixels, trainer.current_epoch, dataformats="HWC")
 
     def state_dict(self) -> dict:
         return {"history": self.history}
@@ -176,10 +176,10 @@ class LastCheckpoint(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
-            trainer.save_checkpoint(self.dirpath / "last.ckpt")
+            trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        trainer.save_checkpoint(self.dirpath / "last.ckpt")
+        trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
@@ -188,7 +188,7 @@ class LastCheckpoint(L.Callback):
             return
         path = self.dirpath / "interrupted.ckpt"
         try:
-            trainer.save_checkpoint(path)
+            trainer.save_checkpoint(path, weights_only=False)
             log.warning("%s: saved %s (epoch %d)", type(exception).__name__, path, trainer.current_epoch + 1)
         except Exception as err:  # noqa: BLE001 -- never hide the original exception behind this one
             log.warning("could not save %s: %s", path, err)
@@ -230,7 +230,8 @@ def tensorboards(trainer: L.Trainer) -> list:
 
 class LayerDiagnostics(L.Callback):
     """Show *why* an initialization fails: per-layer weight and gradient histograms every epoch, and the
-    gradient norm of every Dense layer every ``every_n_steps`` steps (``grad_norm/<layer>``).
+    gradient norm of every Dense layer every ``every_n_steps`` steps (``grad_norm/<layer>``, the one
+    series drawn against the optimizer step rather than the epoch).
 
     Zero init: every hidden histogram is a spike at 0 and the hidden gradient norms stay exactly 0 (the
     symmetry is never broken). Too-small: hidden norms orders of magnitude below Glorot's (vanishing).
@@ -262,8 +263,8 @@ class LayerDiagnostics(L.Callback):
         for writer in tensorboards(trainer):
             for name, m in self._dense_layers(pl_module):
                 short = name.rsplit(".", 1)[-1]
-                add_histogram(writer, f"weights/{short}", m.kernel, trainer.current_epoch)
+                add_histogram(writer, f"weights/{short}", m.kernel, trainer.current_epoch + 1)
                 if short in self._last_grads:
                     add_histogram(
-                        writer, f"gradients/{short}", self._last_grads[short], trainer.current_epoch
+                        writer, f"gradients/{short}", self._last_grads[short], trainer.current_epoch + 1
                     )

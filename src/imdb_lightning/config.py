@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -95,6 +96,20 @@ def torch_threads(configured: int | None, parallel_jobs: int | None, cores: int)
 def command_line_overrides() -> list[str]:
     """The overrides this run's command gave (a sweep job's own values included); none outside Hydra."""
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The override list of every job of a sweep given as on the command line (``seed=0,1``,
+    ``+experiment=glob(*)``), in the order Hydra's basic sweeper launches them."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    # Hydra keeps this expansion internal; it needs the config folder to expand glob() over a group.
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(CONFIG_DIR)))
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(list(overrides))
+    return list(itertools.chain.from_iterable(BasicSweeper.split_arguments(parsed, None)))
 
 
 def parallel_jobs() -> int | None:

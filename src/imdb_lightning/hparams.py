@@ -18,7 +18,13 @@ from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-STATUS = {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE", "failed": "STATUS_FAILURE"}
+# An interrupted run neither failed nor finished: TensorBoard has no closer word than "unknown".
+STATUS = {
+    "completed": "STATUS_SUCCESS",
+    "diverged": "STATUS_FAILURE",
+    "failed": "STATUS_FAILURE",
+    "interrupted": "STATUS_UNKNOWN",
+}
 
 
 #: Shown for every run, beside the keys its command line sets or sweeps: what tells the lecture's runs apart.
@@ -73,12 +79,16 @@ def flatten(config: dict, prefix: str = "") -> dict[str, bool | int | float | st
 
 @contextmanager
 def hparams_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) -> Iterator[dict]:
-    """Start the session; end it with ``outcome["status"]`` as the block sets it (``failed`` if it raises)."""
+    """Start the session; end it with ``outcome["status"]`` as the block sets it (``failed`` if it raises,
+    ``interrupted`` on Ctrl-C)."""
     loggers = list(loggers)
     start_session(loggers, config, metric_names)
     outcome = {"status": "failed"}
     try:
         yield outcome
+    except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C during fit into SystemExit
+        outcome["status"] = "interrupted"
+        raise
     finally:
         end_session(loggers, outcome["status"])
 
@@ -97,7 +107,7 @@ def start_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) 
 
 @rank_zero_only
 def end_session(loggers: Iterable, status: str) -> None:
-    """Close the session with the run's status (``completed``, ``diverged`` or ``failed``)."""
+    """Close the session with the run's status (a key of :data:`STATUS`)."""
     info = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(STATUS[status]))
     content = plugin_data_pb2.HParamsPluginData(session_end_info=info, version=metadata.PLUGIN_DATA_VERSION)
     plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString())

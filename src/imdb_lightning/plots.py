@@ -22,26 +22,26 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 History = Mapping[str, Sequence[float | None]]
 
 
-def history_figure(history: History, metric: str) -> Figure | None:
-    """Training and validation ``metric`` (``loss`` or ``accuracy``) per epoch, as the lecture plots them;
-    None when the history has neither."""
-    train, val = history.get(metric, []), history.get(f"val_{metric}", [])
-    if not train and not val:
+def history_figure(history: History, metrics: Sequence[str] = ("loss", "accuracy")) -> Figure | None:
+    """Training and validation curves per epoch as the lecture plots them, one panel per metric (``loss``,
+    ``accuracy``); None when the history has none of them."""
+    metrics = [m for m in metrics if history.get(m) or history.get(f"val_{m}")]
+    if not metrics:
         return None
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(6.4, 4.2))
-    # Fixed margins: a run draws two figures after every fit, and computing a tight layout doubled that cost.
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.92)
-    ax = fig.add_subplot()
-    if train:
-        ax.plot(range(1, len(train) + 1), _floats(train), "b-o", label=f"Training {metric}")
-    if val:
-        ax.plot(range(1, len(val) + 1), _floats(val), "r-o", label=f"Validation {metric}")
-    ax.set(title=f"Training and validation {metric}", xlabel="Epochs", ylabel=metric.capitalize())
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend()
+    fig = Figure(figsize=(6.4 * len(metrics), 4.2))
+    # Fixed margins: a run draws its figures after every fit, and computing a tight layout doubled that cost.
+    fig.subplots_adjust(left=0.12 / len(metrics), right=0.97, bottom=0.12, top=0.92, wspace=0.25)
+    for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics, strict=True):
+        for key, style, name in ((metric, "b-o", "Training"), (f"val_{metric}", "r-o", "Validation")):
+            values = history.get(key, [])
+            if values:
+                ax.plot(range(1, len(values) + 1), _floats(values), style, label=f"{name} {metric}")
+        ax.set(title=f"Training and validation {metric}", xlabel="Epochs", ylabel=metric.capitalize())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
     return fig
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
 import json
 import math
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from imdb_lightning.config import sweep_jobs
 from imdb_lightning.plots import HISTORY_KEYS, compare_figure, save_figure
 
 #: Overrides that do not make a different configuration: they are grouped over (seed) or incidental.
@@ -79,9 +79,10 @@ LECTURE = {
 # ------------------------------------------------------------------------------------------ a sweep's runs
 
 
-#: completed; diverged (by StopOnDivergence's rule); failed (an error, recorded in metrics.json); crashed (a
-#: job folder without metrics.json: killed); missing (a job of the sweep that left no folder).
-STATUSES = ("completed", "diverged", "failed", "crashed", "missing")
+#: completed; diverged (by StopOnDivergence's rule); failed (an error, recorded in metrics.json); interrupted
+#: (Ctrl-C); crashed (a job folder without metrics.json: killed); missing (a job of the sweep that left no
+#: folder).
+STATUSES = ("completed", "diverged", "failed", "interrupted", "crashed", "missing")
 
 
 @dataclass
@@ -131,17 +132,7 @@ def expected_jobs(sweep: Path) -> list[list[str]] | None:
     if not multirun.is_file():
         return None
     try:
-        from hydra._internal.config_loader_impl import ConfigLoaderImpl
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-        from hydra._internal.utils import create_config_search_path
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
-        from imdb_lightning.config import CONFIG_DIR
-
-        task = yaml.safe_load(multirun.read_text())["hydra"]["overrides"]["task"]
-        loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(CONFIG_DIR)))
-        overrides = OverridesParser.create(config_loader=loader).parse_overrides(task)
-        return list(itertools.chain.from_iterable(BasicSweeper.split_arguments(overrides, None)))
+        return sweep_jobs(yaml.safe_load(multirun.read_text())["hydra"]["overrides"]["task"])
     except Exception:  # noqa: BLE001 -- a sweep we cannot expand still reports the jobs it has
         return None
 

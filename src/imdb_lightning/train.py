@@ -7,7 +7,10 @@ import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -20,6 +23,7 @@ from imdb_lightning.atomic import atomic_open
 from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
 from imdb_lightning.checkpoints import read_checkpoint, shape_mismatch
 from imdb_lightning.config import command_line_overrides, parallel_jobs, torch_threads, validate
+from imdb_lightning.console import KerasProgressBar, quiet_libraries
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.hparams import hparams_session, selected_settings
 from imdb_lightning.summary import count_parameters, keras_summary
@@ -60,12 +64,28 @@ def instantiate_all(node: DictConfig | None) -> list:
     ]
 
 
+@dataclass
+class Trained:
+    """What a run returns: what ``metrics.json`` holds, and the trained model (final weights, in eval mode,
+    detached from its trainer so that it keeps no data alive)."""
+
+    metrics: dict[str, float | int | str | None]
+    model: L.LightningModule
+
+
 def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
-    """Fit, test and leave the run folder complete; return what ``metrics.json`` holds: the final logged
-    metrics, ``status`` (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run
-    that fails after its folder exists leaves ``metrics.json`` with status ``failed`` and the error's first
-    line."""
+    """Fit, test and leave the run folder complete; return what ``metrics.json`` holds (see
+    :func:`train_model`)."""
+    return train_model(cfg).metrics
+
+
+def train_model(cfg: DictConfig) -> Trained:
+    """Fit, test and leave the run folder complete. ``metrics.json``: the final logged metrics, ``status``
+    (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run that fails after its
+    folder exists leaves status ``failed`` and the error's first line; Ctrl-C leaves status ``interrupted``
+    and raises ``KeyboardInterrupt``, after the history, plots and ``interrupted.ckpt`` are kept."""
     validate(cfg)
+    quiet_libraries()
     freeze_library_heap()
     if cfg.get("ckpt_path"):
         check_resumable(cfg)
@@ -77,8 +97,16 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
     output_dir.mkdir(parents=True, exist_ok=True)
     if is_rank_zero():
         (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    sigint = signal.getsignal(signal.SIGINT)
     try:
         return _fit_and_test(cfg, output_dir)
+    except (KeyboardInterrupt, SystemExit) as err:
+        # Lightning answers Ctrl-C during fit with sys.exit(1), once its callbacks kept what was measured.
+        if isinstance(err, SystemExit) and err.code != 1:
+            raise
+        if is_rank_zero():
+            write_metrics(output_dir, {"status": "interrupted"})
+        raise KeyboardInterrupt from None
     except Exception as err:
         # The run folder says what happened (a sweep report and a reader of the folder see it), then the error
         # goes on to the caller as before.
@@ -88,6 +116,9 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
             write_metrics(output_dir, failure)
         raise
     finally:
+        # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it back.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, sigint)
         # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
         # generation reaches; without one, each job of a sweep kept its data alive (about 75 MB a job).
         release_memory()
@@ -124,7 +155,7 @@ def write_metrics(output_dir: Path, metrics: dict) -> None:
         json.dump(metrics, f, indent=1)
 
 
-def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | str | None]:
+def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -141,9 +172,10 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
         (output_dir / "summary.txt").write_text(summary + "\n")
 
     loggers = instantiate_all(cfg.get("logger"))
-    trainer: L.Trainer = hydra.utils.instantiate(
-        cfg.trainer, callbacks=instantiate_all(cfg.get("callbacks")), logger=loggers or False
-    )
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    if cfg.trainer.get("enable_progress_bar", True):
+        callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     # The HParams tab: the run's settings, with the final metrics below as its columns; its status at the end.
     with hparams_session(
         loggers, selected_settings(cfg, command_line_overrides()), HPARAM_METRICS.values()
@@ -173,7 +205,7 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
         metrics = {k: (v if math.isfinite(v) else None) for k, v in sorted(metrics.items())}
         final = {hp: metrics.get(key) for key, hp in HPARAM_METRICS.items() if metrics.get(key) is not None}
         for logger in loggers:
-            logger.log_metrics(final, step=trainer.global_step)
+            logger.log_metrics(final, step=trainer.current_epoch)  # at the last epoch
             logger.save()
         trainable, frozen = count_parameters(model.net)
         if trainer.strategy.root_device.type == "cuda":
@@ -187,10 +219,12 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> dict[str, float | int | 
             params=trainable + frozen,
         )
         outcome["status"] = metrics["status"]
+    model.trainer = None
+    trained = Trained(metrics, model.eval())
     if not trainer.is_global_zero:  # under DDP the other processes return the same metrics and write nothing
-        return metrics
+        return trained
     write_metrics(output_dir, metrics)
     if diverged:
         print(f"the run diverged ({guard.reason}); its history is kept")
     print(f"run folder: {output_dir}\nTensorBoard: tensorboard --logdir {cfg.paths.tensorboard_dir}")
-    return metrics
+    return trained

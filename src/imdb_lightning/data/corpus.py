@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import sys
 import tarfile
 import zlib
 from array import array
@@ -38,6 +37,7 @@ from imdb_lightning.data.tokenizer import (
 )
 from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.kernels import gather_segments
+from imdb_lightning.terminal import progress
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ def read_corpus(source: Path, word_index: Mapping[str, int] | None) -> Corpus:
             invalid += 1
         texts[split].append((label, f"{review_id}_{rating}.txt", review_id, text))
         if n % 10000 == 0:
-            print(f"\rreading reviews: {n:,}", end="", file=sys.stderr, flush=True)
-    print(f"\rreading reviews: {sum(map(len, texts.values())):,} done", file=sys.stderr, flush=True)
+            progress(f"reading reviews: {n:,}")
+    progress(f"reading reviews: {sum(map(len, texts.values())):,} done", done=True)
     check_labels(source, {split: [row[0] for row in rows] for split, rows in texts.items()})
     if word_index is None:
         word_index = build_word_index(t for *_, t in texts["train"])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from imdb_lightning.atomic import atomic_open, clear_stale_parts
 from imdb_lightning.errors import DataError
+from imdb_lightning.terminal import interactive, progress
 
 DATA_ENV = "IMDB_LIGHTNING_DATA"
 CACHE_ENV = "IMDB_LIGHTNING_CACHE"
@@ -175,18 +175,17 @@ def _copy_with_progress(opener: Opener, url: str, out, chunk: int = 1 << 16) -> 
         total = int(response.headers.get("Content-Length") or 0)
         done, last = 0, 0.0
         name = url.rsplit("/", 1)[-1]
+        every = 1.0 if interactive() else 10.0  # seconds between progress lines; a log keeps each one
         while block := response.read(chunk):
             out.write(block)
             digest.update(block)
             done += len(block)
             now = time.monotonic()
-            if now - last >= 1.0:
+            if now - last >= every:
                 last = now
                 share = f" {100 * done / total:5.1f}%" if total else ""
-                print(
-                    f"\rdownloading {name}: {done / 1e6:6.1f} MB{share}", end="", file=sys.stderr, flush=True
-                )
-        print(f"\rdownloading {name}: {done / 1e6:6.1f} MB done", file=sys.stderr, flush=True)
+                progress(f"downloading {name}: {done / 1e6:6.1f} MB{share}")
+        progress(f"downloading {name}: {done / 1e6:6.1f} MB done", done=True)
     if total and done != total:
         raise OSError(f"connection closed after {done} of {total} bytes")
     return digest.hexdigest()

@@ -1,0 +1,74 @@
+"""What a run prints: Keras's epoch numbers, one line an epoch outside a terminal, no library chatter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import lightning as L
+
+from imdb_lightning import terminal
+from imdb_lightning.console import KerasProgressBar
+from imdb_lightning.data import IMDBDataModule
+from imdb_lightning.model import IMDBClassifier
+
+SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=3"]
+
+
+def test_a_logged_run_prints_one_line_an_epoch_and_no_library_chatter(data_dir, tmp_path):
+    # Output into pipes, as in CI, a log file or a SLURM job: no terminal to redraw a bar in.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imdb_lightning",
+            *SMALL,
+            f"data.data_dir={data_dir}",
+            f"hydra.run.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout + done.stderr
+    assert "\r" not in out  # no progress-bar redraws
+    epochs = [line.split(" - ", 1)[1] for line in out.splitlines() if "Epoch " in line]
+    assert [e.split(" - ")[0] for e in epochs] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    for chatter in ("Tip", "litlogger", "weights_only", "deprecated", "logging interval", "Warning"):
+        assert chatter not in out, chatter
+
+
+def test_the_progress_bar_counts_epochs_as_keras_does(data_dir, monkeypatch, capsys):
+    monkeypatch.setattr(terminal, "interactive", lambda: True)
+    bar = KerasProgressBar()
+    trainer = L.Trainer(
+        max_epochs=2,
+        callbacks=[bar],
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    dm = IMDBDataModule(data_dir, val_size=10, batch_size=8, num_words=30)
+    trainer.fit(IMDBClassifier(input_dim=30), datamodule=dm)
+    shown = capsys.readouterr().out  # Lightning's bar writes to stdout
+    assert "Epoch 1/2" in shown and "Epoch 2/2" in shown and "Epoch 0" not in shown
+
+
+def test_outside_a_terminal_the_bar_stays_off(monkeypatch):
+    monkeypatch.setattr(terminal, "interactive", lambda: False)
+    assert KerasProgressBar().is_disabled
+    monkeypatch.setattr(terminal, "interactive", lambda: True)
+    assert not KerasProgressBar().is_disabled
+
+
+def test_progress_lines_are_redrawn_only_on_a_terminal(monkeypatch, capsys):
+    for on_terminal, expected in (
+        (True, "\rreading: 1\rreading: 2 done\n"),
+        (False, "reading: 1\nreading: 2 done\n"),
+    ):
+        monkeypatch.setattr(terminal, "interactive", lambda on_terminal=on_terminal: on_terminal)
+        terminal.progress("reading: 1")
+        terminal.progress("reading: 2 done", done=True)
+        assert capsys.readouterr().err == expected
