@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
@@ -37,3 +38,14 @@ def train_small_run(root: Path, *overrides: str) -> tuple[Path, dict]:
         data_dir = make_data_dir(root / "data")
         metrics = train(compose_run(root / "run", [f"data.data_dir={data_dir}", *SMALL, *overrides]))
     return root / "run", metrics
+
+
+class InterruptAt(L.Callback):
+    """Ctrl-C, as a notebook's "interrupt the kernel" delivers it, when epoch ``epoch`` (from 1) ends."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch + 1 == self.epoch:
+            raise KeyboardInterrupt

@@ -118,6 +118,16 @@ def configuration_label(overrides: list[str]) -> str:
     return ",".join(parts) or "default"
 
 
+def configuration_labels(override_lists: list[list[str]]) -> list[str]:
+    """The label of each of several runs, less the overrides all of them share: ``trainer.max_epochs=5``
+    given to a whole sweep names none of its configurations (the experiment is always kept)."""
+    if len(override_lists) < 2:
+        return [configuration_label(overrides) for overrides in override_lists]
+    shared = set.intersection(*(set(overrides) for overrides in override_lists))
+    shared = {o for o in shared if _split(o)[0] != "experiment"}
+    return [configuration_label([o for o in overrides if o not in shared]) for overrides in override_lists]
+
+
 def _seed(overrides: list[str], config: dict) -> int | None:
     for override in overrides:
         key, value = _split(override)
@@ -139,7 +149,7 @@ def expected_jobs(sweep: Path) -> list[list[str]] | None:
 
 def collect_runs(sweep: Path) -> list[Run]:
     """Every job of the sweep: the folders it left, and the expected jobs that left none (``missing``)."""
-    runs: dict[int | str, Run] = {}
+    runs: dict[int | str, tuple[Run, list[str]]] = {}
     for folder in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
         overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
         config = (
@@ -154,17 +164,18 @@ def collect_runs(sweep: Path) -> list[Run]:
             json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
         )
         status = metrics.get("status", "completed") if metrics else "crashed"
-        runs[job if job is not None else folder.name] = Run(
-            folder, job, configuration_label(overrides), _seed(overrides, config), status, history, metrics
-        )
+        run = Run(folder, job, "", _seed(overrides, config), status, history, metrics)
+        runs[job if job is not None else folder.name] = (run, overrides)
     for job, overrides in enumerate(expected_jobs(sweep) or []):
         if job not in runs:
-            runs[job] = Run(
-                sweep / f"{job}-?", job, configuration_label(overrides), _seed(overrides, {}), "missing"
-            )
-    return sorted(
-        runs.values(), key=lambda r: (r.job is None, r.job if r.job is not None else 0, str(r.folder))
+            runs[job] = (Run(sweep / f"{job}-?", job, "", _seed(overrides, {}), "missing"), overrides)
+    ordered = sorted(
+        runs.values(),
+        key=lambda r: (r[0].job is None, r[0].job if r[0].job is not None else 0, str(r[0].folder)),
     )
+    for (run, _), label in zip(ordered, configuration_labels([o for _, o in ordered]), strict=True):
+        run.label = label
+    return [run for run, _ in ordered]
 
 
 # ------------------------------------------------------------------------------------------ summarizing

@@ -1,0 +1,284 @@
+"""The lecture from Python, one cell a run, as it is taught in a notebook::
+
+    import imdb_lightning as il
+
+    baseline = il.run("+experiment=baseline")
+    dropout = il.run("+experiment=dropout", "trainer.max_epochs=10")
+    baseline.history["val_accuracy"]            # Keras's History.history
+    baseline.plot()                             # the lecture's two figures
+    il.plot_histories([baseline, dropout])      # side by side
+    grid = il.sweep("+experiment=baseline,dropout", "seed=0,1")
+    il.load_sweep(grid.folder)                  # one row per run (a pandas DataFrame when pandas is there)
+
+The same code path as ``python -m imdb_lightning``: Hydra composes the same config from the same overrides,
+the same checks raise the same one-line errors (:class:`~imdb_lightning.errors.ConfigError`,
+:class:`~imdb_lightning.errors.DataError`), and each run leaves the same folder. Nothing reads ``sys.argv``
+or calls ``sys.exit``; epoch lines go to the cell, one an epoch, and to ``<run>/imdb_lightning.log``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from imdb_lightning.config import CONFIG_DIR, folder_name, register_resolvers, sweep_jobs
+from imdb_lightning.errors import ConfigError
+from imdb_lightning.hydra_callbacks import unwritable
+from imdb_lightning.plots import compare_figure, history_figure
+
+if TYPE_CHECKING:
+    import lightning as L
+    from matplotlib.figure import Figure
+
+#: The format of the run's log file, as Hydra writes it for a command-line run.
+FILE_LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+@dataclass
+class Result:
+    """One finished run: what ``model.fit`` and ``model.evaluate`` give in the lecture, and where it lies."""
+
+    run_dir: Path
+    overrides: list[str]
+    config: DictConfig
+    metrics: dict[str, Any]
+    history: dict[str, list[float | None]]
+    model: L.LightningModule | None = field(repr=False, default=None)
+
+    @property
+    def label(self) -> str:
+        """What tells this run's configuration apart (its overrides less the seed): ``dropout``,
+        ``baseline,optimizer.lr=0.01``."""
+        from imdb_lightning.report import configuration_label
+
+        return configuration_label(self.overrides)
+
+    @property
+    def status(self) -> str:
+        return str(self.metrics.get("status", "unknown"))
+
+    def plot(self, metrics: Sequence[str] = ("loss", "accuracy")) -> Figure | None:
+        """Training and validation curves, one panel per metric, as the lecture draws them."""
+        return history_figure(self.history, metrics)
+
+    def __repr__(self) -> str:
+        parts = [self.label, self.status]
+        val = [v for v in self.history.get("val_accuracy", []) if v is not None]
+        if val:
+            best = max(range(len(val)), key=val.__getitem__)
+            parts.append(f"best val acc {val[best]:.4f} at epoch {best + 1}")
+        if isinstance(self.metrics.get("test/acc"), float):
+            parts.append(f"test acc {self.metrics['test/acc']:.4f}")
+        return f"Result({', '.join(parts)}; {self.run_dir})"
+
+
+class Sweep(list):
+    """The results of :func:`sweep`, in job order; ``folder`` is the sweep folder (job folders inside)."""
+
+    def __init__(self, results: Iterable[Result], folder: Path) -> None:
+        super().__init__(results)
+        self.folder = folder
+
+    def table(self):
+        return load_sweep(self.folder)
+
+
+def run(*overrides: str, quiet: bool = False) -> Result:
+    """Train, validate and test one configuration given as command-line overrides
+    (``"+experiment=dropout"``, ``"trainer.max_epochs=10"``); return its :class:`Result`.
+
+    Epoch lines are printed (``quiet=True``: only the log file gets them); Lightning's progress bar is off
+    unless an override turns it on. Ctrl-C (interrupting the kernel) stops the run with its history, plots
+    and checkpoint kept, and raises ``KeyboardInterrupt``.
+    """
+    cfg = compose_config(overrides)
+    return _run_composed(cfg, run_dir=None, quiet=quiet)
+
+
+def sweep(*overrides: str, quiet: bool = False) -> Sweep:
+    """Run every job of a sweep written as for ``python -m imdb_lightning -m`` (``"seed=0,1,2"``,
+    ``"+experiment=baseline,dropout"``, ``"+experiment=glob(init_*)"``), one after another in this process,
+    into one sweep folder that :func:`load_sweep` and ``python -m imdb_lightning.report`` read. A job that
+    fails is recorded (``status: failed``) and the others go on."""
+    jobs = sweep_jobs(list(overrides))
+    base = compose_config(jobs[0] if jobs else [])
+    with _hydra_config(base):
+        folder = Path(str(base.hydra.sweep.dir)).absolute()
+    _check_writable(folder, "hydra.sweep.dir")
+    # The sweep as Hydra records it: the report expands it again to list jobs that left no folder.
+    OmegaConf.save(
+        OmegaConf.create({"hydra": {"overrides": {"task": list(overrides)}}}), folder / "multirun.yaml"
+    )
+    results = []
+    for number, job in enumerate(jobs):
+        cfg = compose_config(job)
+        # Named as a -m sweep names its job folders (Hydra leaves out the incidental keys, such as data_dir).
+        described = str(cfg.hydra.job.override_dirname)
+        name = f"{number}-{folder_name(described)}" if described else str(number)
+        with read_write(cfg.paths), open_dict(cfg.paths):
+            cfg.paths.tensorboard_dir = str(folder / "tensorboard")  # one TensorBoard root, as a -m sweep
+            cfg.paths.run_name = name
+        if not quiet:
+            print(f"[sweep job {number + 1}/{len(jobs)}] {' '.join(job)}")
+        try:
+            results.append(_run_composed(cfg, run_dir=folder / name, quiet=quiet))
+        except (ConfigError, KeyboardInterrupt):
+            raise
+        except Exception as err:  # noqa: BLE001 -- recorded in the job's metrics.json by train(); go on
+            logging.getLogger("imdb_lightning").error("sweep job %d failed: %s", number, err)
+    return Sweep(results, folder)
+
+
+def load_sweep(path: str | Path):
+    """One row per job of a sweep folder (a ``-m`` run's or :func:`sweep`'s): its configuration, seed,
+    status and the lecture's measures. A pandas ``DataFrame`` when pandas is installed, else a list of
+    dicts."""
+    from imdb_lightning.report import collect_runs, run_measures
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a sweep folder")
+    rows = []
+    for r in collect_runs(folder):
+        measures = run_measures(r)
+        best = measures.pop("best_epoch")
+        rows.append(
+            {
+                "job": r.job,
+                "configuration": r.label,
+                "seed": r.seed,
+                "status": r.status,
+                **measures,
+                "best_epoch": None if math.isnan(best) else int(best),
+                "folder": str(r.folder),
+            }
+        )
+    try:
+        import pandas as pd
+    except ImportError:
+        return rows
+    return pd.DataFrame(rows)
+
+
+def plot_histories(
+    runs: Iterable[Result] | Mapping[str, Result | Iterable[Result] | Mapping],
+    keys: Sequence[str] = ("val_loss", "val_accuracy"),
+    title: str = "",
+) -> Figure:
+    """Several runs in one figure, one panel per history key: results of one configuration (seeds) are drawn
+    as their mean with a ±1 std band. ``runs``: results (grouped and named by what tells them apart), or
+    ``{label: result(s) or history dict}``."""
+    groups: dict[str, list[Mapping]] = {}
+    if isinstance(runs, Mapping):
+        for label, value in runs.items():
+            members = [value] if isinstance(value, (Result, Mapping)) else list(value)
+            groups[label] = [m.history if isinstance(m, Result) else m for m in members]
+    else:
+        from imdb_lightning.report import configuration_labels
+
+        runs = list(runs)
+        for label, result in zip(configuration_labels([r.overrides for r in runs]), runs, strict=True):
+            groups.setdefault(label, []).append(result.history)
+    return compare_figure(groups, keys, title)
+
+
+# --------------------------------------------------------------------------------------------- internals
+
+
+def compose_config(overrides: Iterable[str]) -> DictConfig:
+    """The config ``python -m imdb_lightning OVERRIDES`` runs with, Hydra's own part included."""
+    overrides = list(overrides)
+    register_resolvers()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="imdb_lightning"):
+            cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    except HydraException as err:
+        raise ConfigError(str(err)) from None
+    if not any(o.split("=", 1)[0].lstrip("+~") == "trainer.enable_progress_bar" for o in overrides):
+        with read_write(cfg.trainer):
+            cfg.trainer.enable_progress_bar = False  # a cell shows the epoch lines instead
+    return cfg
+
+
+def _run_composed(cfg: DictConfig, run_dir: Path | None, quiet: bool) -> Result:
+    from imdb_lightning.train import train_model
+
+    with _hydra_config(cfg):
+        with read_write(cfg.hydra), open_dict(cfg.hydra):
+            if run_dir is not None:
+                cfg.hydra.run.dir = str(run_dir)
+            output = Path(str(cfg.hydra.run.dir)).absolute()
+            _check_writable(output, "hydra.run.dir")
+            cfg.hydra.runtime.output_dir = str(output)
+        HydraConfig.instance().set_config(cfg)
+        task = copy.deepcopy(cfg)
+        with read_write(task), open_dict(task):
+            del task["hydra"]
+        overrides = list(cfg.hydra.overrides.task)
+        # What Hydra leaves in a run folder: the report reads a job's overrides from it.
+        saved = output / ".hydra"
+        saved.mkdir(parents=True, exist_ok=True)
+        for name, node in (("config", task), ("hydra", cfg.hydra), ("overrides", cfg.hydra.overrides.task)):
+            (saved / f"{name}.yaml").write_text(OmegaConf.to_yaml(node))
+        with _logs_to(output, quiet):
+            trained = train_model(task)
+    history_file = output / "history.json"
+    history = json.loads(history_file.read_text()) if history_file.is_file() else {}
+    return Result(output, overrides, task, trained.metrics, history, trained.model)
+
+
+@contextmanager
+def _hydra_config(cfg: DictConfig) -> Iterator[None]:
+    """Hydra's view of the run (``${hydra:...}`` values, the overrides), as a command-line run has it."""
+    instance = HydraConfig.instance()
+    previous = instance.cfg
+    instance.set_config(cfg)
+    try:
+        yield
+    finally:
+        instance.cfg = previous
+
+
+def _check_writable(folder: Path, key: str) -> None:
+    problem = unwritable(folder)
+    if problem:
+        raise ConfigError(f"cannot write the run folder {folder} ({problem}); choose another with {key}=PATH")
+
+
+@contextmanager
+def _logs_to(run_dir: Path, quiet: bool) -> Iterator[None]:
+    """The package's log lines to the cell (unless ``quiet``) and to the run's log file, for one run."""
+    logger = logging.getLogger("imdb_lightning")
+    to_file = logging.FileHandler(run_dir / "imdb_lightning.log")
+    to_file.setFormatter(logging.Formatter(FILE_LOG_FORMAT))
+    handlers: list[logging.Handler] = [to_file]
+    if not quiet:
+        to_cell = logging.StreamHandler(sys.stdout)
+        to_cell.setFormatter(logging.Formatter("%(message)s"))
+        handlers.append(to_cell)
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # a notebook that configured logging itself would show every line twice
+    for handler in handlers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.setLevel(level)
+        logger.propagate = propagate

@@ -1,0 +1,134 @@
+"""The notebook API: the command line's runs, from Python, without argv, sys.exit or Hydra's docs."""
+
+from __future__ import annotations
+
+import gc
+import json
+import signal
+
+import lightning as L
+import pytest
+import torch
+
+import imdb_lightning as il
+from imdb_lightning.data import IMDBDataModule
+from imdb_lightning.errors import ConfigError
+from imdb_lightning.model import IMDBClassifier
+
+SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=3"]
+
+
+@pytest.fixture
+def small(data_dir, tmp_path, monkeypatch):
+    """Overrides for a small run on the synthetic data, with run folders under ``tmp_path/logs``."""
+    monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
+    return [*SMALL, f"data.data_dir={data_dir}"]
+
+
+def test_a_run_returns_the_keras_history_metrics_model_and_folder(small, capsys):
+    result = il.run("+experiment=dropout", *small)
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(values) == 3 for values in result.history.values())
+    assert result.metrics["status"] == "completed" and result.metrics["epochs"] == 3
+    assert result.label.startswith("dropout,") and result.config.model.dropout == 0.5
+    # the run folder a command-line run leaves, read back: the same history and metrics
+    assert json.loads((result.run_dir / "history.json").read_text()) == result.history
+    assert json.loads((result.run_dir / "metrics.json").read_text()) == result.metrics
+    assert (result.run_dir / "loss.png").is_file() and (
+        result.run_dir / "checkpoints" / "last.ckpt"
+    ).is_file()
+    assert (result.run_dir / ".hydra" / "overrides.yaml").read_text().count("experiment=dropout") == 1
+    # the trained model, ready to use: final weights, eval mode, no trainer (or data) held
+    assert isinstance(result.model, IMDBClassifier) and not result.model.training
+    assert result.model._trainer is None
+    assert result.model.predict_proba(torch.zeros(2, 30)).shape == (2,)
+    # the cell shows one line an epoch, and the same lines go to the run's log file
+    shown = capsys.readouterr().out
+    assert [line.split(" - ")[0] for line in shown.splitlines() if line.startswith("Epoch ")] == [
+        "Epoch 1/3",
+        "Epoch 2/3",
+        "Epoch 3/3",
+    ]
+    assert "\r" not in shown
+    assert "Epoch 3/3" in (result.run_dir / "imdb_lightning.log").read_text()
+    assert "best val acc" in repr(result) and str(result.run_dir) in repr(result)
+
+
+def test_a_run_plots_the_lectures_two_figures(small):
+    fig = il.run(*small, quiet=True).plot()
+    assert [ax.get_title() for ax in fig.axes] == [
+        "Training and validation loss",
+        "Training and validation accuracy",
+    ]
+    assert [len(line.get_xdata()) for line in fig.axes[0].lines] == [3, 3]
+
+
+def test_bad_config_raises_the_command_lines_one_line_errors(small):
+    with pytest.raises(ConfigError, match=r"data.batch_size must be a positive integer, got -1"):
+        il.run(*small, "data.batch_size=-1")
+    with pytest.raises(ConfigError, match=r"Could not override 'model.nosuch'"):
+        il.run("model.nosuch=1")
+    with pytest.raises(ConfigError, match=r"Could not find 'experiment/nosuch'"):
+        il.run("+experiment=nosuch")
+
+
+def test_repeated_runs_get_their_own_folders_and_leave_no_trainer_or_data_alive(small):
+    results = [il.run(*small, quiet=True) for _ in range(3)]
+    assert len({r.run_dir for r in results}) == 3
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, (L.Trainer, IMDBDataModule))]
+    assert alive == []
+
+
+def test_ctrl_c_keeps_what_was_logged_and_the_next_run_can_be_interrupted_again(small, tmp_path):
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        il.run(
+            *small,
+            "trainer.max_epochs=10",
+            "+callbacks.stop._target_=runs.InterruptAt",
+            "+callbacks.stop.epoch=2",
+        )
+    (run_dir,) = (tmp_path / "logs" / "runs").iterdir()
+    assert len(json.loads((run_dir / "history.json").read_text())["loss"]) == 2
+    assert json.loads((run_dir / "metrics.json").read_text()) == {"status": "interrupted"}
+    assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file() and (run_dir / "loss.png").is_file()
+    # Lightning ignores Ctrl-C once it has seen one; the kernel's next interrupt must work again
+    assert signal.getsignal(signal.SIGINT) == before
+
+
+def test_a_sweep_runs_every_job_into_one_folder_that_loads_back_as_a_table(small):
+    grid = il.sweep("+experiment=baseline,l2", "seed=0,1", *small, quiet=True)
+    assert [r.overrides[:2] for r in grid] == [
+        ["+experiment=baseline", "seed=0"],
+        ["+experiment=baseline", "seed=1"],
+        ["+experiment=l2", "seed=0"],
+        ["+experiment=l2", "seed=1"],
+    ]
+    assert all(r.run_dir.parent == grid.folder for r in grid)
+    assert (grid.folder / "tensorboard").is_dir()  # one TensorBoard root, as a -m sweep has
+    rows = il.load_sweep(grid.folder)
+    rows = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
+    assert [(r["configuration"], r["seed"], r["status"]) for r in rows] == [
+        ("baseline", 0, "completed"),
+        ("baseline", 1, "completed"),
+        ("l2", 0, "completed"),
+        ("l2", 1, "completed"),
+    ]
+    assert all(isinstance(r["best_epoch"], int) and 1 <= r["best_epoch"] <= 3 for r in rows)
+    assert rows[0]["test_acc"] == pytest.approx(grid[0].metrics["test/acc"])
+    # the seeds of one configuration are one curve with a band, as in the sweep report
+    fig = il.plot_histories(grid)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["baseline (n=2)", "l2 (n=2)"]
+
+
+def test_plot_histories_takes_labelled_results_or_history_dicts(small):
+    result = il.run(*small, quiet=True)
+    fig = il.plot_histories({"ours": result, "by hand": {"val_loss": [0.5, 0.4], "val_accuracy": [0.8, 0.9]}})
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ours", "by hand"]
+    assert len(fig.axes) == 2
+
+
+def test_load_sweep_names_a_folder_that_is_not_there(tmp_path):
+    with pytest.raises(ConfigError, match="is not a sweep folder"):
+        il.load_sweep(tmp_path / "nowhere")
