@@ -134,7 +134,9 @@ def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tm
         cfg, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024", "hydra.job.chdir=false"]
     )
     assert (
-        settings["name"] == "l2" and settings["model/l2"] == 0.001 and settings["optimizer"] == "KerasRMSprop"
+        settings["lecture/name"] == "l2"
+        and settings["model/l2"] == 0.001
+        and settings["optimizer"] == "KerasRMSprop"
     )
     assert settings["trainer/max_epochs"] == 3 and settings["data/eval_batch_size"] == 1024
     assert set(settings) == {

@@ -91,7 +91,7 @@ def test_every_experiment_file_is_specified_here():
 def test_each_experiment_builds_the_model_and_optimizer_it_names(experiment):
     torch.manual_seed(0)
     cfg, model, optimizer = build(experiment)
-    assert cfg.name == experiment
+    assert cfg.lecture.name == experiment
     for key, value in {**BASELINE_MODEL, **MODEL.get(experiment, {})}.items():
         assert model.hparams[key] == value, key
     names = [name for name, _ in model.net.named_children()]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from imdb_lightning.config import CONFIG_DIR
 from imdb_lightning.report import collect_runs, main, summarize, write_report
 
 
@@ -24,6 +25,10 @@ def fake_job(
     folder = sweep / f"{job}-{','.join(overrides)}"
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    # The run's saved config, with the `lecture` node its experiment file gave it.
+    experiment = next((o.split("=", 1)[1] for o in overrides if o.startswith("+experiment=")), None)
+    lecture = yaml.safe_load((CONFIG_DIR / "experiment" / f"{experiment}.yaml").read_text())["lecture"]
+    (folder / "config.yaml").write_text(yaml.safe_dump({"lecture": lecture}))
     n = len(val_acc)
     history = {
         "loss": [0.5] * n,
@@ -109,6 +114,7 @@ def test_report_writes_table_csv_and_figures(sweep, capsys):
     rows = [line for line in report.splitlines() if line.startswith("| `")]
     assert [r.split("|")[1].strip() for r in rows] == ["`baseline`", "`dropout`", "`l2`"]
     assert "0.8900 ± 0.0100" in rows[0]  # best val acc, mean ± std over the two seeds
+    assert "| 2–3 |" in rows[0] and "| 3 |" in rows[1]  # best epochs: whole epochs, a range over seeds
     assert "1/2 (1 crashed)" in rows[1] and "0/2 (1 diverged, 1 missing)" in rows[2]
     assert "0.8876 (5)" in rows[0]  # the lecture's figure, beside ours
     assert "best val acc +0.0024" in rows[0]
@@ -140,3 +146,33 @@ def test_a_failed_job_is_listed_with_its_error(tmp_path):
     assert summarize(runs)["baseline"]["counts"]["failed"] == 1
     write_report(sweep, out=tmp_path / "out")
     assert "failed (DataError: the disk is full)" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_new_experiment_file_joins_the_report_without_code_changes(data_dir, tmp_path, monkeypatch):
+    """An experiment's `lecture` node says where its row and curves go; the report reads it from the run."""
+    import imdb_lightning as il
+
+    more = tmp_path / "more_conf"
+    (more / "experiment").mkdir(parents=True)
+    (more / "experiment" / "wider.yaml").write_text(
+        "# @package _global_\n"
+        "lecture:\n  name: wider\n  section: capacity\n  order: 0.5\n  published: {best_val_acc: 0.9123}\n"
+        "model:\n  hidden_sizes: [32, 32]\n"
+    )
+    monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
+    small = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=2"]
+    grid = il.sweep(
+        f"hydra.searchpath=[file://{more}]",
+        "+experiment=baseline,wider",
+        *small,
+        f"data.data_dir={data_dir}",
+        quiet=True,
+    )
+    assert grid[1].config.model.hidden_sizes == [32, 32]
+    report = write_report(grid.folder, lecture=True).read_text()
+    rows = [line.split(" | ")[0] for line in report.splitlines() if line.startswith("| `")]
+    assert rows == ["| `wider`", "| `baseline`"]  # in the lecture's order: 0.5 before the baseline's 1
+    assert "0.9123" in report  # its published figure, beside ours
+    assert (grid.folder / "curves_capacity.png").is_file() and (
+        grid.folder / "curves_regularization.png"
+    ).is_file()

@@ -27,7 +27,7 @@ def compose_run(data_dir: Path, out: Path, overrides: list[str]):
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_composes_and_runs_one_fast_dev_batch(experiment, data_dir, tmp_path):
     cfg = compose_run(data_dir, tmp_path / "run", [f"+experiment={experiment}", "+trainer.fast_dev_run=true"])
-    assert cfg.name == experiment
+    assert cfg.lecture.name == experiment
     metrics = train(cfg)
     assert "test/acc" in metrics and 0.0 <= metrics["test/acc"] <= 1.0
     assert (tmp_path / "run" / "config.yaml").is_file() and (tmp_path / "run" / "summary.txt").is_file()

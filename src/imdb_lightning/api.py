@@ -18,7 +18,9 @@ or calls ``sys.exit``; epoch lines go to the cell, one an epoch, and to ``<run>/
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import logging
 import math
@@ -260,7 +262,8 @@ def _check_writable(folder: Path, key: str) -> None:
 
 @contextmanager
 def _logs_to(run_dir: Path, quiet: bool) -> Iterator[None]:
-    """The package's log lines to the cell (unless ``quiet``) and to the run's log file, for one run."""
+    """For one run: the package's log lines to the cell and to the run's log file. ``quiet``: to the file
+    only, with what the run prints (its test line, its folder) and Lightning's notes below warnings."""
     logger = logging.getLogger("imdb_lightning")
     to_file = logging.FileHandler(run_dir / "imdb_lightning.log")
     to_file.setFormatter(logging.Formatter(FILE_LOG_FORMAT))
@@ -269,16 +272,25 @@ def _logs_to(run_dir: Path, quiet: bool) -> Iterator[None]:
         to_cell = logging.StreamHandler(sys.stdout)
         to_cell.setFormatter(logging.Formatter("%(message)s"))
         handlers.append(to_cell)
-    level, propagate = logger.level, logger.propagate
+    lightning = logging.getLogger("lightning.pytorch")
+    saved = logger.level, logger.propagate, lightning.level
     logger.setLevel(logging.INFO)
     logger.propagate = False  # a notebook that configured logging itself would show every line twice
+    if quiet:
+        lightning.setLevel(logging.WARNING)
     for handler in handlers:
         logger.addHandler(handler)
+    printed = io.StringIO()
     try:
-        yield
+        with contextlib.redirect_stdout(printed) if quiet else contextlib.nullcontext():
+            yield
     finally:
         for handler in handlers:
             logger.removeHandler(handler)
             handler.close()
-        logger.setLevel(level)
-        logger.propagate = propagate
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        lightning.setLevel(saved[2])
+        if printed.getvalue():
+            with open(run_dir / "imdb_lightning.log", "a") as log_file:
+                log_file.write(printed.getvalue())

@@ -29,7 +29,7 @@ STATUS = {
 
 #: Shown for every run, beside the keys its command line sets or sweeps: what tells the lecture's runs apart.
 SHOWN = (
-    "name",
+    "lecture.name",
     "seed",
     "model.hidden_sizes",
     "model.activation",

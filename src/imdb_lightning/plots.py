@@ -6,6 +6,8 @@ keeps its inline display, a headless run needs no screen) and nothing stays regi
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,10 +30,9 @@ def history_figure(history: History, metrics: Sequence[str] = ("loss", "accuracy
     metrics = [m for m in metrics if history.get(m) or history.get(f"val_{m}")]
     if not metrics:
         return None
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(6.4 * len(metrics), 4.2))
+    fig = _figure_class()(figsize=(6.4 * len(metrics), 4.2))
     # Fixed margins: a run draws its figures after every fit, and computing a tight layout doubled that cost.
     fig.subplots_adjust(left=0.12 / len(metrics), right=0.97, bottom=0.12, top=0.92, wspace=0.25)
     for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics, strict=True):
@@ -52,10 +53,9 @@ def compare_figure(
 ) -> Figure:
     """One panel per history key, one curve per label: the mean over that label's runs (seeds), with a band
     of ±1 standard deviation when there are several. The legend sits beside the panels, off the curves."""
-    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(5.2 * len(keys) + 2.4, 4.5), layout="constrained")
+    fig = _figure_class()(figsize=(5.2 * len(keys) + 2.4, 4.5), layout="constrained")
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     for label, runs in histories.items():
         runs = [run for run in runs if run.get(keys[0])]
@@ -113,3 +113,18 @@ def save_pixels(pixels: np.ndarray, path: Path) -> Path:
 
     imsave(path, pixels)
     return path
+
+
+@functools.cache
+def _figure_class() -> type[Figure]:
+    """matplotlib's ``Figure``, shown by Jupyter as a picture whether or not pyplot set up its inline
+    backend (without pyplot, a bare ``Figure`` shows as ``<Figure size ...>``)."""
+    from matplotlib.figure import Figure
+
+    class NotebookFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=90)
+            return buffer.getvalue()
+
+    return NotebookFigure

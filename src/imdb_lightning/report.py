@@ -32,50 +32,6 @@ from imdb_lightning.plots import HISTORY_KEYS, compare_figure, save_figure
 #: Overrides that do not make a different configuration: they are grouped over (seed) or incidental.
 NOT_A_CONFIGURATION = ("seed", "trainer.enable_progress_bar", "data.data_dir", "data.download")
 
-#: The lecture's sections, in its order, by experiment name.
-SECTIONS = {
-    "regularization": ["baseline", "dropout", "batchnorm", "l1", "l2", "l1l2"],
-    "initialization": [
-        "init_zeros",
-        "init_random_normal",
-        "init_too_small",
-        "init_too_large",
-        "init_he_normal",
-        "init_lecun_normal",
-        "init_glorot_normal",
-        "init_glorot_uniform",
-    ],
-    "optimizers": [
-        "opt_sgd",
-        "opt_momentum",
-        "opt_nesterov",
-        "opt_adagrad",
-        "opt_rmsprop",
-        "opt_adam",
-        "opt_adamw",
-        "opt_nadam",
-        "opt_adadelta",
-        "opt_adamax",
-    ],
-}
-
-#: The lecture's published Keras figures (one run each; ../shared/lecture/README.md). Reference only: never
-#: written into a result column.
-LECTURE = {
-    "baseline": {
-        "best_val_acc": 0.8876,
-        "best_epoch": 5,
-        "final_val_loss": 0.5418,
-        "final_val_acc": 0.8661,
-        "test_loss": 0.5901,
-        "test_acc": 0.8569,
-    },
-    "dropout": {"best_val_acc": 0.8880, "best_epoch": 10, "final_val_loss": 0.5256, "final_val_acc": 0.8838},
-    "batchnorm": {"best_val_acc": 0.8776, "best_epoch": 3, "final_val_loss": 0.7057, "final_val_acc": 0.8530},
-    "l2": {"final_val_loss": 0.4465, "final_val_acc": 0.8746},
-}
-
-
 # ------------------------------------------------------------------------------------------ a sweep's runs
 
 
@@ -96,6 +52,9 @@ class Run:
     status: str  # one of STATUSES
     history: dict[str, list[float | None]] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    # The run's `lecture` config node: the report figure (section) it joins, its row order, the lecture's
+    # published figures. An experiment file sets it, so adding one needs no change here.
+    lecture: dict = field(default_factory=dict)
 
     def series(self, key: str) -> np.ndarray:
         return np.array([math.nan if v is None else v for v in self.history.get(key, [])], dtype=float)
@@ -164,7 +123,8 @@ def collect_runs(sweep: Path) -> list[Run]:
             json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
         )
         status = metrics.get("status", "completed") if metrics else "crashed"
-        run = Run(folder, job, "", _seed(overrides, config), status, history, metrics)
+        lecture = config.get("lecture") or {}
+        run = Run(folder, job, "", _seed(overrides, config), status, history, metrics, lecture)
         runs[job if job is not None else folder.name] = (run, overrides)
     for job, overrides in enumerate(expected_jobs(sweep) or []):
         if job not in runs:
@@ -228,6 +188,8 @@ def summarize(runs: list[Run]) -> dict[str, dict]:
         values = {m: np.array([run_measures(r)[m] for r in done], dtype=float) for m in MEASURES}
         table[label] = {
             "runs": members,
+            "lecture": next((r.lecture for r in members if r.lecture), {}),
+            "best_epochs": sorted(int(e) for e in values["best_epoch"] if math.isfinite(e)),
             "counts": {s: sum(r.status == s for r in members) for s in STATUSES},
             "mean": {
                 m: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for m, v in values.items()
@@ -236,13 +198,22 @@ def summarize(runs: list[Run]) -> dict[str, dict]:
                 m: float(np.nanstd(v)) if np.isfinite(v).sum() > 1 else math.nan for m, v in values.items()
             },
         }
-    return table
+    # The lecture's order where runs have one (their experiment files say), then the others as they came.
+    ranked = sorted(table, key=lambda label: table[label]["lecture"].get("order") or math.inf)
+    return {label: table[label] for label in ranked}
 
 
 def _fmt(mean: float, std: float, digits: int = 4) -> str:
     if not math.isfinite(mean):
         return "—"
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if math.isfinite(std) else f"{mean:.{digits}f}"
+
+
+def _epochs_cell(epochs: list[int]) -> str:
+    """Best epochs are whole epochs: one, or the range over the seeds."""
+    if not epochs:
+        return "—"
+    return str(epochs[0]) if epochs[0] == epochs[-1] else f"{epochs[0]}–{epochs[-1]}"
 
 
 def _runs_cell(counts: dict[str, int]) -> str:
@@ -276,7 +247,7 @@ def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
             f"`{label}`",
             _runs_cell(row["counts"]),
             _fmt(mean["best_val_acc"], std["best_val_acc"]),
-            _fmt(mean["best_epoch"], std["best_epoch"], 1),
+            _epochs_cell(row["best_epochs"]),
             _fmt(mean["final_val_loss"], std["final_val_loss"]),
             _fmt(mean["final_val_acc"], std["final_val_acc"]),
             _fmt(mean["test_loss"], std["test_loss"]),
@@ -285,13 +256,12 @@ def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
             _fmt(mean["s_per_epoch"], math.nan, 3),
         ]
         if lecture:
-            cells += _lecture_cells(label, mean)
+            cells += _lecture_cells(row["lecture"].get("published") or {}, mean)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _lecture_cells(label: str, mean: dict[str, float]) -> list[str]:
-    ref = LECTURE.get(label)
+def _lecture_cells(ref: dict[str, float], mean: dict[str, float]) -> list[str]:
     if not ref:
         return ["", ""]
 
@@ -299,7 +269,7 @@ def _lecture_cells(label: str, mean: dict[str, float]) -> list[str]:
         return f"{ref[key]:.{digits}f}" if key in ref else "—"
 
     test = f"[{get('test_loss')}, {get('test_acc')}]" if "test_acc" in ref else "—"
-    best = f"{get('best_val_acc')} ({ref['best_epoch']})" if "best_val_acc" in ref else "—"
+    best = get("best_val_acc") + (f" ({ref['best_epoch']})" if "best_epoch" in ref else "")
     shown = f"{best}, {get('final_val_loss')}, {get('final_val_acc')}, {test}"
     diffs = [
         f"{name} {mean[key] - ref[key]:+.4f}"
@@ -317,18 +287,16 @@ def _lecture_cells(label: str, mean: dict[str, float]) -> list[str]:
 # ------------------------------------------------------------------------------------------ figures and files
 
 
-def section_of(label: str) -> str:
-    for section, names in SECTIONS.items():
-        if label in names:
-            return section
-    return "sweep"
+def section_of(row: dict) -> str:
+    """The figure a configuration's curves go in: its lecture section, or ``sweep`` for any other."""
+    return row["lecture"].get("section") or "sweep"
 
 
 def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
     """One figure per section: validation loss and accuracy per epoch, mean ± std band over seeds."""
     by_section: dict[str, list[str]] = defaultdict(list)
-    for label in table:
-        by_section[section_of(label)].append(label)
+    for label, row in table.items():
+        by_section[section_of(row)].append(label)
     written = []
     for section, labels in by_section.items():
         histories = {
@@ -397,7 +365,7 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
         lines += (
             ["## Runs without a result", ""]
             + [
-                f"- `{r.folder.name}` ({r.label}, seed {r.seed}): {r.status}"
+                f"- `{r.folder.name}` ({r.label}{'' if r.seed is None else f', seed {r.seed}'}): {r.status}"
                 + (f" ({r.metrics['error']})" if r.metrics.get("error") else "")
                 for r in problems
             ]
