@@ -72,3 +72,19 @@ def test_progress_lines_are_redrawn_only_on_a_terminal(monkeypatch, capsys):
         terminal.progress("reading: 1")
         terminal.progress("reading: 2 done", done=True)
         assert capsys.readouterr().err == expected
+
+
+def test_help_says_what_the_app_does_the_data_variable_experiments_and_keys():
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = done.stdout
+    assert text.startswith("imdb_lightning: the Keras IMDB lecture")
+    assert "$IMDB_LIGHTNING_DATA" in text and "data.data_dir=PATH" in text
+    assert "== Keys you will type ==" in text and "model.dropout" in text
+    experiments = next(line for line in text.splitlines() if line.startswith("experiment: "))
+    assert "baseline" in experiments and "opt_adam" in experiments
+    assert text.index("Keys you will type") < text.index(
+        "experiment: "
+    )  # the app first, Hydra's groups after

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from imdb_lightning.layers import Dense
 from imdb_lightning.model import DenseStack, IMDBClassifier, weight_penalty
 from imdb_lightning.summary import count_parameters, keras_summary
 
@@ -39,6 +40,11 @@ def test_batchnorm_adds_128_parameters_of_which_64_non_trainable_as_keras():
     assert (trainable + frozen, trainable, frozen) == (160_433, 160_369, 64)
     summary = keras_summary(net)
     assert "batch_normalization_1 (BatchNormalization)" in summary and "Non-trainable params: 64" in summary
+    # columns stay apart for the longest layer name: name, shape and count each in their own column
+    row = next(line for line in summary.splitlines() if line.startswith("batch_normalization_1"))
+    assert row.split() == ["batch_normalization_1", "(BatchNormalization)", "(None,", "16)", "64"]
+    header = next(line for line in summary.splitlines() if line.startswith("Layer (type)"))
+    assert row.index("(None, 16)") == header.index("Output Shape") and len(row) == len(header)
     bn = net.batch_normalization_1
     assert bn.momentum == pytest.approx(0.01) and bn.eps == pytest.approx(1e-3)
 
@@ -60,7 +66,7 @@ def test_dropout_layers_follow_each_hidden_layer_and_add_no_parameters():
 
 def test_widths_and_depth_are_configurable():
     net = DenseStack(100, [32, 8, 4], activation="tanh")
-    assert [m.out_features for m in net.dense_layers()] == [32, 8, 4, 1]
+    assert [m.out_features for m in net if isinstance(m, Dense)] == [32, 8, 4, 1]
     assert len(net.hidden_kernels()) == 3
     with pytest.raises(ValueError, match="relu"):
         DenseStack(100, activation="swishy")

@@ -92,3 +92,26 @@ def test_a_checkpoint_of_other_layers_is_a_clear_error(trained_run, tmp_path, ca
     torch.save(ckpt, tmp_path / "old.ckpt")
     assert main([str(tmp_path / "old.ckpt"), "some text"]) == 2
     assert "older version" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("test_ckpt", "expected"), [("final", "last.ckpt"), ("best", "best.ckpt")])
+def test_a_run_folder_predicts_with_the_weights_behind_its_test_line(
+    trained_run, tmp_path, test_ckpt, expected, capsys
+):
+    import shutil
+
+    import yaml
+
+    from imdb_lightning.predict import find_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "test_ckpt": test_ckpt}))
+    chosen, why = find_checkpoint(run)
+    assert chosen == run / "checkpoints" / expected and "test line" in why
+    assert main([str(run), "A wonderful film."]) == 0
+    assert f"checkpoint: {chosen}" in capsys.readouterr().err  # says which it used
+    (run / "checkpoints" / expected).unlink()
+    chosen, why = find_checkpoint(run)
+    assert chosen.name != expected and f"no {expected}" in why

@@ -72,9 +72,6 @@ class DenseStack(nn.Sequential):
             x = layer(x)
         return x
 
-    def dense_layers(self) -> list[Dense]:
-        return [m for m in self if isinstance(m, Dense)]
-
     def hidden_kernels(self) -> list[torch.Tensor]:
         """The kernels the lecture's regularizers act on: every Dense layer but the output."""
         return [m.kernel for name, m in self.named_children() if name.startswith("hidden_")]

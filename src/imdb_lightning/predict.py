@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import torch
+import yaml
 
 from imdb_lightning.batches import multi_hot
 from imdb_lightning.checkpoints import read_checkpoint
@@ -21,20 +22,34 @@ from imdb_lightning.data.tokenizer import encode_review
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.model import IMDBClassifier
 
+#: The checkpoint behind a run's printed test line, by its ``test_ckpt`` setting.
+TESTED = {"final": "last.ckpt", "best": "best.ckpt"}
 
-def find_checkpoint(path: Path) -> Path:
-    """A checkpoint file as given, or a run folder's best checkpoint (else its last)."""
+
+def find_checkpoint(path: Path) -> tuple[Path, str]:
+    """A checkpoint file as given; for a run folder, the weights its test line was measured with (the final
+    ones unless the run said ``test_ckpt=best``), else what it has. Returns the file and why it was chosen."""
     if path.is_file():
-        return path
-    for name in ("best.ckpt", "last.ckpt", "interrupted.ckpt"):
-        if (path / "checkpoints" / name).is_file():
-            return path / "checkpoints" / name
-    raise DataError(f"no checkpoint at {path} (give a .ckpt file or a run folder with checkpoints/best.ckpt)")
+        return path, "as given"
+    folder = path / "checkpoints"
+    config = path / "config.yaml"
+    test_ckpt = "final"
+    if config.is_file():
+        test_ckpt = (yaml.safe_load(config.read_text()) or {}).get("test_ckpt") or "final"
+    tested = folder / TESTED.get(test_ckpt, "last.ckpt")
+    if tested.is_file():
+        return tested, f"the {test_ckpt} weights, the ones behind the run's test line"
+    for name in ("last.ckpt", "best.ckpt", "interrupted.ckpt"):
+        if (folder / name).is_file():
+            return folder / name, f"the run has no {tested.name}"
+    raise DataError(f"no checkpoint at {path} (give a .ckpt file or a run folder with checkpoints/)")
 
 
 def load(path: Path) -> tuple[IMDBClassifier, dict]:
-    """The trained model (on the CPU, in eval mode) and the data state it was trained with."""
-    ckpt = find_checkpoint(path)
+    """The trained model (on the CPU, in eval mode) and the data state it was trained with; says on standard
+    error which checkpoint it read."""
+    ckpt, why = find_checkpoint(path)
+    print(f"checkpoint: {ckpt} ({why})", file=sys.stderr)
     # weights_only: a checkpoint from elsewhere cannot run code when it is read.
     state = read_checkpoint(ckpt, setting="").get(IMDBDataModule.__qualname__)
     if not state or "word_index_json" not in state:

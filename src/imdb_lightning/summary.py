@@ -7,9 +7,10 @@ from __future__ import annotations
 from torch import nn
 
 from imdb_lightning.layers import Dense
+from imdb_lightning.model import ACTIVATIONS
 
 # Keras folds the activation into its Dense layer; these modules get no row of their own.
-_FOLDED = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.GELU, nn.SELU, nn.Identity)
+_FOLDED = tuple(ACTIVATIONS.values())
 _KERAS_TYPE = {Dense: "Dense", nn.BatchNorm1d: "BatchNormalization", nn.Dropout: "Dropout"}
 
 
@@ -35,9 +36,10 @@ def keras_summary(net: nn.Sequential, name: str = "imdb") -> str:
         rows.append((f"{layer_name} ({kind})", f"(None, {width})", f"{trainable + frozen:,}"))
     trainable, frozen = count_parameters(net)
     total = trainable + frozen
-    rule = "─" * 72
-    lines = [f'Model: "{name}"', rule, f"{'Layer (type)':<40}{'Output Shape':<18}{'Param #':>14}", rule]
-    lines += [f"{a:<40}{b:<18}{c:>14}" for a, b, c in rows]
+    first = max([40, *(len(a) + 2 for a, _, _ in rows)])  # Keras's width, wider for a long layer name
+    rule = "─" * (first + 32)
+    lines = [f'Model: "{name}"', rule, f"{'Layer (type)':<{first}}{'Output Shape':<18}{'Param #':>14}", rule]
+    lines += [f"{a:<{first}}{b:<18}{c:>14}" for a, b, c in rows]
     lines += [
         rule,
         f"Total params: {total:,} ({total * 4 / 1024:.2f} KB)",
