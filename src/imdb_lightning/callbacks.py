@@ -162,8 +162,8 @@ class LastCheckpoint(L.Callback):
     """``last.ckpt`` when fit ends (to resume with more epochs, or to predict), also every ``every_n_epochs``
     epochs when set (a long run's guard against a hard kill), and ``interrupted.ckpt`` on Ctrl-C or a crash.
 
-    Not after every epoch by default: a baseline epoch takes a few tens of milliseconds here, and rewriting
-    a checkpoint each time cost a tenth of the fit; Ctrl-C and crashes are covered by ``interrupted.ckpt``.
+    Not after every epoch by default: an epoch is short, and rewriting a checkpoint after each one is a
+    noticeable share of the fit; Ctrl-C and crashes are covered by ``interrupted.ckpt``.
     """
 
     def __init__(self, dirpath: str | Path, every_n_epochs: int | None = None) -> None:
@@ -198,8 +198,7 @@ def add_histogram(writer, tag: str, values: torch.Tensor, step: int, bins: int =
     """``writer.add_histogram`` computed by torch, in ``bins`` equal buckets.
 
     TensorBoard's own ``add_histogram`` computes the sum of squares with numpy's ``dot``, which wakes
-    OpenBLAS's thread pool; its threads then spin beside torch's on the same cores, and the baseline fit with
-    histograms took 2.2 s instead of 1.2 s on this 2-core machine.
+    OpenBLAS's thread pool; its threads then spin beside torch's on the same cores and slow the fit.
     """
     values = values.detach().flatten().double().cpu()
     lo, hi = float(values.min()), float(values.max())

@@ -202,7 +202,7 @@ class IMDBClassifier(L.LightningModule):
             self.metrics[f"{stage}_penalty"].update(penalty.detach(), weight=weight)
         if batch_idx == 0:
             # A logged metric object is computed over all its updates when the epoch ends, so one log call
-            # an epoch is enough (a call every step costs as much as the step's arithmetic here).
+            # an epoch is enough (a call every step costs about as much as the step's arithmetic).
             self.log(
                 f"{stage}/loss",
                 self.metrics[f"{stage}_loss"],

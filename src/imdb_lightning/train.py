@@ -42,10 +42,10 @@ _HEAP_FROZEN = False
 
 
 def freeze_library_heap() -> None:
-    """Keep Python's garbage collector off the objects that exist when the first run starts (mostly the
-    imported libraries, about 500,000 objects that never become garbage). A full collection walks them all,
-    0.2 s here: one fell inside a one-second fit, and a sweep needs one after every job (see
-    :func:`release_memory`). Frozen once, collections walk only what the runs themselves create."""
+    """Keep Python's garbage collector off the objects that exist when the first run starts: the imported
+    libraries, which never become garbage but make every full collection slow (inside a fit, and after every
+    sweep job, see :func:`release_memory`). Frozen once, collections walk only what the runs create
+    (docs/benchmarks.md)."""
     global _HEAP_FROZEN
     if not _HEAP_FROZEN:
         gc.collect()
@@ -120,7 +120,7 @@ def train_model(cfg: DictConfig) -> Trained:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, sigint)
         # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
-        # generation reaches; without one, each job of a sweep kept its data alive (about 75 MB a job).
+        # generation reaches; without one, each job of a sweep kept its data alive.
         release_memory()
 
 
