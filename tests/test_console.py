@@ -33,8 +33,10 @@ def test_a_logged_run_prints_one_line_an_epoch_and_no_library_chatter(data_dir, 
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout + done.stderr
     assert "\r" not in out  # no progress-bar redraws
-    epochs = [line.split(" - ", 1)[1] for line in out.splitlines() if "Epoch " in line]
+    epochs = [line for line in out.splitlines() if "Epoch " in line]
+    # Keras's verbose=2 lines, the message alone (the run's log file keeps time and logger)
     assert [e.split(" - ")[0] for e in epochs] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
+    assert "Epoch 3/3 - loss: " in (tmp_path / "imdb_lightning.log").read_text()
     for chatter in ("Tip", "litlogger", "weights_only", "deprecated", "logging interval", "Warning"):
         assert chatter not in out, chatter
 
@@ -88,3 +90,17 @@ def test_help_says_what_the_app_does_the_data_variable_experiments_and_keys():
     assert text.index("Keys you will type") < text.index(
         "experiment: "
     )  # the app first, Hydra's groups after
+
+
+def test_console_lines_are_the_message_with_warnings_and_errors_marked():
+    import logging
+
+    from imdb_lightning.terminal import ConsoleFormatter
+
+    def shown(level: int, message: str) -> str:
+        return ConsoleFormatter().format(logging.LogRecord("x", level, __file__, 1, message, None, None))
+
+    assert shown(logging.INFO, "Epoch 1/20 - loss: 0.5") == "Epoch 1/20 - loss: 0.5"
+    assert shown(logging.WARNING, "training diverged") == "warning: training diverged"
+    assert shown(logging.ERROR, "error: data.batch_size must be ...") == "error: data.batch_size must be ..."
+    assert shown(logging.ERROR, "boom") == "error: boom"

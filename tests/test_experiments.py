@@ -111,3 +111,37 @@ def test_initializer_experiments_turn_the_diagnostics_on():
     for experiment in (e for e in EXPERIMENTS if e.startswith("init_")):
         cfg, _, _ = build(experiment)
         assert "layer_diagnostics" in cfg.callbacks, experiment
+
+
+def test_the_readmes_extending_recipe_adds_an_optimizer_and_its_lecture_variant(
+    data_dir, tmp_path, monkeypatch
+):
+    """README, "Layout and extending": two config files, no code."""
+    import imdb_lightning as il
+
+    more = tmp_path / "more_conf"
+    (more / "optimizer").mkdir(parents=True)
+    (more / "experiment").mkdir()
+    (more / "optimizer" / "radam.yaml").write_text(
+        "_target_: torch.optim.RAdam\n_partial_: true\nlr: 0.001\n"
+    )
+    (more / "experiment" / "opt_radam.yaml").write_text(
+        "# @package _global_\ndefaults: [{override /optimizer: radam}]\n"
+        "lecture: {name: opt_radam, section: optimizers, order: 25}\n"
+    )
+    monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
+    small = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=1"]
+    grid = il.sweep(
+        f"hydra.searchpath=[file://{more}]",
+        "+experiment=opt_radam",
+        *small,
+        f"data.data_dir={data_dir}",
+        quiet=True,
+    )
+    (result,) = grid
+    assert result.status == "completed" and result.config.optimizer._target_ == "torch.optim.RAdam"
+    assert il.load_sweep(grid.folder)["configuration"][0].startswith("opt_radam")
+    from imdb_lightning.report import write_report
+
+    write_report(grid.folder)
+    assert (grid.folder / "curves_optimizers.png").is_file()

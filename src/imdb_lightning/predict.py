@@ -49,7 +49,6 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
     """The trained model (on the CPU, in eval mode) and the data state it was trained with; says on standard
     error which checkpoint it read."""
     ckpt, why = find_checkpoint(path)
-    print(f"checkpoint: {ckpt} ({why})", file=sys.stderr)
     # weights_only: a checkpoint from elsewhere cannot run code when it is read.
     state = read_checkpoint(ckpt, setting="").get(IMDBDataModule.__qualname__)
     if not state or "word_index_json" not in state:
@@ -68,6 +67,7 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
         ) from err
     # Known words rarer than num_words are out of vocabulary (any rank past the cut); unknown ones dropped.
     rare = dict.fromkeys(json.loads(state.get("oov_words_json", "[]")), state["width"])
+    print(f"checkpoint: {ckpt} ({why})", file=sys.stderr)
     return model, {**state, "word_index": {**rare, **json.loads(state["word_index_json"])}}
 
 

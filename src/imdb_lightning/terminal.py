@@ -3,6 +3,7 @@ SLURM job's output (where a carriage return leaves a smear of half-lines)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 
 
@@ -17,3 +18,16 @@ def progress(text: str, *, done: bool = False) -> None:
         print(f"\r{text}", end="\n" if done else "", file=sys.stderr, flush=True)
     else:
         print(text, file=sys.stderr, flush=True)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Log records for a person at a terminal: the message alone, as Keras prints its epoch lines, with
+    ``warning:`` or ``error:`` in front of those that are one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        if record.levelno >= logging.ERROR and not message.startswith("error"):
+            return f"error: {message}"
+        if record.levelno == logging.WARNING:
+            return f"warning: {message}"
+        return message
