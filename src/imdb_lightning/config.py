@@ -94,8 +94,14 @@ def torch_threads(configured: int | None, parallel_jobs: int | None, cores: int)
 
 
 def command_line_overrides() -> list[str]:
-    """The overrides this run's command gave (a sweep job's own values included); none outside Hydra."""
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    """The overrides this run's command gave (a sweep job's own values included), less those Hydra is told do
+    not name a run (``hydra.job.config.override_dirname.exclude_keys``: the data folder, ...); none outside
+    Hydra."""
+    if not HydraConfig.initialized():
+        return []
+    hydra_config = HydraConfig.get()
+    incidental = set(hydra_config.job.config.override_dirname.exclude_keys)
+    return [o for o in hydra_config.overrides.task if o.split("=", 1)[0].lstrip("+~") not in incidental]
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:

@@ -1,9 +1,12 @@
-"""TensorBoard's HParams tab: a run's settings when it starts; its final metrics and its real status when it
-ends.
+"""TensorBoard's HParams tab: a run's settings when it starts, its real status when it ends.
 
-Lightning's ``log_hyperparams(params, metrics)`` writes the metrics as 0.0 placeholders at step 0 and marks
-the session a success before the run has done anything; here the start carries no metric values and the end
-says ``STATUS_SUCCESS`` for a completed run and ``STATUS_FAILURE`` for one that diverged or failed.
+No experiment summary is written: given one, TensorBoard shows that run's own keys as the sweep's and marks
+none as differing. Without it, the tab reads every run's settings and marks the keys whose values differ (the
+swept ones, shown first), and its metric columns are the runs' scalars, each at its last value
+(``val/acc_best`` is the best validation accuracy, ``val/loss`` the final validation loss, ``test/acc`` the
+test accuracy).
+Lightning's ``log_hyperparams(params, metrics)`` would also write 0.0 placeholder metrics and end the session
+as a success before the run did anything.
 """
 
 from __future__ import annotations
@@ -78,11 +81,11 @@ def flatten(config: dict, prefix: str = "") -> dict[str, bool | int | float | st
 
 
 @contextmanager
-def hparams_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) -> Iterator[dict]:
+def hparams_session(loggers: Iterable, config: dict) -> Iterator[dict]:
     """Start the session; end it with ``outcome["status"]`` as the block sets it (``failed`` if it raises,
     ``interrupted`` on Ctrl-C)."""
     loggers = list(loggers)
-    start_session(loggers, config, metric_names)
+    start_session(loggers, config)
     outcome = {"status": "failed"}
     try:
         yield outcome
@@ -94,14 +97,12 @@ def hparams_session(loggers: Iterable, config: dict, metric_names: Iterable[str]
 
 
 @rank_zero_only
-def start_session(loggers: Iterable, config: dict, metric_names: Iterable[str]) -> None:
-    """Write the settings (and which metrics will be the tab's columns) now, so the run shows at once."""
-    experiment, session_start, _ = hparams_summaries(flatten(config), dict.fromkeys(metric_names, 0.0))
+def start_session(loggers: Iterable, config: dict) -> None:
+    """Write the run's settings now, so that the run shows in the tab at once."""
+    _, session_start, _ = hparams_summaries(flatten(config), {})
     for logger in tensorboard_loggers(loggers):
         logger.log_hyperparams(config)  # hparams.yaml; with no metrics Lightning writes nothing else
-        writer = logger.experiment._get_file_writer()
-        writer.add_summary(experiment)
-        writer.add_summary(session_start)
+        logger.experiment._get_file_writer().add_summary(session_start)
         logger.save()
 
 

@@ -30,14 +30,6 @@ from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
 
-#: Metrics shown as columns of TensorBoard's HParams tab: ours → the HParams name.
-HPARAM_METRICS = {
-    "val/acc_best": "hp/val_acc_best",
-    "val/loss": "hp/val_loss_final",
-    "test/acc": "hp/test_acc",
-}
-
-
 _HEAP_FROZEN = False
 
 
@@ -176,10 +168,8 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    # The HParams tab: the run's settings, with the final metrics below as its columns; its status at the end.
-    with hparams_session(
-        loggers, selected_settings(cfg, command_line_overrides()), HPARAM_METRICS.values()
-    ) as outcome:
+    # The HParams tab: the run's settings now, its status at the end.
+    with hparams_session(loggers, selected_settings(cfg, command_line_overrides())) as outcome:
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
         fit_seconds = time.perf_counter() - started
@@ -203,10 +193,6 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
                 print(f"test [loss, accuracy]: [{tested['test/loss']:.4f}, {tested['test/acc']:.4f}]")
 
         metrics = {k: (v if math.isfinite(v) else None) for k, v in sorted(metrics.items())}
-        final = {hp: metrics.get(key) for key, hp in HPARAM_METRICS.items() if metrics.get(key) is not None}
-        for logger in loggers:
-            logger.log_metrics(final, step=trainer.current_epoch)  # at the last epoch
-            logger.save()
         trainable, frozen = count_parameters(model.net)
         if trainer.strategy.root_device.type == "cuda":
             metrics["gpu_peak_mb"] = round(
