@@ -170,3 +170,21 @@ def test_accuracy_metric_agrees_with_torchmetrics():
         ours.update(logits, target)
         reference.update(torch.sigmoid(logits), target.long())
     assert ours.compute().item() == pytest.approx(reference.compute().item())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dropout": 1.5}, r"model.dropout must be in \[0, 1\), got 1.5"),
+        ({"l2": -0.1}, "model.l2 must be a number >= 0, got -0.1"),
+        ({"hidden_sizes": [16, 0]}, "model.hidden_sizes must be a non-empty list of positive integers"),
+        ({"activation": "swish"}, "model.activation must be one of relu, tanh"),
+        ({"init": "orthogonal"}, "model.init must be one of zeros"),
+        ({"init_scale": 0}, r"model.init_scale must be a positive number \(or null\), got 0"),
+        ({"batchnorm": "yes"}, "model.batchnorm must be true or false"),
+    ],
+)
+def test_the_model_checks_its_own_settings_naming_the_config_key(kwargs, message):
+    """The one home of each rule: the config check runs this constructor before any data loads."""
+    with pytest.raises(ValueError, match=message):
+        IMDBClassifier(input_dim=10, **kwargs)

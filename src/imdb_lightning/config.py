@@ -6,17 +6,16 @@ import hashlib
 import inspect
 import itertools
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from imdb_lightning.checks import BOOLEAN, INTEGER, POSITIVE_INTEGER, POSITIVE_NUMBER, Rule, one_of, require
 from imdb_lightning.errors import ConfigError
-from imdb_lightning.initializers import INITIALIZERS
-from imdb_lightning.model import ACTIVATIONS
 
 log = logging.getLogger(__name__)
 
@@ -126,78 +125,29 @@ def parallel_jobs() -> int | None:
     return launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")) else None
 
 
-def _integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # a YAML true is no batch size
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _rule(
-    check: Callable[[object], bool], expected: str, *, optional: bool = False
-) -> tuple[Callable[[object], bool], str]:
-    if optional:
-        return (lambda v: v is None or check(v)), f"{expected} (or null)"
-    return check, expected
-
-
-def _choice(options) -> tuple[Callable[[object], bool], str]:
-    return (lambda v: v in options), f"one of {', '.join(options)}"
-
-
-#: Every key a user types, with what it must be: checked before any data is read.
-RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "seed": _rule(_integer, "an integer"),
-    "data.num_words": _rule(lambda v: _integer(v) and v >= 4, "an integer >= 4", optional=True),
-    "data.skip_top": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0"),
-    "data.maxlen": _rule(lambda v: _integer(v) and v > 0, "a positive integer", optional=True),
-    "data.start_char": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0", optional=True),
-    "data.oov_char": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0", optional=True),
-    "data.index_from": _rule(lambda v: _integer(v) and v >= 0, "an integer >= 0"),
-    "data.val_size": _rule(lambda v: _integer(v) and v > 0, "a positive integer"),
-    "data.batch_size": _rule(lambda v: _integer(v) and v > 0, "a positive integer"),
-    "data.eval_batch_size": _rule(lambda v: _integer(v) and v > 0, "a positive integer", optional=True),
-    "data.seed": _rule(_integer, "an integer"),
-    "data.shuffle_seed": _rule(_integer, "an integer", optional=True),
-    "data.word_index": _choice(("keras", "corpus")),
-    "data.batch_format": _choice(("auto", "dense", "bag")),
-    "data.download": _rule(lambda v: isinstance(v, bool), "true or false"),
-    "model.hidden_sizes": _rule(
-        lambda v: OmegaConf.is_list(v) and len(v) > 0 and all(_integer(s) and s > 0 for s in v),
-        "a non-empty list of positive integers",
-    ),
-    "model.activation": _choice(tuple(ACTIVATIONS)),
-    "model.dropout": _rule(lambda v: _number(v) and 0 <= v < 1, "in [0, 1)"),
-    "model.batchnorm": _rule(lambda v: isinstance(v, bool), "true or false"),
-    "model.l1": _rule(lambda v: _number(v) and v >= 0, "a number >= 0"),
-    "model.l2": _rule(lambda v: _number(v) and v >= 0, "a number >= 0"),
-    "model.init": _choice(tuple(INITIALIZERS)),
-    "model.init_scale": _rule(lambda v: _number(v) and v > 0, "a positive number", optional=True),
-    "optimizer.lr": _rule(lambda v: _number(v) and v > 0, "a positive number"),
-    "trainer.max_epochs": _rule(lambda v: _integer(v) and v > 0, "a positive integer"),
-    "test": _rule(lambda v: isinstance(v, bool), "true or false"),
-    "test_ckpt": _choice(("final", "best")),
-    "torch_threads": _rule(lambda v: _integer(v) and v > 0, "a positive integer", optional=True),
+#: Keys no constructor takes (train() reads them), and every optimizer's learning rate (PyTorch's optimizers
+#: are not ours, and some accept lr=0). The data module's and the model's settings are checked by their own
+#: constructors, which :func:`validate` runs before any data is read.
+RULES: dict[str, Rule] = {
+    "seed": INTEGER,
+    "test": BOOLEAN,
+    "test_ckpt": one_of(("final", "best")),
+    "torch_threads": POSITIVE_INTEGER.or_null(),
+    "trainer.max_epochs": POSITIVE_INTEGER,
+    "optimizer.lr": POSITIVE_NUMBER,
 }
-
 
 _ABSENT = object()
 
 
-def _shown(value: object) -> object:
-    return OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-
-
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first value that cannot work, naming its key, what it must be and
-    what it is; and for a key that the object it configures does not take (``+model.dropuot=0.5``)."""
-    for key, (check, expected) in RULES.items():
+    what it is; and for a key that the object it configures does not take (``+model.dropuot=0.5``). Runs
+    before any data is read."""
+    for key, rule in RULES.items():
         value = OmegaConf.select(cfg, key, default=_ABSENT)
-        if value is _ABSENT:
-            continue  # e.g. an optimizer without an lr setting
-        if not check(value):
-            raise ConfigError(f"{key} must be {expected}, got {_shown(value)!r}")
+        if value is not _ABSENT:  # e.g. an optimizer without an lr setting
+            require(key, value, rule)
     for group in ("data", "model", "optimizer", "scheduler", "trainer"):
         node = cfg.get(group)
         if isinstance(node, DictConfig) and "_target_" in node:
@@ -207,6 +157,17 @@ def validate(cfg: DictConfig) -> None:
                     f"{group}.{unknown[0]} is not a setting of {node._target_.rsplit('.', 1)[-1]}; it takes "
                     f"{', '.join(accepted)}"
                 )
+    # The data module and the model check their own settings when made; both are cheap to make before the
+    # data loads (the model at a small input width).
+    for group, passed in (("data", {}), ("model", {"input_dim": 4, "optimizer": None, "scheduler": None})):
+        node = cfg.get(group)
+        if isinstance(node, DictConfig) and "_target_" in node:
+            try:
+                hydra.utils.instantiate(node, **passed)
+            except InstantiationException as err:
+                if isinstance(err.__cause__, ConfigError):
+                    raise err.__cause__ from None
+                raise
 
 
 # Keys Hydra reads itself, and what train() passes to the model instead of taking them from the config.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.checks import POSITIVE_NUMBER, one_of, require
 
 TRUNCATED_STDDEV = 0.87962566103423978  # stddev of N(0, 1) truncated to [-2, 2]
 
@@ -100,10 +100,8 @@ def initialize(
     dense: nn.Module, name: str, *, scale: float | None = None, generator: torch.Generator | None = None
 ) -> None:
     """Initialize a Dense layer's ``kernel`` with ``name`` and its ``bias`` with zeros, as Keras does."""
-    if name not in INITIALIZERS:
-        raise ConfigError(
-            f"model.init={name!r} is not an initializer; choose one of {', '.join(INITIALIZERS)}"
-        )
+    require("model.init", name, one_of(INITIALIZERS))
+    require("model.init_scale", scale, POSITIVE_NUMBER.or_null())
     INITIALIZERS[name](dense.kernel, scale=scale, generator=generator)
     with torch.no_grad():
         dense.bias.zero_()

@@ -11,7 +11,14 @@ from torch import nn
 from torchmetrics import MaxMetric, Metric
 
 from imdb_lightning.batches import CompactBatch
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.checks import (
+    BOOLEAN,
+    FRACTION,
+    NON_NEGATIVE_NUMBER,
+    POSITIVE_INTEGERS,
+    one_of,
+    require,
+)
 from imdb_lightning.layers import BatchNormalization, Dense
 from imdb_lightning.optimizers import KerasRMSprop
 
@@ -45,10 +52,10 @@ class DenseStack(nn.Sequential):
         init: str = "glorot_uniform",
         init_scale: float | None = None,
     ) -> None:
-        if activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"model.activation={activation!r} is unknown; choose one of {', '.join(ACTIVATIONS)}"
-            )
+        require("model.hidden_sizes", hidden_sizes, POSITIVE_INTEGERS)
+        require("model.activation", activation, one_of(ACTIVATIONS))
+        require("model.dropout", dropout, FRACTION)
+        require("model.batchnorm", batchnorm, BOOLEAN)
         layers: dict[str, nn.Module] = {}
         width = input_dim
         for i, size in enumerate(hidden_sizes, start=1):
@@ -153,10 +160,9 @@ class IMDBClassifier(L.LightningModule):
         scheduler: Callable[..., object] | None = None,
     ) -> None:
         super().__init__()
-        hidden_sizes = [int(size) for size in hidden_sizes]  # plain list: checkpoints load with weights_only
-        # logger=False: train() logs the whole config once, with the HParams-tab metrics.
-        self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
-        self.net = DenseStack(
+        require("model.l1", l1, NON_NEGATIVE_NUMBER)
+        require("model.l2", l2, NON_NEGATIVE_NUMBER)
+        self.net = DenseStack(  # checks the network's own settings
             input_dim,
             hidden_sizes,
             activation=activation,
@@ -165,6 +171,9 @@ class IMDBClassifier(L.LightningModule):
             init=init,
             init_scale=init_scale,
         )
+        hidden_sizes = [int(size) for size in hidden_sizes]  # plain list: checkpoints load with weights_only
+        # logger=False: train() logs the whole config once.
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"], logger=False)
         self.optimizer_factory = optimizer or KerasRMSprop
         self.scheduler_factory = scheduler
         # One metric object per stage (keys avoid nn.Module attribute names such as ``train``). Inputs are

@@ -23,14 +23,12 @@ from collections.abc import Iterable
 import torch
 from torch.optim import Optimizer
 
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.checks import NON_NEGATIVE_NUMBER, POSITIVE_NUMBER, require
 
 
 def _check(lr: float, eps: float) -> None:
-    if lr <= 0:
-        raise ConfigError(f"optimizer.lr must be positive, got {lr}")
-    if eps < 0:
-        raise ConfigError(f"optimizer.eps must be non-negative, got {eps}")
+    require("optimizer.lr", lr, POSITIVE_NUMBER)
+    require("optimizer.eps", eps, NON_NEGATIVE_NUMBER)
 
 
 def _state(states: list[dict], key: str, params: list[torch.Tensor], fill: float) -> list[torch.Tensor]:

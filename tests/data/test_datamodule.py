@@ -119,9 +119,11 @@ def test_width_when_num_words_is_none_is_kerass_largest_id_present(data_dir):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"num_words": 3}, "num_words must be at least 4"),
-        ({"batch_size": 0}, "batch_size must be positive"),
-        ({"val_size": 0}, "val_size must be positive"),
+        ({"num_words": 3}, r"data.num_words must be an integer >= 4 \(or null\), got 3"),
+        ({"batch_size": 0}, "data.batch_size must be a positive integer, got 0"),
+        ({"batch_size": True}, "data.batch_size must be a positive integer, got True"),
+        ({"val_size": 0}, "data.val_size must be a positive integer, got 0"),
+        ({"download": "yes"}, "data.download must be true or false, got 'yes'"),
     ],
 )
 def test_bad_settings_name_their_key(data_dir, kwargs, message):
@@ -171,7 +173,7 @@ def test_bag_format_serves_each_reviews_distinct_ids(data_dir):
         for i in range(len(y)):
             row = compact.ids[compact.offsets[i] : compact.offsets[i + 1]].tolist()
             assert row == sorted(set(row))  # distinct ids, once each
-    with pytest.raises(ValueError, match="batch_format must be one of auto, dense, bag"):
+    with pytest.raises(ValueError, match="data.batch_format must be one of auto, dense, bag, got 'sparse'"):
         IMDBDataModule(data_dir, batch_format="sparse")
 
 

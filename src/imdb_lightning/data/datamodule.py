@@ -23,6 +23,15 @@ import numpy as np
 import torch
 
 from imdb_lightning.batches import CompactBatch, multi_hot
+from imdb_lightning.checks import (
+    BOOLEAN,
+    INTEGER,
+    NON_NEGATIVE_INTEGER,
+    POSITIVE_INTEGER,
+    at_least,
+    one_of,
+    require,
+)
 from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus, load_corpus, locate_corpus
 from imdb_lightning.data.tokenizer import KerasEncoding
 from imdb_lightning.errors import ConfigError
@@ -231,23 +240,23 @@ class IMDBDataModule(L.LightningDataModule):
         cache: bool = True,
     ) -> None:
         super().__init__()
-        if num_words is not None and num_words < 4:
-            raise ConfigError(
-                f"data.num_words must be at least 4 (ids 0-2 are reserved, 3 is the first word), got "
-                f"{num_words}"
-            )
-        if batch_size <= 0:
-            raise ConfigError(f"data.batch_size must be positive, got {batch_size}")
-        if eval_batch_size is not None and eval_batch_size <= 0:
-            raise ConfigError(
-                f"data.eval_batch_size must be positive (or null for data.batch_size), got {eval_batch_size}"
-            )
-        if val_size <= 0:
-            raise ConfigError(f"data.val_size must be positive, got {val_size}")
-        if batch_format not in BATCH_FORMATS:
-            raise ConfigError(
-                f"data.batch_format must be one of {', '.join(BATCH_FORMATS)}, got {batch_format!r}"
-            )
+        for key, value, rule in (
+            ("num_words", num_words, at_least(4).or_null()),  # ids 0-2 are reserved, 3 is the first word
+            ("skip_top", skip_top, NON_NEGATIVE_INTEGER),
+            ("maxlen", maxlen, POSITIVE_INTEGER.or_null()),
+            ("start_char", start_char, NON_NEGATIVE_INTEGER.or_null()),
+            ("oov_char", oov_char, NON_NEGATIVE_INTEGER.or_null()),
+            ("index_from", index_from, NON_NEGATIVE_INTEGER),
+            ("word_index", word_index, one_of(("keras", "corpus"))),
+            ("val_size", val_size, POSITIVE_INTEGER),
+            ("batch_size", batch_size, POSITIVE_INTEGER),
+            ("eval_batch_size", eval_batch_size, POSITIVE_INTEGER.or_null()),
+            ("seed", seed, INTEGER),
+            ("shuffle_seed", shuffle_seed, INTEGER.or_null()),
+            ("batch_format", batch_format, one_of(BATCH_FORMATS)),
+            ("download", download, BOOLEAN),
+        ):
+            require(f"data.{key}", value, rule)
         self.save_hyperparameters(logger=False)  # train() logs the whole config once
         self.encoding = KerasEncoding(num_words, skip_top, maxlen, seed, start_char, oov_char, index_from)
         self.splits: dict[str, EncodedSplit] = {}
