@@ -49,3 +49,18 @@ class InterruptAt(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch + 1 == self.epoch:
             raise KeyboardInterrupt
+
+
+def sweep_with_more_configs(tmp_path: Path, data_dir: Path, files: dict[str, str], *overrides: str):
+    """A small sweep through the notebook API with extra config files (``{"experiment/x.yaml": text}``)
+    added to Hydra's search path, as a user adds their own; run folders under ``tmp_path/logs``."""
+    import imdb_lightning as il
+
+    more = tmp_path / "more_conf"
+    for name, text in files.items():
+        (more / name).parent.mkdir(parents=True, exist_ok=True)
+        (more / name).write_text(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
+        small = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", f"data.data_dir={data_dir}"]
+        return il.sweep(f"hydra.searchpath=[file://{more}]", *overrides, *small, quiet=True)

@@ -12,6 +12,7 @@ import hydra
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from runs import sweep_with_more_configs
 
 from imdb_lightning.config import CONFIG_DIR, validate
 
@@ -119,25 +120,12 @@ def test_the_readmes_extending_recipe_adds_an_optimizer_and_its_lecture_variant(
     """README, "Layout and extending": two config files, no code."""
     import imdb_lightning as il
 
-    more = tmp_path / "more_conf"
-    (more / "optimizer").mkdir(parents=True)
-    (more / "experiment").mkdir()
-    (more / "optimizer" / "radam.yaml").write_text(
-        "_target_: torch.optim.RAdam\n_partial_: true\nlr: 0.001\n"
-    )
-    (more / "experiment" / "opt_radam.yaml").write_text(
-        "# @package _global_\ndefaults: [{override /optimizer: radam}]\n"
-        "lecture: {name: opt_radam, section: optimizers, order: 25}\n"
-    )
-    monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
-    small = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=1"]
-    grid = il.sweep(
-        f"hydra.searchpath=[file://{more}]",
-        "+experiment=opt_radam",
-        *small,
-        f"data.data_dir={data_dir}",
-        quiet=True,
-    )
+    files = {
+        "optimizer/radam.yaml": "_target_: torch.optim.RAdam\n_partial_: true\nlr: 0.001\n",
+        "experiment/opt_radam.yaml": "# @package _global_\ndefaults: [{override /optimizer: radam}]\n"
+        "lecture: {name: opt_radam, section: optimizers, order: 25}\n",
+    }
+    grid = sweep_with_more_configs(tmp_path, data_dir, files, "+experiment=opt_radam", "trainer.max_epochs=1")
     (result,) = grid
     assert result.status == "completed" and result.config.optimizer._target_ == "torch.optim.RAdam"
     assert il.load_sweep(grid.folder)["configuration"][0].startswith("opt_radam")

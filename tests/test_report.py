@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runs import sweep_with_more_configs
 
 from imdb_lightning.config import CONFIG_DIR
 from imdb_lightning.report import collect_runs, main, summarize, write_report
@@ -148,25 +149,19 @@ def test_a_failed_job_is_listed_with_its_error(tmp_path):
     assert "failed (DataError: the disk is full)" in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_a_new_experiment_file_joins_the_report_without_code_changes(data_dir, tmp_path, monkeypatch):
+def test_a_new_experiment_file_joins_the_report_without_code_changes(data_dir, tmp_path):
     """An experiment's `lecture` node says where its row and curves go; the report reads it from the run."""
-    import imdb_lightning as il
-
-    more = tmp_path / "more_conf"
-    (more / "experiment").mkdir(parents=True)
-    (more / "experiment" / "wider.yaml").write_text(
+    wider = (
         "# @package _global_\n"
         "lecture:\n  name: wider\n  section: capacity\n  order: 0.5\n  published: {best_val_acc: 0.9123}\n"
         "model:\n  hidden_sizes: [32, 32]\n"
     )
-    monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
-    small = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=2"]
-    grid = il.sweep(
-        f"hydra.searchpath=[file://{more}]",
+    grid = sweep_with_more_configs(
+        tmp_path,
+        data_dir,
+        {"experiment/wider.yaml": wider},
         "+experiment=baseline,wider",
-        *small,
-        f"data.data_dir={data_dir}",
-        quiet=True,
+        "trainer.max_epochs=2",
     )
     assert grid[1].config.model.hidden_sizes == [32, 32]
     report = write_report(grid.folder, lecture=True).read_text()
