@@ -64,3 +64,14 @@ def sweep_with_more_configs(tmp_path: Path, data_dir: Path, files: dict[str, str
         mp.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
         small = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", f"data.data_dir={data_dir}"]
         return il.sweep(f"hydra.searchpath=[file://{more}]", *overrides, *small, quiet=True)
+
+
+class FailAt(L.Callback):
+    """A run that breaks (an error of no known kind) when epoch ``epoch`` (from 1) ends."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch + 1 == self.epoch:
+            raise RuntimeError("the disk went away")

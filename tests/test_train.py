@@ -312,6 +312,30 @@ def test_in_a_sweep_a_diverging_job_does_not_stop_the_others(data_dir, tmp_path)
     assert statuses == {"0": "diverged", "1": "completed"}  # job 0: lr 1e12, job 1: lr 0.01
 
 
+def test_in_a_sweep_a_failing_job_does_not_stop_the_others(data_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m",
+        "+callbacks.boom._target_=runs.FailAt",
+        "+callbacks.boom.epoch=1,99",  # job 0 breaks in its first epoch, job 1 never
+        *SMALL,
+        "trainer.max_epochs=2",
+        f"data.data_dir={data_dir}",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        env_extra={
+            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p for p in sweep.iterdir() if p.name[0].isdigit())
+    metrics = [json.loads((job / "metrics.json").read_text()) for job in jobs]
+    assert [m["status"] for m in metrics] == ["failed", "completed"]
+    assert metrics[0]["error"] == "RuntimeError: the disk went away"
+    assert "Traceback" in (jobs[0] / "imdb_lightning.log").read_text()  # the details, in the job's log
+    assert "error: this sweep job failed; the sweep goes on" in result.stdout
+
+
 def test_a_run_that_fails_after_its_folder_exists_says_so_in_metrics_json(data_dir, tmp_path):
     import shutil
 

@@ -11,7 +11,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from imdb_lightning.config import CONFIG_DIR, register_resolvers
+from imdb_lightning.config import CONFIG_DIR, in_sweep, register_resolvers
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.train import train
 
@@ -26,6 +26,13 @@ def _app(cfg: DictConfig) -> float:
     except (ConfigError, DataError) as err:
         log.error("error: %s", err)
         sys.exit(2)
+    except Exception:
+        if not in_sweep():
+            raise
+        # Hydra's launcher would stop the whole sweep here. The job's metrics.json says it failed (the report
+        # lists it); the traceback goes to its log; the other jobs go on.
+        log.exception("this sweep job failed; the sweep goes on")
+        return cfg.optimized_worst
     return objective(metrics, cfg.optimized_metric, cfg.optimized_worst)
 
 

@@ -38,9 +38,11 @@ POSITIVE_NUMBER = Rule(lambda v: _number(v) and v > 0, "a positive number")
 NON_NEGATIVE_NUMBER = Rule(lambda v: _number(v) and v >= 0, "a number >= 0")
 FRACTION = Rule(lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
 POSITIVE_INTEGERS = Rule(
-    lambda v: (isinstance(v, (list, tuple)) or OmegaConf.is_list(v))
-    and len(v) > 0
-    and all(_integer(s) and s > 0 for s in v),
+    lambda v: (
+        (isinstance(v, (list, tuple)) or OmegaConf.is_list(v))
+        and len(v) > 0
+        and all(_integer(s) and s > 0 for s in v)
+    ),
     "a non-empty list of positive integers",
 )
 

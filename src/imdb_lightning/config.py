@@ -31,19 +31,20 @@ def _config_dir() -> Path:
 CONFIG_DIR = _config_dir()
 
 
-def _multirun() -> bool:
+def in_sweep() -> bool:
+    """Whether this run is a job of a ``-m`` sweep."""
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def tensorboard_root() -> str:
     """One TensorBoard root per sweep (all jobs side by side), or the run folder for a single run."""
     hydra = HydraConfig.get()
-    return str(Path(hydra.sweep.dir if _multirun() else hydra.runtime.output_dir) / "tensorboard")
+    return str(Path(hydra.sweep.dir if in_sweep() else hydra.runtime.output_dir) / "tensorboard")
 
 
 def run_name() -> str:
     """A sweep job's TensorBoard run is named by its number and overrides; a single run needs no name."""
-    if not _multirun():
+    if not in_sweep():
         return ""
     job = HydraConfig.get().job
     return f"{job.num}-{folder_name(job.override_dirname)}" if job.override_dirname else str(job.num)
@@ -119,7 +120,7 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
 
 def parallel_jobs() -> int | None:
     """How many sweep jobs run at once on this machine (the joblib launcher's n_jobs), if known."""
-    if not _multirun():
+    if not in_sweep():
         return None
     launcher = HydraConfig.get().launcher
     return launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")) else None
