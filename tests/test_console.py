@@ -78,8 +78,15 @@ def test_progress_lines_are_redrawn_only_on_a_terminal(monkeypatch, capsys):
 
 def test_help_says_what_the_app_does_the_data_variable_experiments_and_keys():
     done = subprocess.run(
-        [sys.executable, "-m", "imdb_lightning", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-X", "importtime", "-m", "imdb_lightning", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+    imported = {
+        line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time")
+    }
+    assert "hydra" in imported and not {"torch", "lightning"} & imported  # help in a second, not five
     assert done.returncode == 0, done.stderr[-2000:]
     text = done.stdout
     assert text.startswith("imdb_lightning: the Keras IMDB lecture")

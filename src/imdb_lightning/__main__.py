@@ -13,7 +13,6 @@ from omegaconf import DictConfig
 
 from imdb_lightning.config import CONFIG_DIR, in_sweep, register_resolvers
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
-from imdb_lightning.train import train
 
 log = logging.getLogger("imdb_lightning")
 
@@ -21,6 +20,9 @@ log = logging.getLogger("imdb_lightning")
 # An absolute config path: works the same from a source checkout, an installed wheel and any folder.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _app(cfg: DictConfig) -> float:
+    # Imported here: --help, --cfg and a refused command line need none of PyTorch or Lightning (seconds).
+    from imdb_lightning.train import train
+
     try:
         metrics = train(cfg)
     except (ConfigError, DataError) as err:
