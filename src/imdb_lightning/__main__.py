@@ -20,7 +20,7 @@ log = logging.getLogger("imdb_lightning")
 # An absolute config path: works the same from a source checkout, an installed wheel and any folder.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _app(cfg: DictConfig) -> float:
-    # Imported here: --help, --cfg and a refused command line need none of PyTorch or Lightning (seconds).
+    # Imported here: --help, --cfg and what Hydra refuses need none of PyTorch or Lightning (seconds).
     from imdb_lightning.train import train
 
     try:
