@@ -58,8 +58,8 @@ def instantiate_all(node: DictConfig | None) -> list:
 
 @dataclass
 class Trained:
-    """What a run returns: what ``metrics.json`` holds, and the trained model (final weights, in eval mode,
-    detached from its trainer so that it keeps no data alive)."""
+    """What a run returns: what ``metrics.json`` holds, and the trained model (final weights, in eval mode, on
+    the CPU, detached from its trainer so that it keeps no data alive)."""
 
     metrics: dict[str, float | int | str | None]
     model: L.LightningModule
@@ -206,7 +206,7 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
         )
         outcome["status"] = metrics["status"]
     model.trainer = None
-    trained = Trained(metrics, model.eval())
+    trained = Trained(metrics, model.eval().cpu())  # off the accelerator: a notebook's next run needs it free
     if not trainer.is_global_zero:  # under DDP the other processes return the same metrics and write nothing
         return trained
     write_metrics(output_dir, metrics)
