@@ -158,6 +158,8 @@ def test_keras_and_pytorch_rmsprop_differ_where_the_gradient_is_tiny():
 
 
 @pytest.mark.parametrize("cls", [KerasRMSprop, KerasAdagrad, KerasAdam, KerasAdamW, KerasNadam, KerasAdamax])
-def test_non_positive_learning_rate_is_refused(cls):
-    with pytest.raises(ValueError, match="optimizer.lr must be positive"):
+def test_non_positive_learning_rate_or_negative_eps_is_refused(cls):
+    with pytest.raises(ValueError, match="optimizer.lr must be a positive number, got 0.0"):
         cls([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    with pytest.raises(ValueError, match="optimizer.eps must be a number >= 0, got -1"):
+        cls([torch.nn.Parameter(torch.zeros(1))], eps=-1)
