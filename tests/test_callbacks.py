@@ -147,4 +147,6 @@ def test_scalars_are_drawn_against_the_epoch_counted_from_one(data_dir, tmp_path
     for tag in ("test/loss", "test/acc"):
         assert [e.step for e in events.Scalars(tag)] == [3], tag  # after fit: at the last epoch
     assert "epoch" not in events.Tags()["scalars"]  # it became the axis
-    assert {e.step for e in events.Images("curves/loss")} == {3}
+    (image,) = events.Images("curves/loss")
+    assert image.step == 3 and image.encoded_image_string == (tmp_path / "run" / "loss.png").read_bytes()
+    assert (image.width, image.height) == (640, 420)  # the run folder's own figure

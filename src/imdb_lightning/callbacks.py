@@ -14,7 +14,7 @@ import torch
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.layers import Dense
-from imdb_lightning.plots import HISTORY_KEYS, figure_pixels, history_figure, save_pixels
+from imdb_lightning.plots import HISTORY_KEYS, figure_pixels, history_figure, png_bytes
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,11 @@ class KerasHistory(L.Callback):
             fig = history_figure(self.history, [metric])
             if fig is None:
                 continue
-            pixels = figure_pixels(fig, dpi=100)  # drawn once for the file and the Images tab
-            save_pixels(pixels, self.folder / f"{metric}.png")
+            pixels = figure_pixels(fig, dpi=100)
+            png = png_bytes(pixels)  # drawn and encoded once, for the file and the Images tab
+            (self.folder / f"{metric}.png").write_bytes(png)
             for writer in writers:
-                writer.add_image(f"curves/{metric}", pixels, trainer.current_epoch, dataformats="HWC")
+                add_png(writer, f"curves/{metric}", png, pixels.shape, trainer.current_epoch)
 
     def state_dict(self) -> dict:
         return {"history": self.history}
@@ -218,6 +219,15 @@ def add_histogram(writer, tag: str, values: torch.Tensor, step: int, bins: int =
         counts,
         global_step=step,
     )
+
+
+def add_png(writer, tag: str, png: bytes, shape: tuple[int, ...], step: int) -> None:
+    """``writer.add_image`` of an already encoded PNG (``add_image`` would encode the pixels again)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    height, width, channels = shape
+    image = Summary.Image(height=height, width=width, colorspace=channels, encoded_image_string=png)
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
 
 def tensorboards(trainer: L.Trainer) -> list:

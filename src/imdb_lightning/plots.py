@@ -107,12 +107,14 @@ def _floats(values: Sequence[float | None]) -> np.ndarray:
     return np.array([math.nan if v is None else v for v in values], dtype=float)
 
 
-def save_pixels(pixels: np.ndarray, path: Path) -> Path:
-    """Write an image drawn by :func:`figure_pixels` as a PNG (encoded only, not drawn again)."""
-    from matplotlib.image import imsave
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """An image drawn by :func:`figure_pixels`, encoded as a PNG once: for the run folder's file and for
+    TensorBoard alike. Light compression: encoding time counts in every sweep job, a few KB do not."""
+    from PIL import Image
 
-    imsave(path, pixels)
-    return path
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 @functools.cache
