@@ -2,6 +2,8 @@
 (``imdb_lightning.sweep``, the command line's code path), with the main steps timed.
 
     IMDB_LIGHTNING_DATA=../shared/data python scripts/bench_sweep_job.py --jobs 6
+    IMDB_LIGHTNING_DATA=../shared/data python scripts/bench_sweep_job.py \
+        --overrides callbacks.keras_history.plots=false
 
 A first job loads the data and the libraries; the timed jobs follow it. Prints seconds per job.
 """
@@ -35,6 +37,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--jobs", type=int, default=6)
+    parser.add_argument(
+        "--overrides", nargs="*", default=[], help="for every job, e.g. callbacks.keras_history.plots=false"
+    )
     args = parser.parse_args()
 
     import os
@@ -56,10 +61,10 @@ def main() -> None:
         (train, "release_memory", "garbage collection"),
     ):
         timed(totals, owner, name, label)
-    il.sweep("seed=0", "trainer.max_epochs=1", quiet=True)  # the data, the libraries, compiled kernels
+    il.sweep("seed=0", "trainer.max_epochs=1", *args.overrides, quiet=True)  # data, libraries, kernels
     totals.clear()
     started = time.perf_counter()
-    jobs = il.sweep(f"seed=range(1,{args.jobs + 1})", "trainer.max_epochs=1", quiet=True)
+    jobs = il.sweep(f"seed=range(1,{args.jobs + 1})", "trainer.max_epochs=1", *args.overrides, quiet=True)
     wall = time.perf_counter() - started
     fit = sum(job.metrics["fit_seconds"] for job in jobs)
     n = len(jobs)

@@ -132,3 +132,10 @@ def test_plot_histories_takes_labelled_results_or_history_dicts(small):
 def test_load_sweep_names_a_folder_that_is_not_there(tmp_path):
     with pytest.raises(ConfigError, match="is not a sweep folder"):
         il.load_sweep(tmp_path / "nowhere")
+
+
+def test_a_search_can_skip_each_jobs_figures_and_keep_its_history(small):
+    """For large searches: the figures are most of a short job's overhead; the sweep report draws curves."""
+    result = il.run(*small, "callbacks.keras_history.plots=false", quiet=True)
+    assert not (result.run_dir / "loss.png").exists() and len(result.history["val_loss"]) == 3
+    assert (result.run_dir / "history.csv").is_file() and result.status == "completed"
