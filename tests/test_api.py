@@ -139,3 +139,10 @@ def test_a_search_can_skip_each_jobs_figures_and_keep_its_history(small):
     result = il.run(*small, "callbacks.keras_history.plots=false", quiet=True)
     assert not (result.run_dir / "loss.png").exists() and len(result.history["val_loss"]) == 3
     assert (result.run_dir / "history.csv").is_file() and result.status == "completed"
+
+
+def test_a_sweep_job_that_breaks_is_recorded_and_the_others_run(small):
+    grid = il.sweep("+callbacks.boom._target_=runs.FailAt", "+callbacks.boom.epoch=1,99", *small, quiet=True)
+    assert len(grid) == 1 and grid[0].status == "completed"  # the job that did not break
+    rows = il.load_sweep(grid.folder)
+    assert rows["status"].tolist() == ["failed", "completed"]

@@ -37,7 +37,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from imdb_lightning.config import CONFIG_DIR, folder_name, register_resolvers, sweep_jobs
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.hydra_callbacks import unwritable
 from imdb_lightning.plots import compare_figure, history_figure
 
@@ -137,7 +137,7 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
             print(f"[sweep job {number + 1}/{len(jobs)}] {' '.join(job)}")
         try:
             results.append(_run_composed(cfg, run_dir=folder / name, quiet=quiet))
-        except (ConfigError, KeyboardInterrupt):
+        except (ConfigError, DataError, KeyboardInterrupt):  # as the command line: these stop the sweep
             raise
         except Exception as err:  # noqa: BLE001 -- recorded in the job's metrics.json by train(); go on
             logging.getLogger("imdb_lightning").error("sweep job %d failed: %s", number, err)
