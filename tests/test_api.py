@@ -129,9 +129,11 @@ def test_plot_histories_takes_labelled_results_or_history_dicts(small):
     assert len(fig.axes) == 2
 
 
-def test_load_sweep_names_a_folder_that_is_not_there(tmp_path):
+def test_load_sweep_names_a_folder_that_is_not_there_or_not_a_sweep(tmp_path):
     with pytest.raises(ConfigError, match="is not a sweep folder"):
         il.load_sweep(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="holds no sweep jobs"):
+        il.load_sweep(tmp_path)
 
 
 def test_a_search_can_skip_each_jobs_figures_and_keep_its_history(small):

@@ -153,8 +153,13 @@ def load_sweep(path: str | Path):
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a sweep folder")
+    runs = collect_runs(folder)
+    if not runs:
+        raise ConfigError(
+            f"{folder} holds no sweep jobs (folders with .hydra/overrides.yaml): not a sweep folder"
+        )
     rows = []
-    for r in collect_runs(folder):
+    for r in runs:
         measures = run_measures(r)
         best = measures.pop("best_epoch")
         rows.append(
