@@ -9,7 +9,7 @@ import pytest
 import torch
 from runs import train_small_run
 
-from imdb_lightning.data.tokenizer import encode_review
+from imdb_lightning.data.tokenizer import KerasEncoding, encode_review
 from imdb_lightning.predict import load, main
 
 
@@ -44,7 +44,9 @@ def test_checkpoint_carries_the_encoding(trained_run):
 def test_new_text_is_encoded_as_the_training_reviews_were(trained_run):
     _, state = load(trained_run)
     # "mess" is in the word index but rarer than num_words: out of vocabulary (2); an unknown word is dropped.
-    assert encode_review("the mess zzunknown film", state["word_index"], **state["encoding"]) == [1, 4, 2, 5]
+    assert encode_review(
+        "the mess zzunknown film", state["word_index"], KerasEncoding(**state["encoding"])
+    ) == [1, 4, 2, 5]
 
 
 def test_predicts_sentiment_of_texts_on_the_command_line(trained_run, capsys):

@@ -18,7 +18,7 @@ import yaml
 from imdb_lightning.batches import multi_hot
 from imdb_lightning.checkpoints import read_checkpoint
 from imdb_lightning.data.datamodule import IMDBDataModule
-from imdb_lightning.data.tokenizer import encode_review
+from imdb_lightning.data.tokenizer import KerasEncoding, encode_review
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.model import IMDBClassifier
 
@@ -74,7 +74,8 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
 @torch.no_grad()
 def predict(model: IMDBClassifier, state: dict, texts: list[str]) -> list[float]:
     """P(positive) for each text, with the checkpoint's own word index and encoding."""
-    sequences = [encode_review(text, state["word_index"], **state["encoding"]) for text in texts]
+    encoding = KerasEncoding(**state["encoding"])
+    sequences = [encode_review(text, state["word_index"], encoding) for text in texts]
     lengths = torch.tensor([len(s) for s in sequences])
     offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
     ids = torch.tensor([i for s in sequences for i in s], dtype=torch.long)

@@ -17,7 +17,7 @@ from imdb_lightning.data import (
     load_word_index,
     tokenize,
 )
-from imdb_lightning.data.tokenizer import KERAS_FILTERS, apply_id_conventions
+from imdb_lightning.data.tokenizer import KERAS_FILTERS, KerasEncoding, apply_id_conventions
 
 INDEX = {"the": 1, "film": 2, "was": 3, "brilliant": 4, "everyone's": 5, "br": 6, "rare": 9000}
 
@@ -51,22 +51,34 @@ def test_encode_puts_start_char_first_and_offsets_ranks_by_index_from():
 
 def test_encode_maps_words_beyond_num_words_to_oov_and_drops_words_the_index_lacks():
     assert encode_review("the rare unknownword", INDEX) == [1, 4, 9003]
-    assert encode_review("the rare unknownword", INDEX, num_words=100) == [1, 4, 2]
-    assert encode_review("the rare", INDEX, num_words=None) == [1, 4, 9003]
-    assert encode_review("the film was", INDEX, num_words=6) == [1, 4, 5, 2]
+    assert encode_review("the rare unknownword", INDEX, KerasEncoding(num_words=100)) == [1, 4, 2]
+    assert encode_review("the rare", INDEX, KerasEncoding(num_words=None)) == [1, 4, 9003]
+    assert encode_review("the film was", INDEX, KerasEncoding(num_words=6)) == [1, 4, 5, 2]
 
 
 def test_encode_skip_top_makes_frequent_words_and_start_char_oov_as_keras():
     # Keras replaces every id outside [skip_top, num_words) by oov_char, the start id included.
-    assert encode_review("the film was brilliant", INDEX, skip_top=6) == [2, 2, 2, 6, 7]
+    assert encode_review("the film was brilliant", INDEX, KerasEncoding(num_words=10000, skip_top=6)) == [
+        2,
+        2,
+        2,
+        6,
+        7,
+    ]
 
 
 def test_encode_without_oov_char_drops_out_of_vocabulary_words():
-    assert encode_review("the rare brilliant nope", INDEX, num_words=100, oov_char=None) == [1, 4, 7]
+    assert encode_review("the rare brilliant nope", INDEX, KerasEncoding(num_words=100, oov_char=None)) == [
+        1,
+        4,
+        7,
+    ]
 
 
 def test_encode_without_start_char_and_custom_index_from():
-    assert encode_review("the film", INDEX, start_char=None, index_from=0) == [1, 2]
+    assert encode_review(
+        "the film", INDEX, KerasEncoding(num_words=10000, start_char=None, index_from=0)
+    ) == [1, 2]
 
 
 def test_decode_reads_reserved_and_unknown_ids_as_question_marks():
@@ -77,7 +89,7 @@ def test_decode_reads_reserved_and_unknown_ids_as_question_marks():
 def test_apply_id_conventions_handles_many_reviews_including_empty_ones():
     ranks = np.array([1, 2, 3, 9000])
     offsets = np.array([0, 2, 2, 4])  # reviews: [1, 2], [], [3, 9000]
-    ids, new_offsets = apply_id_conventions(ranks, offsets, num_words=100, oov_char=None)
+    ids, new_offsets = apply_id_conventions(ranks, offsets, KerasEncoding(num_words=100, oov_char=None))
     assert new_offsets.tolist() == [0, 3, 4, 6]
     assert ids.tolist() == [1, 4, 5, 1, 1, 6]
 
@@ -106,7 +118,7 @@ def test_fuzz_encoding_never_crashes_and_stays_in_range(text, num_words, skip_to
     tokens = tokenize(text)
     assert all(token and not any(c in token for c in KERAS_FILTERS + " ") for token in tokens)
     index = build_word_index([text]) or {"x": 1}
-    ids = encode_review(text, index, num_words=num_words, skip_top=skip_top)
+    ids = encode_review(text, index, KerasEncoding(num_words=num_words, skip_top=skip_top))
     assert len(ids) == len(tokens) + 1
     assert all(0 <= i < num_words for i in ids)
 

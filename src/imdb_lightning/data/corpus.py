@@ -19,7 +19,7 @@ import tarfile
 import zlib
 from array import array
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -402,14 +402,6 @@ def encode_corpus(corpus: Corpus, encoding: KerasEncoding) -> tuple[EncodedSplit
         num_words = max(largest + ([encoding.start_char] if start else []), default=0)
     encoded = []
     for raw in shuffled.values():
-        ids, offsets = apply_id_conventions(
-            raw.ranks,
-            raw.offsets,
-            num_words=num_words,
-            skip_top=encoding.skip_top,
-            start_char=encoding.start_char,
-            oov_char=encoding.oov_char,
-            index_from=encoding.index_from,
-        )
+        ids, offsets = apply_id_conventions(raw.ranks, raw.offsets, replace(encoding, num_words=num_words))
         encoded.append(EncodedSplit(ids, offsets, raw.labels.astype(np.float32), raw.review_ids))
     return encoded[0], encoded[1], num_words

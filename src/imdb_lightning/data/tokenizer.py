@@ -51,7 +51,8 @@ class KerasEncoding:
     index_from: int = 3
 
     def for_text(self) -> dict:
-        """The settings that encode one review (:func:`encode_review`'s keywords)."""
+        """The settings that encode one review, as a checkpoint stores them (``KerasEncoding(**settings)``
+        restores them)."""
         settings = asdict(self)
         del settings["maxlen"], settings["seed"]
         return settings
@@ -125,15 +126,12 @@ def ranks_of(tokens: Iterable[str], word_index: Mapping[str, int]) -> list[int]:
     return [rank for rank in map(get, tokens) if rank is not None]
 
 
+#: The lecture's encoding: ``load_data(num_words=10000)``.
+LECTURE_ENCODING = KerasEncoding(num_words=10000)
+
+
 def apply_id_conventions(
-    ranks: np.ndarray,
-    offsets: np.ndarray,
-    *,
-    num_words: int | None = 10000,
-    skip_top: int = 0,
-    start_char: int | None = 1,
-    oov_char: int | None = 2,
-    index_from: int = 3,
+    ranks: np.ndarray, offsets: np.ndarray, encoding: KerasEncoding = LECTURE_ENCODING
 ) -> tuple[np.ndarray, np.ndarray]:
     """Turn rank sequences into Keras ``imdb.load_data`` id sequences, for many reviews at once.
 
@@ -141,9 +139,17 @@ def apply_id_conventions(
     ``ranks[offsets[i]:offsets[i+1]]``. As Keras does: id = rank + ``index_from``; ``start_char`` leads each
     review; then every id outside ``[skip_top, num_words)`` — the start id included — becomes ``oov_char``,
     or is dropped when ``oov_char`` is None. ``num_words=None`` cuts nothing above (``load_data``'s own
-    ``num_words=None``, the largest id present, is resolved by :func:`.corpus.encode_corpus`). Returns
-    ``(ids, offsets)`` in the same layout.
+    ``num_words=None``, the largest id present, is resolved by :func:`.corpus.encode_corpus`). ``maxlen``
+    and ``seed`` act on whole reviews, elsewhere. Returns ``(ids, offsets)`` in the same layout.
     """
+    e = encoding
+    num_words, skip_top, start_char, oov_char, index_from = (
+        e.num_words,
+        e.skip_top,
+        e.start_char,
+        e.oov_char,
+        e.index_from,
+    )
     ids = np.asarray(ranks, dtype=np.int32) + np.int32(index_from)  # int32: a fifth of int64's time on 6M ids
     offsets = np.asarray(offsets, dtype=np.int64)
     if start_char is not None:
@@ -164,14 +170,7 @@ def apply_id_conventions(
 
 
 def encode_review(
-    text: str,
-    word_index: Mapping[str, int],
-    *,
-    num_words: int | None = 10000,
-    skip_top: int = 0,
-    start_char: int | None = 1,
-    oov_char: int | None = 2,
-    index_from: int = 3,
+    text: str, word_index: Mapping[str, int], encoding: KerasEncoding = LECTURE_ENCODING
 ) -> list[int]:
     """Encode one review exactly as the data set's reviews are encoded (see :func:`apply_id_conventions`).
 
@@ -179,15 +178,7 @@ def encode_review(
     [1, 4, 2]
     """
     ranks = np.asarray(ranks_of(tokenize(text), word_index), dtype=np.int64)
-    ids, _ = apply_id_conventions(
-        ranks,
-        np.array([0, len(ranks)]),
-        num_words=num_words,
-        skip_top=skip_top,
-        start_char=start_char,
-        oov_char=oov_char,
-        index_from=index_from,
-    )
+    ids, _ = apply_id_conventions(ranks, np.array([0, len(ranks)]), encoding)
     return ids.tolist()
 
 
