@@ -6,6 +6,8 @@
         --overrides callbacks.keras_history.plots=false
 
 A first job loads the data and the libraries; the timed jobs follow it. Prints seconds per job.
+``--cli`` also times whole ``python -m imdb_lightning -m`` processes of 3 and 12 one-epoch jobs (two rounds):
+the difference, per job, is what a command-line sweep job costs with Hydra's launcher.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--jobs", type=int, default=6)
+    parser.add_argument("--cli", action="store_true", help="also time whole -m sweeps of 3 and 12 jobs")
     parser.add_argument(
         "--overrides", nargs="*", default=[], help="for every job, e.g. callbacks.keras_history.plots=false"
     )
@@ -72,6 +75,32 @@ def main() -> None:
     print(f"{n} one-epoch jobs: {wall / n:.3f} s a job; fit {fit / n:.3f} s, besides fit {besides:.3f} s")
     for label, seconds in sorted(totals.items(), key=lambda item: -item[1]):
         print(f"  {label:64s} {seconds / n:.3f}")
+    if args.cli:
+        cli_slope(*args.overrides)
+
+
+def cli_slope(*overrides: str, small: int = 3, large: int = 12, rounds: int = 2) -> None:
+    """Whole-process ``-m`` sweeps of ``small`` and ``large`` one-epoch jobs, interleaved; fastest of each."""
+    import subprocess
+    import sys
+
+    best: dict[int, float] = {}
+    for _ in range(rounds):
+        for jobs in (small, large):
+            started = time.perf_counter()
+            command = [
+                sys.executable,
+                "-m",
+                "imdb_lightning",
+                "-m",
+                f"seed=range(0,{jobs})",
+                "trainer.max_epochs=1",
+            ]
+            subprocess.run([*command, *overrides], check=True, capture_output=True)
+            best[jobs] = min(best.get(jobs, float("inf")), time.perf_counter() - started)
+    slope = (best[large] - best[small]) / (large - small)
+    print(f"-m sweeps, whole processes: {small} jobs {best[small]:.1f} s, {large} jobs {best[large]:.1f} s")
+    print(f"  a command-line sweep job (one-epoch fit and test included): {slope:.3f} s")
 
 
 if __name__ == "__main__":
