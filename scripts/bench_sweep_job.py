@@ -2,6 +2,7 @@
 (``imdb_lightning.sweep``, the command line's code path), with the main steps timed.
 
     IMDB_LIGHTNING_DATA=../shared/data python scripts/bench_sweep_job.py --jobs 6
+    IMDB_LIGHTNING_DATA=../shared/data python scripts/bench_sweep_job.py --sweep '+experiment=glob(*)'
     IMDB_LIGHTNING_DATA=../shared/data python scripts/bench_sweep_job.py \
         --overrides callbacks.keras_history.plots=false
 
@@ -38,7 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--jobs", type=int, default=6)
+    parser.add_argument("--jobs", type=int, default=6, help="timed jobs: seeds 1..N of the baseline")
+    parser.add_argument(
+        "--sweep", help="time these jobs instead, e.g. '+experiment=glob(*)' (the lecture grid)"
+    )
     parser.add_argument("--cli", action="store_true", help="also time whole -m sweeps of 3 and 12 jobs")
     parser.add_argument(
         "--overrides", nargs="*", default=[], help="for every job, e.g. callbacks.keras_history.plots=false"
@@ -67,12 +71,13 @@ def main() -> None:
     il.sweep("seed=0", "trainer.max_epochs=1", *args.overrides, quiet=True)  # data, libraries, kernels
     totals.clear()
     started = time.perf_counter()
-    jobs = il.sweep(f"seed=range(1,{args.jobs + 1})", "trainer.max_epochs=1", *args.overrides, quiet=True)
+    swept = args.sweep or f"seed=range(1,{args.jobs + 1})"
+    jobs = il.sweep(swept, "trainer.max_epochs=1", *args.overrides, quiet=True)
     wall = time.perf_counter() - started
     fit = sum(job.metrics["fit_seconds"] for job in jobs)
     n = len(jobs)
     besides = (wall - fit) / n
-    print(f"{n} one-epoch jobs: {wall / n:.3f} s a job; fit {fit / n:.3f} s, besides fit {besides:.3f} s")
+    print(f"{n} jobs: {wall / n:.3f} s a job; fit {fit / n:.3f} s, besides fit {besides:.3f} s")
     for label, seconds in sorted(totals.items(), key=lambda item: -item[1]):
         print(f"  {label:64s} {seconds / n:.3f}")
     if args.cli:
