@@ -58,9 +58,12 @@ baseline.history["val_accuracy"][:5]
 # hidden kernels, each against the baseline. Dropout and L2 hold the validation loss down for longer.
 
 # %%
+# The experiments of each section, in the lecture's order, as their config files list them.
+print(il.experiments("regularization"))
 regularized = [
     il.run(f"+experiment={name}", EPOCHS_OVERRIDE, quiet=True)
-    for name in ("dropout", "batchnorm", "l1", "l2", "l1l2")
+    for name in il.experiments("regularization")
+    if name != "baseline"
 ]
 for result in regularized:
     print(result)
@@ -76,17 +79,7 @@ il.plot_histories([baseline, *regularized], title="regularization")
 
 # %%
 initializers = [
-    il.run(f"+experiment=init_{name}", EPOCHS_OVERRIDE, quiet=True)
-    for name in (
-        "zeros",
-        "random_normal",
-        "too_small",
-        "too_large",
-        "he_normal",
-        "lecun_normal",
-        "glorot_normal",
-        "glorot_uniform",
-    )
+    il.run(f"+experiment={name}", EPOCHS_OVERRIDE, quiet=True) for name in il.experiments("initialization")
 ]
 for result in initializers:
     print(result)
@@ -99,21 +92,7 @@ il.plot_histories(initializers, title="initialization")
 # (epsilons, momentum, decay) rather than PyTorch's, so that the curves compare with the lecture's.
 
 # %%
-optimizers = [
-    il.run(f"+experiment=opt_{name}", EPOCHS_OVERRIDE, quiet=True)
-    for name in (
-        "sgd",
-        "momentum",
-        "nesterov",
-        "adagrad",
-        "rmsprop",
-        "adam",
-        "adamw",
-        "nadam",
-        "adadelta",
-        "adamax",
-    )
-]
+optimizers = [il.run(f"+experiment={name}", EPOCHS_OVERRIDE, quiet=True) for name in il.experiments("optimizers")]
 for result in optimizers:
     print(result)
 il.plot_histories(optimizers, title="optimizers")

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import imdb_lightning as il
+from imdb_lightning.config import CONFIG_DIR
 from imdb_lightning.data import IMDBDataModule
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.model import IMDBClassifier
@@ -148,3 +149,11 @@ def test_a_sweep_job_that_breaks_is_recorded_and_the_others_run(small):
     assert len(grid) == 1 and grid[0].status == "completed"  # the job that did not break
     rows = il.load_sweep(grid.folder)
     assert rows["status"].tolist() == ["failed", "completed"]
+
+
+def test_the_lectures_experiments_by_section_in_its_order():
+    assert il.experiments("regularization") == ["baseline", "dropout", "batchnorm", "l1", "l2", "l1l2"]
+    assert il.experiments("initialization")[0] == "init_zeros" and len(il.experiments("initialization")) == 8
+    assert il.experiments("optimizers")[:3] == ["opt_sgd", "opt_momentum", "opt_nesterov"]
+    assert sorted(il.experiments()) == sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+    assert il.experiments("nosuch") == []

@@ -7,7 +7,7 @@ From Python (a notebook): ``imdb_lightning.run("+experiment=dropout")`` and the 
 __version__ = "0.1.0"
 
 #: The notebook API, imported on first use: the command line and the report need none of it.
-_API = ("Result", "Sweep", "load_sweep", "plot_histories", "run", "sweep")
+_API = ("Result", "Sweep", "experiments", "load_sweep", "plot_histories", "run", "sweep")
 __all__ = [*_API, "__version__"]
 
 

@@ -144,6 +144,19 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     return Sweep(results, folder)
 
 
+def experiments(section: str | None = None) -> list[str]:
+    """The lecture's experiments (``+experiment=NAME``), in the lecture's order; those of one ``section``
+    (``regularization``, ``initialization``, ``optimizers``) when given. Read from the experiment files."""
+    import yaml
+
+    found = []
+    for path in (CONFIG_DIR / "experiment").glob("*.yaml"):
+        lecture = (yaml.safe_load(path.read_text()) or {}).get("lecture") or {}
+        if section is None or lecture.get("section") == section:
+            found.append((lecture.get("order") or math.inf, path.stem))
+    return [name for _, name in sorted(found)]
+
+
 def load_sweep(path: str | Path):
     """One row per job of a sweep folder (a ``-m`` run's or :func:`sweep`'s): its configuration, seed,
     status and the lecture's measures. A pandas ``DataFrame`` when pandas is installed, else a list of
