@@ -111,3 +111,16 @@ def test_console_lines_are_the_message_with_warnings_and_errors_marked():
     assert shown(logging.WARNING, "training diverged") == "warning: training diverged"
     assert shown(logging.ERROR, "error: data.batch_size must be ...") == "error: data.batch_size must be ..."
     assert shown(logging.ERROR, "boom") == "error: boom"
+
+
+def test_a_progress_bar_from_the_callbacks_config_replaces_ours(data_dir, tmp_path):
+    from runs import compose_run
+
+    from imdb_lightning.train import train
+
+    cfg = compose_run(
+        tmp_path / "run",
+        [*SMALL, f"data.data_dir={data_dir}", "trainer.enable_progress_bar=true"]
+        + ["+callbacks.bar._target_=lightning.pytorch.callbacks.TQDMProgressBar"],
+    )
+    assert train(cfg)["status"] == "completed"  # Lightning refuses two progress bars

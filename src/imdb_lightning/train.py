@@ -16,6 +16,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -165,7 +166,8 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
 
     loggers = instantiate_all(cfg.get("logger"))
     callbacks = instantiate_all(cfg.get("callbacks"))
-    if cfg.trainer.get("enable_progress_bar", True):
+    own_bar = any(isinstance(c, ProgressBar) for c in callbacks)  # a user's, from the callbacks config
+    if cfg.trainer.get("enable_progress_bar", True) and not own_bar:
         callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     # The HParams tab: the run's settings now, its status at the end.
