@@ -36,7 +36,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from imdb_lightning.config import CONFIG_DIR, folder_name, register_resolvers, sweep_jobs
+from imdb_lightning.config import CONFIG_DIR, job_name, register_resolvers, sweep_jobs
 from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.hydra_callbacks import unwritable
 from imdb_lightning.plots import compare_figure, history_figure
@@ -128,8 +128,7 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     for number, job in enumerate(jobs):
         cfg = compose_config(job)
         # Named as a -m sweep names its job folders (Hydra leaves out the incidental keys, such as data_dir).
-        described = str(cfg.hydra.job.override_dirname)
-        name = f"{number}-{folder_name(described)}" if described else str(number)
+        name = job_name(number, str(cfg.hydra.job.override_dirname))
         with read_write(cfg.paths), open_dict(cfg.paths):
             cfg.paths.tensorboard_dir = str(folder / "tensorboard")  # one TensorBoard root, as a -m sweep
             cfg.paths.run_name = name

@@ -47,7 +47,12 @@ def run_name() -> str:
     if not in_sweep():
         return ""
     job = HydraConfig.get().job
-    return f"{job.num}-{folder_name(job.override_dirname)}" if job.override_dirname else str(job.num)
+    return job_name(job.num, job.override_dirname)
+
+
+def job_name(number: int, overrides: str) -> str:
+    """A sweep job's name: its number and its overrides (Hydra's ``override_dirname``) as a folder name."""
+    return f"{number}-{folder_name(overrides)}" if overrides else str(number)
 
 
 def folder_name(overrides: str, limit: int = 120) -> str:

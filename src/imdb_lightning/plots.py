@@ -39,7 +39,7 @@ def history_figure(history: History, metrics: Sequence[str] = ("loss", "accuracy
         for key, style, name in ((metric, "b-o", "Training"), (f"val_{metric}", "r-o", "Validation")):
             values = history.get(key, [])
             if values:
-                ax.plot(range(1, len(values) + 1), _floats(values), style, label=f"{name} {metric}")
+                ax.plot(range(1, len(values) + 1), as_floats(values), style, label=f"{name} {metric}")
         ax.set(title=f"Training and validation {metric}", xlabel="Epochs", ylabel=metric.capitalize())
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
@@ -66,7 +66,7 @@ def compare_figure(
             length = min(len(run.get(key, [])) for run in runs)
             if length == 0:
                 continue
-            stack = np.stack([_floats(run[key][:length]) for run in runs])
+            stack = np.stack([as_floats(run[key][:length]) for run in runs])
             epochs = np.arange(1, length + 1)
             mean = np.nanmean(stack, axis=0)
             name = f"{label} (n={len(runs)})" if len(runs) > 1 else label
@@ -102,8 +102,9 @@ def figure_pixels(fig: Figure, dpi: int = 100) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def _floats(values: Sequence[float | None]) -> np.ndarray:
-    """A diverged epoch is stored as None (strict JSON has no NaN): a gap in the curve."""
+def as_floats(values: Sequence[float | None]) -> np.ndarray:
+    """A history's values as floats: a diverged epoch is stored as None (strict JSON has no NaN), read as NaN
+    (a gap in a curve)."""
     return np.array([math.nan if v is None else v for v in values], dtype=float)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 
 from imdb_lightning.config import sweep_jobs
-from imdb_lightning.plots import HISTORY_KEYS, compare_figure, save_figure
+from imdb_lightning.plots import HISTORY_KEYS, as_floats, compare_figure, save_figure
 
 #: Overrides that do not make a different configuration: they are grouped over (seed) or incidental.
 NOT_A_CONFIGURATION = ("seed", "trainer.enable_progress_bar", "data.data_dir", "data.download")
@@ -57,7 +57,7 @@ class Run:
     lecture: dict = field(default_factory=dict)
 
     def series(self, key: str) -> np.ndarray:
-        return np.array([math.nan if v is None else v for v in self.history.get(key, [])], dtype=float)
+        return as_floats(self.history.get(key, []))
 
 
 def _split(override: str) -> tuple[str, str]:
