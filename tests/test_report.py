@@ -10,8 +10,9 @@ import pytest
 import yaml
 from runs import sweep_with_more_configs
 
-from imdb_lightning.config import CONFIG_DIR
-from imdb_lightning.report import collect_runs, main, summarize, write_report
+from imdb_lightning.api import compose_config
+from imdb_lightning.config import CONFIG_DIR, incidental_keys
+from imdb_lightning.report import collect_runs, configuration_label, main, summarize, write_report
 
 
 def fake_job(
@@ -80,6 +81,16 @@ def test_runs_are_grouped_over_seeds_with_every_status_kept(sweep):
         ("l2", 1, "diverged"),
         ("l2", 2, "missing"),
     ]
+
+
+def test_a_configuration_is_named_by_what_the_run_folders_are_named_by():
+    """The report leaves out the seed (runs are grouped over it) and the keys Hydra leaves out of job folder
+    names: one list, the app's ``exclude_keys``."""
+    overrides = ["+experiment=l2", "seed=3", "data.data_dir=/d", "data.download=false", "model.l2=0.01"]
+    assert configuration_label(overrides) == "l2,model.l2=0.01"
+    assert configuration_label(["hparams_search=optuna", "optimizer.lr=0.01"]) == "optimizer.lr=0.01"
+    composed = compose_config([]).hydra.job.config.override_dirname.exclude_keys
+    assert incidental_keys() == set(composed)
 
 
 def test_means_and_stds_are_computed_from_the_histories(sweep):

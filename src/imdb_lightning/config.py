@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import itertools
@@ -96,6 +97,17 @@ def torch_threads(configured: int | None, parallel_jobs: int | None, cores: int)
     if not parallel_jobs or parallel_jobs < 0:  # joblib's -1: one job per core
         parallel_jobs = cores if parallel_jobs and parallel_jobs < 0 else 1
     return max(1, cores // parallel_jobs)
+
+
+@functools.cache
+def incidental_keys() -> frozenset[str]:
+    """Keys whose overrides do not name a run (the data folder, the progress bar, ...): the app's
+    ``hydra.job.config.override_dirname.exclude_keys``, read from its config for readers of finished runs
+    (the report); a live run reads Hydra's own copy (:func:`command_line_overrides`)."""
+    import yaml
+
+    hydra_config = yaml.safe_load((CONFIG_DIR / "hydra" / "default.yaml").read_text())
+    return frozenset(hydra_config["job"]["config"]["override_dirname"]["exclude_keys"])
 
 
 def command_line_overrides() -> list[str]:

@@ -26,11 +26,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from imdb_lightning.config import sweep_jobs
+from imdb_lightning.config import incidental_keys, sweep_jobs
 from imdb_lightning.plots import HISTORY_KEYS, as_floats, compare_figure, save_figure
-
-#: Overrides that do not make a different configuration: they are grouped over (seed) or incidental.
-NOT_A_CONFIGURATION = ("seed", "trainer.enable_progress_bar", "data.data_dir", "data.download")
 
 # ------------------------------------------------------------------------------------------ a sweep's runs
 
@@ -66,12 +63,13 @@ def _split(override: str) -> tuple[str, str]:
 
 
 def configuration_label(overrides: list[str]) -> str:
-    """What names a configuration: its overrides less the seed and incidental ones (``+experiment=`` shows
-    as the bare experiment name)."""
+    """What names a configuration: its overrides less the seed (runs are grouped over it) and the incidental
+    ones (:func:`~imdb_lightning.config.incidental_keys`); ``+experiment=`` shows as the bare experiment
+    name."""
     parts = []
     for override in overrides:
         key, value = _split(override)
-        if key in NOT_A_CONFIGURATION or key.startswith("hydra."):
+        if key == "seed" or key in incidental_keys() or key.startswith("hydra."):
             continue
         parts.append(value if key == "experiment" else f"{key}={value}")
     return ",".join(parts) or "default"

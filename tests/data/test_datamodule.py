@@ -247,11 +247,15 @@ def test_a_lightning_module_without_bags_trains_on_the_multi_hot_rows(data_dir):
             super().__init__()
             self.linear = torch.nn.Linear(20, 1)
             self.shapes = []
+            self.val_shapes = []
 
         def training_step(self, batch, batch_idx):
             x, y = batch
             self.shapes.append(tuple(x.shape))
             return torch.nn.functional.binary_cross_entropy_with_logits(self.linear(x).squeeze(-1), y)
+
+        def validation_step(self, batch, batch_idx):
+            self.val_shapes.append(tuple(batch[0].shape))
 
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)
@@ -263,10 +267,11 @@ def test_a_lightning_module_without_bags_trains_on_the_multi_hot_rows(data_dir):
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        limit_val_batches=0,
+        num_sanity_val_steps=0,
     )
     trainer.fit(
         model,
         datamodule=IMDBDataModule(data_dir, val_size=10, batch_size=8, num_words=20, batch_format="auto"),
     )
     assert model.shapes == [(8, 20), (8, 20), (8, 20), (6, 20)]
+    assert model.val_shapes == [(8, 20), (2, 20)]
