@@ -39,6 +39,9 @@ def test_a_logged_run_prints_one_line_an_epoch_and_no_library_chatter(data_dir, 
     assert "Epoch 3/3 - loss: " in (tmp_path / "imdb_lightning.log").read_text()
     for chatter in ("Tip", "litlogger", "weights_only", "deprecated", "logging interval", "Warning"):
         assert chatter not in out, chatter
+    # Lightning's notes, once each (its own console handler and Hydra's would print them twice)
+    assert out.count("GPU available: False") == 1
+    assert out.count("`max_epochs=3` reached") == 1
 
 
 def test_the_progress_bar_counts_epochs_as_keras_does(data_dir, monkeypatch, capsys):

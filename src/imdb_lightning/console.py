@@ -28,13 +28,21 @@ class _DropAdverts(logging.Filter):
 
 
 def quiet_libraries() -> None:
-    """Install the filters once (they attach to the loggers Lightning reports through)."""
+    """Install the filters once (they attach to the loggers Lightning reports through), and print each of
+    Lightning's notes once."""
     for name in ("lightning.fabric.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropAdverts) for f in logger.filters):
             logger.addFilter(_DropAdverts())
     for pattern in _LIBRARY_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+    # The `lightning` package gives its logger a console of its own ("INFO: GPU available: ..."); where the
+    # root logger has one too (Hydra's, the command line's), each note would be printed twice: keep the root's.
+    if logging.getLogger().handlers:
+        lightning_logger = logging.getLogger("lightning")
+        for handler in list(lightning_logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                lightning_logger.removeHandler(handler)
 
 
 class KerasProgressBar(TQDMProgressBar):
