@@ -59,17 +59,57 @@ CONFIG_CASES = {
     "data.batch_size=true": ConfigError,
     "+model.dropuot=0.5": ConfigError,
     "+optimizer.nosuch=1": ConfigError,
+    "optimizer=adam optimizer.betas=[2,0.9]": ConfigError,
+    "optimizer=adam optimizer.betas=0.9": ConfigError,
+    "optimizer=adamw optimizer.weight_decay=-1": ConfigError,
+    "optimizer.rho=1": ConfigError,
+    "scheduler=step scheduler.step_size=0": ConfigError,
+    "scheduler=cosine scheduler.T_max=0": ConfigError,
+    "scheduler=exponential scheduler.gamma=-0.5": ConfigError,
 }
 
 
 @pytest.mark.parametrize("override", sorted(CONFIG_CASES))
 def test_bad_config_value_names_its_key(override, tmp_path):
     with pytest.raises(CONFIG_CASES[override]) as info:
-        validate(composed(override))
-    key = override.split("=")[0].lstrip("+")
+        validate(composed(*override.split()))
+    key = override.split()[-1].split("=")[0].lstrip("+")
     assert key in str(info.value)
     ROWS[f"`{override}`"] = (
         "unknown key" if override.startswith("+") else "config value",
+        first_line(info.value, tmp_path),
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        "trainer.devices=0",
+        "trainer.accelerator=gpu",
+        "optimizer=momentum optimizer.momentum=-1",
+        "optimizer=sgd optimizer.nesterov=true",
+        "optimizer=torch_adam optimizer.betas=[2,0.9]",
+    ],
+)
+def test_settings_a_library_refuses_are_named_before_the_data_loads(
+    overrides, data_dir, tmp_path, monkeypatch
+):
+    """Lightning's Trainer and PyTorch's optimizers check some settings only when made: that happens before
+    the data loads, and their refusal names the keys the command gave."""
+    import torch
+
+    import imdb_lightning as il
+    from imdb_lightning.data import corpus
+
+    if overrides.endswith("gpu") and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
+    monkeypatch.setattr(corpus, "read_corpus", lambda *a: pytest.fail("the data was read first"))
+    with pytest.raises(ConfigError) as info:
+        il.run(f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=1", *overrides.split(), quiet=True)
+    assert str(info.value).startswith(f"{overrides.split()[-1]} cannot work: ")
+    ROWS[f"`{overrides}`" + (" on a machine without one" if overrides.endswith("gpu") else "")] = (
+        "refused by Lightning / PyTorch",
         first_line(info.value, tmp_path),
     )
 
@@ -239,16 +279,28 @@ def bad_checkpoints(checkpoint: Path, folder: Path) -> dict[str, Path]:
     truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
     empty.write_bytes(b"")
     text.write_text("not a checkpoint")
+    # Bytes that torch's unpickler reads as opcodes until it fails with an IndexError, not an UnpicklingError.
+    passwd = folder / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
     return {
         "a missing file": folder / "nope.ckpt",
         "a truncated file": truncated,
         "an empty file": empty,
         "a text file": text,
+        "a system file": passwd,
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["a missing file", "a truncated file", "an empty file", "a text file", "another model's"]
+    "case",
+    [
+        "a missing file",
+        "a truncated file",
+        "an empty file",
+        "a text file",
+        "a system file",
+        "another model's",
+    ],
 )
 def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data_dir, tmp_path, monkeypatch):
     from imdb_lightning.data import corpus
@@ -272,7 +324,14 @@ def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data
 
 @pytest.mark.parametrize(
     "case",
-    ["a missing file", "a truncated file", "an empty file", "a text file", "--file that does not exist"],
+    [
+        "a missing file",
+        "a truncated file",
+        "an empty file",
+        "a text file",
+        "a system file",
+        "--file that does not exist",
+    ],
 )
 def test_predict_on_a_bad_checkpoint_or_file_says_so_in_one_line(case, checkpoint, tmp_path, capsys):
     from imdb_lightning.predict import main as predict

@@ -37,6 +37,14 @@ BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 POSITIVE_NUMBER = Rule(lambda v: _number(v) and v > 0, "a positive number")
 NON_NEGATIVE_NUMBER = Rule(lambda v: _number(v) and v >= 0, "a number >= 0")
 FRACTION = Rule(lambda v: _number(v) and 0 <= v < 1, "in [0, 1)")
+FRACTION_PAIR = Rule(
+    lambda v: (
+        (isinstance(v, (list, tuple)) or OmegaConf.is_list(v))
+        and len(v) == 2
+        and all(_number(b) and 0 <= b < 1 for b in v)
+    ),
+    "two numbers in [0, 1)",
+)
 POSITIVE_INTEGERS = Rule(
     lambda v: (
         (isinstance(v, (list, tuple)) or OmegaConf.is_list(v))

@@ -7,6 +7,7 @@ import hashlib
 import inspect
 import itertools
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 import hydra
@@ -143,9 +144,9 @@ def parallel_jobs() -> int | None:
     return launcher.get("n_jobs") if "joblib" in str(launcher.get("_target_", "")) else None
 
 
-#: Keys no constructor takes (train() reads them), and every optimizer's learning rate (PyTorch's optimizers
-#: are not ours, and some accept lr=0). The data module's and the model's settings are checked by their own
-#: constructors, which :func:`validate` runs before any data is read.
+#: Keys no constructor takes (train() reads them), every optimizer's learning rate (PyTorch's optimizers are
+#: not ours, and some accept lr=0) and the schedulers' settings. The data module's and the model's settings
+#: are checked by their own constructors, which :func:`validate` runs before any data is read.
 RULES: dict[str, Rule] = {
     "seed": INTEGER,
     "test": BOOLEAN,
@@ -153,6 +154,10 @@ RULES: dict[str, Rule] = {
     "torch_threads": POSITIVE_INTEGER.or_null(),
     "trainer.max_epochs": POSITIVE_INTEGER,
     "optimizer.lr": POSITIVE_NUMBER,
+    # PyTorch's schedulers take these and fail only at the first epoch's end (a step_size of 0 divides by 0).
+    "scheduler.step_size": POSITIVE_INTEGER,
+    "scheduler.T_max": POSITIVE_INTEGER,
+    "scheduler.gamma": POSITIVE_NUMBER,
 }
 
 _ABSENT = object()
@@ -186,6 +191,35 @@ def validate(cfg: DictConfig) -> None:
                 if isinstance(err.__cause__, ConfigError):
                     raise err.__cause__ from None
                 raise
+    # The optimizer too, on a stand-in parameter: PyTorch's own check their settings (momentum, betas,
+    # nesterov) only when made, which would otherwise be inside fit.
+    node = cfg.get("optimizer")
+    if isinstance(node, DictConfig) and "_target_" in node:
+        import torch
+
+        try:
+            hydra.utils.instantiate(node, _convert_="all")([torch.zeros(1, requires_grad=True)])
+        except ConfigError:
+            raise
+        except InstantiationException as err:
+            if isinstance(err.__cause__, ConfigError):
+                raise err.__cause__ from None
+            raise refused("optimizer", err.__cause__ or err) from None
+        except (ValueError, TypeError) as err:
+            raise refused("optimizer", err) from None
+
+
+def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:
+    """Settings of ``group`` that a library refused, in one line: the overrides of that group the command gave
+    (of ``keys`` only, when given), or "the <group> settings", and the first line of the library's message."""
+    given = []
+    for override in command_line_overrides():
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key.startswith(f"{group}.") and (not keys or key.split(".", 1)[1] in keys):
+            given.append(override)
+    text = str(err).strip()
+    message = text.splitlines()[0] if text else type(err).__name__
+    return ConfigError(f"{', '.join(given) or f'the {group} settings'} cannot work: {message}")
 
 
 # Keys Hydra reads itself, and what train() passes to the model instead of taking them from the config.

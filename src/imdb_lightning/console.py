@@ -37,7 +37,7 @@ def quiet_libraries() -> None:
     for pattern in _LIBRARY_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     # The `lightning` package gives its logger a console of its own ("INFO: GPU available: ..."); where the
-    # root logger has one too (Hydra's, the command line's), each note would be printed twice: keep the root's.
+    # root logger has one too (Hydra's, on the command line), each note would print twice: keep the root's.
     if logging.getLogger().handlers:
         lightning_logger = logging.getLogger("lightning")
         for handler in list(lightning_logger.handlers):

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 import torch
 from torch.optim import Optimizer
 
-from imdb_lightning.checks import NON_NEGATIVE_NUMBER, POSITIVE_NUMBER, require
+from imdb_lightning.checks import FRACTION, FRACTION_PAIR, NON_NEGATIVE_NUMBER, POSITIVE_NUMBER, require
 
 
 def _check(lr: float, eps: float) -> None:
@@ -71,6 +71,7 @@ class KerasRMSprop(_KerasOptimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7) -> None:
         _check(lr, eps)
+        require("optimizer.rho", rho, FRACTION)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
 
     def update(self, params, grads, states, group) -> None:
@@ -89,6 +90,7 @@ class KerasAdagrad(_KerasOptimizer):
         self, params: Iterable, lr: float = 1e-3, initial_accumulator_value: float = 0.1, eps: float = 1e-7
     ) -> None:
         _check(lr, eps)
+        require("optimizer.initial_accumulator_value", initial_accumulator_value, NON_NEGATIVE_NUMBER)
         super().__init__(params, dict(lr=lr, initial_accumulator_value=initial_accumulator_value, eps=eps))
 
     def update(self, params, grads, states, group) -> None:
@@ -130,6 +132,8 @@ class _AdamSettings(_KerasOptimizer):
         weight_decay: float = 0.0,
     ) -> None:
         _check(lr, eps)
+        require("optimizer.betas", betas, FRACTION_PAIR)
+        require("optimizer.weight_decay", weight_decay, NON_NEGATIVE_NUMBER)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -23,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
 from imdb_lightning.checkpoints import read_checkpoint, shape_mismatch
-from imdb_lightning.config import command_line_overrides, parallel_jobs, torch_threads, validate
+from imdb_lightning.config import command_line_overrides, parallel_jobs, refused, torch_threads, validate
 from imdb_lightning.console import KerasProgressBar, quiet_libraries
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.hparams import hparams_session, selected_settings
@@ -117,6 +118,19 @@ def train_model(cfg: DictConfig) -> Trained:
         release_memory()
 
 
+#: The trainer settings Lightning checks against the machine when a ``Trainer`` is made.
+_HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "precision", "plugins")
+
+
+def make_trainer(settings: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
+    """The run's ``Trainer``; settings Lightning refuses (an accelerator this machine lacks, ``devices=0``)
+    are a :class:`ConfigError` naming the hardware keys the command set."""
+    try:
+        return hydra.utils.instantiate(settings, callbacks=callbacks, logger=loggers or False)
+    except InstantiationException as err:
+        raise refused("trainer", err.__cause__ or err, _HARDWARE_KEYS) from None
+
+
 def check_resumable(cfg: DictConfig) -> None:
     """Before any data loads: ``ckpt_path`` is a readable checkpoint of a model of this config's shape."""
     checkpoint = read_checkpoint(cfg.ckpt_path)
@@ -149,6 +163,13 @@ def write_metrics(output_dir: Path, metrics: dict) -> None:
 
 
 def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
+    loggers = instantiate_all(cfg.get("logger"))
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    own_bar = any(isinstance(c, ProgressBar) for c in callbacks)  # a user's, from the callbacks config
+    if cfg.trainer.get("enable_progress_bar", True) and not own_bar:
+        callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed
+    # Made before the data loads: Lightning checks the accelerator, devices and strategy here.
+    trainer = make_trainer(cfg.trainer, callbacks, loggers)
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -164,12 +185,6 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
     if is_rank_zero():
         (output_dir / "summary.txt").write_text(summary + "\n")
 
-    loggers = instantiate_all(cfg.get("logger"))
-    callbacks = instantiate_all(cfg.get("callbacks"))
-    own_bar = any(isinstance(c, ProgressBar) for c in callbacks)  # a user's, from the callbacks config
-    if cfg.trainer.get("enable_progress_bar", True) and not own_bar:
-        callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     # The HParams tab: the run's settings now, its status at the end.
     with hparams_session(loggers, selected_settings(cfg, command_line_overrides())) as outcome:
         started = time.perf_counter()
