@@ -82,3 +82,23 @@ def test_zero_initialization_cannot_learn(histories):
     history, metrics = histories["init_zeros", 0]
     assert all(abs(a - 0.5) < 0.02 for a in history["val_accuracy"])
     assert abs(metrics["test/acc"] - 0.5) < 0.02
+
+
+def test_a_resumed_run_tests_the_best_epoch_of_the_whole_run(real_data, tmp_path):
+    """The baseline peaks at epoch 2 of 3 (seed 42): a run stopped after 2 epochs, resumed into a new folder,
+    keeps that epoch as its best.ckpt, and test_ckpt=best tests the weights the uninterrupted run tests."""
+    import torch
+
+    common = ["test_ckpt=best", "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]
+    whole = train(compose_run(tmp_path / "whole", ["trainer.max_epochs=3", *common]))
+    train(compose_run(tmp_path / "part", ["trainer.max_epochs=2", "test=false", *common]))
+    last = tmp_path / "part" / "checkpoints" / "last.ckpt"
+    resumed = train(compose_run(tmp_path / "resumed", ["trainer.max_epochs=3", f"ckpt_path={last}", *common]))
+    history = json.loads((tmp_path / "whole" / "history.json").read_text())["val_accuracy"]
+    assert max(history[:2]) > history[2]  # the best epoch is before the resume
+    best = [
+        torch.load(tmp_path / run / "checkpoints" / "best.ckpt", weights_only=True)["epoch"]
+        for run in ("whole", "resumed")
+    ]
+    assert best[0] == best[1] == history.index(max(history))
+    assert resumed["test/acc"] == pytest.approx(whole["test/acc"], abs=1e-6)

@@ -7,10 +7,12 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import runs
+import torch
 
 from imdb_lightning.config import CONFIG_DIR
 from imdb_lightning.train import train
@@ -288,6 +290,48 @@ def test_resuming_from_a_checkpoint_gives_the_same_final_metrics(data_dir, tmp_p
         assert resumed[key] == pytest.approx(whole[key], abs=1e-6), key
     whole_history = json.loads((tmp_path / "whole" / "history.json").read_text())
     assert json.loads((tmp_path / "resumed" / "history.json").read_text()) == whole_history
+
+
+def best_checkpoint_state(folder: Path, score: float) -> dict:
+    """What a ModelCheckpoint saved in ``folder`` remembers of its best epoch."""
+    best = str(folder / "best.ckpt")
+    return {
+        "monitor": "val/acc",
+        "best_model_score": torch.tensor(score),
+        "best_model_path": best,
+        "current_score": torch.tensor(score - 0.1),
+        "dirpath": str(folder),
+        "best_k_models": {best: torch.tensor(score)},
+        "kth_best_model_path": best,
+        "kth_value": torch.tensor(score),
+        "last_model_path": "",
+    }
+
+
+def test_a_run_resumed_into_a_new_folder_goes_on_from_the_earlier_best_checkpoint(tmp_path, caplog):
+    """Lightning would forget the best score (the first resumed epoch would become best.ckpt): the earlier
+    best checkpoint is copied into the new run folder and its score kept, without Lightning's warning."""
+    from imdb_lightning.callbacks import BestCheckpoint
+
+    old, new = tmp_path / "part" / "checkpoints", tmp_path / "resumed" / "checkpoints"
+    old.mkdir(parents=True)
+    (old / "best.ckpt").write_bytes(b"the weights of epoch 2")
+    callback = BestCheckpoint(dirpath=new, filename="best", monitor="val/acc", mode="max", save_top_k=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        callback.load_state_dict(best_checkpoint_state(old, 0.88))
+    assert (new / "best.ckpt").read_bytes() == b"the weights of epoch 2"
+    assert (old / "best.ckpt").is_file()  # the earlier run's folder is left as it was
+    assert callback.best_model_path == str(new / "best.ckpt")
+    assert float(callback.best_model_score) == pytest.approx(0.88)
+    assert list(callback.best_k_models) == [str(new / "best.ckpt")]
+
+    # The earlier best file is gone: a fresh count, said in a line.
+    (old / "best.ckpt").unlink()
+    fresh = BestCheckpoint(dirpath=tmp_path / "other", filename="best", monitor="val/acc", mode="max")
+    fresh.load_state_dict(best_checkpoint_state(old, 0.88))
+    assert fresh.best_model_score is None and fresh.best_model_path == "" and not fresh.best_k_models
+    assert "is gone" in caplog.text
 
 
 @pytest.mark.slow

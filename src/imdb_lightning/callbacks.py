@@ -6,10 +6,12 @@ import csv
 import json
 import logging
 import math
+import shutil
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.errors import ConfigError
@@ -157,6 +159,42 @@ class StopOnDivergence(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.first_loss = state_dict.get("first_loss")
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` (here ``best.ckpt``: the epoch of highest validation accuracy), which
+    goes on from the earlier run's best when a run resumes into a new folder, as every resumed command does.
+
+    Lightning forgets the best score when the folder changes: the first epoch after the resume then became
+    ``best.ckpt`` even when an earlier epoch was better, and ``test_ckpt=best`` tested the wrong weights. Here
+    the earlier run's best checkpoints are copied into the new folder, and their scores kept.
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        saved_dir = state_dict.get("dirpath")
+        if not saved_dir or not self.dirpath or saved_dir == self.dirpath:
+            super().load_state_dict(state_dict)
+            return
+        best = {Path(path): score for path, score in state_dict.get("best_k_models", {}).items()}
+        missing = [path for path in best if not path.is_file()]
+        if missing:
+            log.warning("%s is gone: the best epoch is counted from the resumed epochs on", missing[0])
+            super().load_state_dict({**self.state_dict(), "best_model_path": ""})  # a fresh start, here
+            return
+        moved = {str(path): str(Path(self.dirpath) / path.name) for path in best}
+        Path(self.dirpath).mkdir(parents=True, exist_ok=True)
+        for old, new in moved.items():
+            shutil.copy2(old, new)
+        super().load_state_dict(
+            {
+                **state_dict,
+                "dirpath": self.dirpath,
+                "best_k_models": {moved[str(path)]: score for path, score in best.items()},
+                "best_model_path": moved.get(state_dict.get("best_model_path", ""), ""),
+                "kth_best_model_path": moved.get(state_dict.get("kth_best_model_path", ""), ""),
+                "last_model_path": "",
+            }
+        )
 
 
 class LastCheckpoint(L.Callback):
