@@ -12,6 +12,7 @@ from runs import sweep_with_more_configs
 
 from imdb_lightning.api import compose_config
 from imdb_lightning.config import CONFIG_DIR, incidental_keys
+from imdb_lightning.errors import ConfigError
 from imdb_lightning.report import collect_runs, configuration_label, main, summarize, write_report
 
 
@@ -139,10 +140,20 @@ def test_report_writes_table_csv_and_figures(sweep, capsys):
     assert "report:" in capsys.readouterr().out
 
 
-def test_report_of_a_folder_without_jobs_is_a_clear_error(tmp_path):
-    with pytest.raises(SystemExit, match="no job folders"):
-        write_report(tmp_path)
+def test_report_of_a_folder_without_jobs_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="no job folders"):
+        write_report(tmp_path, out=tmp_path / "report")
+    assert not (tmp_path / "report").exists()  # nothing made for nothing to report
     assert main([str(tmp_path / "nope")]) == 2
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: no job folders")
+
+
+def test_a_report_that_cannot_be_written_is_one_line(sweep, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
+    assert main([str(sweep), "--out", str(tmp_path / "a_file" / "report")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the report into ") and len(err.strip().splitlines()) == 1
 
 
 def test_a_failed_job_is_listed_with_its_error(tmp_path):

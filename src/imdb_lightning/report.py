@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from imdb_lightning.config import incidental_keys, sweep_jobs
+from imdb_lightning.errors import ConfigError
 from imdb_lightning.plots import HISTORY_KEYS, as_floats, compare_figure, save_figure
 
 # ------------------------------------------------------------------------------------------ a sweep's runs
@@ -332,10 +333,10 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
     """Write ``report.md``, ``epochs.csv`` and the curve figures for ``sweep`` into ``out`` (default: the
     sweep)."""
     out = out or sweep
-    out.mkdir(parents=True, exist_ok=True)
     runs = collect_runs(sweep)
     if not runs:
-        raise SystemExit(f"error: no job folders (with .hydra/overrides.yaml) under {sweep}")
+        raise ConfigError(f"no job folders (with .hydra/overrides.yaml) under {sweep}: not a sweep folder")
+    out.mkdir(parents=True, exist_ok=True)
     table = summarize(runs)
     figures = plot_curves(table, out)
     write_epochs_csv(runs, out / "epochs.csv")
@@ -394,7 +395,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sweep.is_dir():
         print(f"error: {args.sweep} is not a folder", file=sys.stderr)
         return 2
-    report = write_report(args.sweep, lecture=args.lecture, out=args.out)
+    try:
+        report = write_report(args.sweep, lecture=args.lecture, out=args.out)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(
+            f"error: cannot write the report into {args.out or args.sweep}: {err.strerror}", file=sys.stderr
+        )
+        return 2
     print(report.read_text())
     print(f"report: {report}")
     return 0
