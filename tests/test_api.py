@@ -73,6 +73,20 @@ def test_bad_config_raises_the_command_lines_one_line_errors(small):
         il.run("+experiment=nosuch")
 
 
+def test_what_belongs_to_the_command_line_or_a_sweep_is_refused_with_the_way_to_say_it():
+    with pytest.raises(
+        ConfigError, match=r"(?s)Ambiguous value .* \(imdb_lightning.sweep runs one job per value\)"
+    ):
+        il.run("seed=1,2")
+    for flag in ("-m", "--help"):
+        with pytest.raises(ConfigError, match=rf"^{flag} is a command-line flag: here, give overrides only"):
+            il.run(flag)
+    with pytest.raises(ConfigError, match=r"^-m is a command-line flag"):
+        il.sweep("-m", "seed=1,2")
+    with pytest.raises(ConfigError, match=r"overrides are strings such as 'seed=1', got 3"):
+        il.run("seed=1", 3)
+
+
 def test_repeated_runs_get_their_own_folders_and_leave_no_trainer_or_data_alive(small):
     results = [il.run(*small, quiet=True) for _ in range(3)]
     assert len({r.run_dir for r in results}) == 3
@@ -128,6 +142,8 @@ def test_plot_histories_takes_labelled_results_or_history_dicts(small):
     fig = il.plot_histories({"ours": result, "by hand": {"val_loss": [0.5, 0.4], "val_accuracy": [0.8, 0.9]}})
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["ours", "by hand"]
     assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="nothing to plot: no run given has a val_loss history"):
+        il.plot_histories({"empty": {}})
 
 
 def test_load_sweep_names_a_folder_that_is_not_there_or_not_a_sweep(tmp_path):
@@ -156,4 +172,7 @@ def test_the_lectures_experiments_by_section_in_its_order():
     assert il.experiments("initialization")[0] == "init_zeros" and len(il.experiments("initialization")) == 8
     assert il.experiments("optimizers")[:3] == ["opt_sgd", "opt_momentum", "opt_nesterov"]
     assert sorted(il.experiments()) == sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
-    assert il.experiments("nosuch") == []
+    with pytest.raises(
+        ConfigError, match="no section 'nosuch': it has initialization, optimizers, regularization"
+    ):
+        il.experiments("nosuch")

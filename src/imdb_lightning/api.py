@@ -115,7 +115,7 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     ``"+experiment=baseline,dropout"``, ``"+experiment=glob(init_*)"``), one after another in this process,
     into one sweep folder that :func:`load_sweep` and ``python -m imdb_lightning.report`` read. A job that
     fails is recorded (``status: failed``) and the others go on."""
-    jobs = sweep_jobs(list(overrides))
+    jobs = sweep_jobs(checked_overrides(overrides))
     base = compose_config(jobs[0] if jobs else [])
     with _hydra_config(base):
         folder = Path(str(base.hydra.sweep.dir)).absolute()
@@ -148,11 +148,15 @@ def experiments(section: str | None = None) -> list[str]:
     (``regularization``, ``initialization``, ``optimizers``) when given. Read from the experiment files."""
     import yaml
 
-    found = []
+    found, sections = [], set()
     for path in (CONFIG_DIR / "experiment").glob("*.yaml"):
         lecture = (yaml.safe_load(path.read_text()) or {}).get("lecture") or {}
+        sections.add(lecture.get("section"))
         if section is None or lecture.get("section") == section:
             found.append((lecture.get("order") or math.inf, path.stem))
+    if section is not None and section not in sections:
+        known = ", ".join(sorted(s for s in sections if s))
+        raise ConfigError(f"the lecture has no section {section!r}: it has {known}")
     return [name for _, name in sorted(found)]
 
 
@@ -211,6 +215,8 @@ def plot_histories(
         runs = list(runs)
         for label, result in zip(configuration_labels([r.overrides for r in runs]), runs, strict=True):
             groups.setdefault(label, []).append(result.history)
+    if not any(history.get(keys[0]) for members in groups.values() for history in members):
+        raise ValueError(f"nothing to plot: no run given has a {keys[0]} history")
     return compare_figure(groups, keys, title)
 
 
@@ -219,17 +225,33 @@ def plot_histories(
 
 def compose_config(overrides: Iterable[str]) -> DictConfig:
     """The config ``python -m imdb_lightning OVERRIDES`` runs with, Hydra's own part included."""
-    overrides = list(overrides)
+    overrides = checked_overrides(overrides)
     register_resolvers()
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3", job_name="imdb_lightning"):
             cfg = compose("train", overrides=overrides, return_hydra_config=True)
     except HydraException as err:
-        raise ConfigError(str(err)) from None
+        hint = " (imdb_lightning.sweep runs one job per value)" if "Ambiguous value" in str(err) else ""
+        raise ConfigError(f"{str(err).strip()}{hint}") from None
     if not any(o.split("=", 1)[0].lstrip("+~") == "trainer.enable_progress_bar" for o in overrides):
         with read_write(cfg.trainer):
             cfg.trainer.enable_progress_bar = False  # a cell shows the epoch lines instead
     return cfg
+
+
+def checked_overrides(overrides: Iterable[object]) -> list[str]:
+    """The overrides as given to the command line, each a ``key=value`` string; the command line's flags
+    (``-m``, ``--help``) have no meaning here."""
+    overrides = list(overrides)
+    for override in overrides:
+        if not isinstance(override, str):
+            raise ConfigError(f"overrides are strings such as 'seed=1', got {override!r}")
+        if override.startswith("-"):
+            raise ConfigError(
+                f"{override} is a command-line flag: here, give overrides only (imdb_lightning.sweep runs a "
+                "sweep, help(imdb_lightning) says the rest)"
+            )
+    return overrides
 
 
 def _run_composed(cfg: DictConfig, run_dir: Path | None, quiet: bool) -> Result:
