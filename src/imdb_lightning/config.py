@@ -211,11 +211,12 @@ def validate(cfg: DictConfig) -> None:
 
 def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:
     """Settings of ``group`` that a library refused, in one line: the overrides of that group the command gave
-    (of ``keys`` only, when given), or "the <group> settings", and the first line of the library's message."""
+    (its choice, ``trainer=gpu``, and its keys, of ``keys`` only when given), or "the <group> settings", and
+    the first line of the library's message."""
     given = []
     for override in command_line_overrides():
         key = override.lstrip("+~").split("=", 1)[0]
-        if key.startswith(f"{group}.") and (not keys or key.split(".", 1)[1] in keys):
+        if key == group or (key.startswith(f"{group}.") and (not keys or key.split(".", 1)[1] in keys)):
             given.append(override)
     text = str(err).strip()
     message = text.splitlines()[0] if text else type(err).__name__
