@@ -292,17 +292,10 @@ def bad_checkpoints(checkpoint: Path, folder: Path) -> dict[str, Path]:
     }
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "a missing file",
-        "a truncated file",
-        "an empty file",
-        "a text file",
-        "a system file",
-        "another model's",
-    ],
-)
+BAD_CHECKPOINTS = ["a missing file", "a truncated file", "an empty file", "a text file", "a system file"]
+
+
+@pytest.mark.parametrize("case", [*BAD_CHECKPOINTS, "another model's"])
 def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data_dir, tmp_path, monkeypatch):
     from imdb_lightning.data import corpus
 
@@ -323,17 +316,7 @@ def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data
     ROWS[f"`ckpt_path=` {case}" + (" (`model.hidden_sizes=[8]`)" if extra else "")] = ("checkpoint", answer)
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "a missing file",
-        "a truncated file",
-        "an empty file",
-        "a text file",
-        "a system file",
-        "--file that does not exist",
-    ],
-)
+@pytest.mark.parametrize("case", [*BAD_CHECKPOINTS, "--file that does not exist"])
 def test_predict_on_a_bad_checkpoint_or_file_says_so_in_one_line(case, checkpoint, tmp_path, capsys):
     from imdb_lightning.predict import main as predict
 
