@@ -155,7 +155,7 @@ def run_folder_trainer(folder: Path) -> L.Trainer:
             "",
         )
     return hydra.utils.instantiate(
-        cfg.trainer, callbacks=instantiate_all(cfg.callbacks), logger=instantiate_all(cfg.logger)
+        cfg.trainer, callbacks=instantiate_all(cfg, "callbacks"), logger=instantiate_all(cfg, "logger")
     )
 
 

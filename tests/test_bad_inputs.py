@@ -64,6 +64,8 @@ CONFIG_CASES = {
     "optimizer=adamw optimizer.weight_decay=-1": ConfigError,
     "optimizer.rho=1": ConfigError,
     "scheduler=step scheduler.step_size=0": ConfigError,
+    "seed=-5": ConfigError,
+    "data.seed=-1": ConfigError,
     "scheduler=cosine scheduler.T_max=0": ConfigError,
     "scheduler=exponential scheduler.gamma=-0.5": ConfigError,
 }
@@ -90,6 +92,7 @@ def test_bad_config_value_names_its_key(override, tmp_path):
         "optimizer=momentum optimizer.momentum=-1",
         "optimizer=sgd optimizer.nesterov=true",
         "optimizer=torch_adam optimizer.betas=[2,0.9]",
+        "callbacks.model_checkpoint.mode=sideways",
     ],
 )
 def test_settings_a_library_refuses_are_named_before_the_data_loads(
@@ -113,6 +116,18 @@ def test_settings_a_library_refuses_are_named_before_the_data_loads(
         "refused by Lightning / PyTorch",
         first_line(info.value, tmp_path),
     )
+
+
+def test_callback_settings_are_checked_before_the_data_loads(data_dir, tmp_path, monkeypatch):
+    import imdb_lightning as il
+    from imdb_lightning.data import corpus
+
+    monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
+    monkeypatch.setattr(corpus, "read_corpus", lambda *a: pytest.fail("the data was read first"))
+    with pytest.raises(ConfigError) as info:
+        il.run(f"data.data_dir={data_dir}", *SMALL, "callbacks.keras_history.plots=maybe", quiet=True)
+    assert str(info.value) == "callbacks.keras_history.plots must be true or false, got 'maybe'"
+    ROWS["`callbacks.keras_history.plots=maybe`"] = ("config value", str(info.value))
 
 
 @pytest.mark.parametrize(

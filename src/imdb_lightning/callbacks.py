@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from imdb_lightning.atomic import atomic_open
+from imdb_lightning.checks import BOOLEAN, require
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.layers import Dense
 from imdb_lightning.plots import HISTORY_KEYS, figure_pixels, history_figure, png_bytes
@@ -46,6 +47,7 @@ class KerasHistory(L.Callback):
     Ctrl-C loses nothing already measured) and print a Keras-style epoch line; :meth:`plot` draws them."""
 
     def __init__(self, folder: str | Path, plots: bool = True) -> None:
+        require("callbacks.keras_history.plots", plots, BOOLEAN)
         self.folder = Path(folder)
         self.plots = plots
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}

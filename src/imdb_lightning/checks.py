@@ -31,6 +31,9 @@ def _number(value: object) -> bool:
 
 
 INTEGER = Rule(_integer, "an integer")
+SEED = Rule(
+    lambda v: _integer(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"
+)  # numpy's and Lightning's range
 POSITIVE_INTEGER = Rule(lambda v: _integer(v) and v > 0, "a positive integer")
 NON_NEGATIVE_INTEGER = Rule(lambda v: _integer(v) and v >= 0, "an integer >= 0")
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")

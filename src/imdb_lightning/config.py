@@ -16,7 +16,7 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from imdb_lightning.checks import BOOLEAN, INTEGER, POSITIVE_INTEGER, POSITIVE_NUMBER, Rule, one_of, require
+from imdb_lightning.checks import BOOLEAN, POSITIVE_INTEGER, POSITIVE_NUMBER, SEED, Rule, one_of, require
 from imdb_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def parallel_jobs() -> int | None:
 #: not ours, and some accept lr=0) and the schedulers' settings. The data module's and the model's settings
 #: are checked by their own constructors, which :func:`validate` runs before any data is read.
 RULES: dict[str, Rule] = {
-    "seed": INTEGER,
+    "seed": SEED,
     "test": BOOLEAN,
     "test_ckpt": one_of(("final", "best")),
     "torch_threads": POSITIVE_INTEGER.or_null(),

@@ -47,15 +47,19 @@ def freeze_library_heap() -> None:
         _HEAP_FROZEN = True
 
 
-def instantiate_all(node: DictConfig | None) -> list:
-    """Every ``_target_`` child of a group (callbacks, loggers), in order."""
-    if not node:
-        return []
-    return [
-        hydra.utils.instantiate(child)
-        for child in node.values()
-        if isinstance(child, DictConfig) and "_target_" in child
-    ]
+def instantiate_all(cfg: DictConfig, group: str) -> list:
+    """Every ``_target_`` child of a group (callbacks, loggers), in order; settings they refuse are a
+    :class:`ConfigError`."""
+    made = []
+    for child in (cfg.get(group) or {}).values():
+        if isinstance(child, DictConfig) and "_target_" in child:
+            try:
+                made.append(hydra.utils.instantiate(child))
+            except InstantiationException as err:
+                if isinstance(err.__cause__, ConfigError):
+                    raise err.__cause__ from None
+                raise refused(group, err.__cause__ or err) from None
+    return made
 
 
 @dataclass
@@ -163,8 +167,8 @@ def write_metrics(output_dir: Path, metrics: dict) -> None:
 
 
 def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
-    loggers = instantiate_all(cfg.get("logger"))
-    callbacks = instantiate_all(cfg.get("callbacks"))
+    loggers = instantiate_all(cfg, "logger")
+    callbacks = instantiate_all(cfg, "callbacks")
     own_bar = any(isinstance(c, ProgressBar) for c in callbacks)  # a user's, from the callbacks config
     if cfg.trainer.get("enable_progress_bar", True) and not own_bar:
         callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed

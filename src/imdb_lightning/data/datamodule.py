@@ -25,9 +25,9 @@ import torch
 from imdb_lightning.batches import CompactBatch, multi_hot
 from imdb_lightning.checks import (
     BOOLEAN,
-    INTEGER,
     NON_NEGATIVE_INTEGER,
     POSITIVE_INTEGER,
+    SEED,
     at_least,
     one_of,
     require,
@@ -251,8 +251,8 @@ class IMDBDataModule(L.LightningDataModule):
             ("val_size", val_size, POSITIVE_INTEGER),
             ("batch_size", batch_size, POSITIVE_INTEGER),
             ("eval_batch_size", eval_batch_size, POSITIVE_INTEGER.or_null()),
-            ("seed", seed, INTEGER),
-            ("shuffle_seed", shuffle_seed, INTEGER.or_null()),
+            ("seed", seed, SEED),
+            ("shuffle_seed", shuffle_seed, SEED.or_null()),
             ("batch_format", batch_format, one_of(BATCH_FORMATS)),
             ("download", download, BOOLEAN),
         ):
