@@ -8,7 +8,8 @@
 
 A first job loads the data and the libraries; the timed jobs follow it. Prints seconds per job.
 ``--cli`` also times whole ``python -m imdb_lightning -m`` processes of 3 and 12 one-epoch jobs (two rounds):
-the difference, per job, is what a command-line sweep job costs with Hydra's launcher.
+the difference, per job, is what a command-line sweep job costs with Hydra's launcher. ``--hydra-floor`` times
+Hydra composing a one-key app beside ours: the part of a job's composition any Hydra app pays.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import collections
 import functools
 import tempfile
 import time
+from pathlib import Path
 
 
 def timed(totals: dict, owner, name: str, label: str) -> None:
@@ -44,6 +46,11 @@ def main() -> None:
         "--sweep", help="time these jobs instead, e.g. '+experiment=glob(*)' (the lecture grid)"
     )
     parser.add_argument("--cli", action="store_true", help="also time whole -m sweeps of 3 and 12 jobs")
+    parser.add_argument(
+        "--hydra-floor",
+        action="store_true",
+        help="also time Hydra composing a one-key app beside ours (what any Hydra sweep job pays)",
+    )
     parser.add_argument(
         "--overrides", nargs="*", default=[], help="for every job, e.g. callbacks.keras_history.plots=false"
     )
@@ -82,6 +89,32 @@ def main() -> None:
         print(f"  {label:64s} {seconds / n:.3f}")
     if args.cli:
         cli_slope(*args.overrides)
+    if args.hydra_floor:
+        hydra_floor()
+
+
+def hydra_floor(rounds: int = 3, composes: int = 10) -> None:
+    """Hydra's composition of a one-key app and of ours (Hydra's own config included in both), interleaved;
+    the fastest round of each."""
+    from hydra import compose, initialize_config_dir
+
+    from imdb_lightning.config import CONFIG_DIR
+
+    with tempfile.TemporaryDirectory() as minimal:
+        (Path(minimal) / "train.yaml").write_text("a: 1\n")
+        best = {}
+        for _ in range(rounds):
+            for name, folder in (("a one-key app", minimal), ("imdb_lightning", str(CONFIG_DIR))):
+                with initialize_config_dir(config_dir=folder, version_base="1.3"):
+                    compose("train", return_hydra_config=True)
+                    started = time.perf_counter()
+                    for seed in range(composes):
+                        overrides = [f"seed={seed}"] if name == "imdb_lightning" else []
+                        compose("train", overrides=overrides, return_hydra_config=True)
+                    seconds = (time.perf_counter() - started) / composes
+                best[name] = min(best.get(name, float("inf")), seconds)
+    for name, seconds in best.items():
+        print(f"Hydra composes {name}: {seconds:.3f} s")
 
 
 def cli_slope(*overrides: str, small: int = 3, large: int = 12, rounds: int = 2) -> None:
