@@ -128,6 +128,10 @@ def test_callback_settings_are_checked_before_the_data_loads(data_dir, tmp_path,
         il.run(f"data.data_dir={data_dir}", *SMALL, "callbacks.keras_history.plots=maybe", quiet=True)
     assert str(info.value) == "callbacks.keras_history.plots must be true or false, got 'maybe'"
     ROWS["`callbacks.keras_history.plots=maybe`"] = ("config value", str(info.value))
+    with pytest.raises(ConfigError) as info:  # "best" would silently have been the last epoch
+        il.run(f"data.data_dir={data_dir}", *SMALL, "~callbacks.model_checkpoint", "test_ckpt=best")
+    assert str(info.value).startswith("test_ckpt=best needs a checkpoint of the best epoch")
+    ROWS["`~callbacks.model_checkpoint test_ckpt=best`"] = ("config value", str(info.value))
 
 
 @pytest.mark.parametrize(

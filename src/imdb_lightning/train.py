@@ -17,7 +17,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -128,11 +128,23 @@ _HARDWARE_KEYS = ("accelerator", "devices", "strategy", "num_nodes", "precision"
 
 def make_trainer(settings: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
     """The run's ``Trainer``; settings Lightning refuses (an accelerator this machine lacks, ``devices=0``)
-    are a :class:`ConfigError` naming the hardware keys the command set."""
+    are a :class:`ConfigError` naming the hardware keys the command set.
+
+    Without a ``ModelCheckpoint`` in the callbacks config (``~callbacks.model_checkpoint``), Lightning would
+    add one of its own, saving every epoch under the TensorBoard folder: not unless the trainer config asks.
+    """
+    passed = {}
+    if "enable_checkpointing" not in settings:
+        passed["enable_checkpointing"] = any(isinstance(c, ModelCheckpoint) for c in callbacks)
     try:
-        return hydra.utils.instantiate(settings, callbacks=callbacks, logger=loggers or False)
+        return hydra.utils.instantiate(settings, callbacks=callbacks, logger=loggers or False, **passed)
     except InstantiationException as err:
         raise refused("trainer", err.__cause__ or err, _HARDWARE_KEYS) from None
+
+
+def best_checkpoint(callbacks: list) -> ModelCheckpoint | None:
+    """The callback that keeps the best epoch's weights (a ``ModelCheckpoint`` with a monitored metric)."""
+    return next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
 
 
 def check_resumable(cfg: DictConfig) -> None:
@@ -172,6 +184,10 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
     own_bar = any(isinstance(c, ProgressBar) for c in callbacks)  # a user's, from the callbacks config
     if cfg.trainer.get("enable_progress_bar", True) and not own_bar:
         callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed
+    if cfg.test and cfg.test_ckpt == "best" and best_checkpoint(callbacks) is None:
+        raise ConfigError(
+            "test_ckpt=best needs a checkpoint of the best epoch: keep callbacks.model_checkpoint (best.ckpt)"
+        )
     # Made before the data loads: Lightning checks the accelerator, devices and strategy here.
     trainer = make_trainer(cfg.trainer, callbacks, loggers)
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
@@ -204,7 +220,7 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
         diverged = guard is not None and guard.diverged_at is not None
 
         if cfg.test:
-            ckpt = "best" if cfg.test_ckpt == "best" and trainer.checkpoint_callback else None
+            ckpt = "best" if cfg.test_ckpt == "best" else None
             tested = trainer.test(
                 model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True
             )[0]
