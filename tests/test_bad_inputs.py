@@ -288,8 +288,8 @@ def test_a_temporary_file_left_by_a_killed_cache_write_is_cleared_on_the_next_st
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """A real last.ckpt of the small baseline (30-word rows)."""
-    run, _ = train_small_run(tmp_path_factory.mktemp("ckpt"), "trainer.max_epochs=1", "test=false")
+    """A real last.ckpt of the small baseline (30-word rows, 2 epochs)."""
+    run, _ = train_small_run(tmp_path_factory.mktemp("ckpt"), "trainer.max_epochs=2", "test=false")
     return run / "checkpoints" / "last.ckpt"
 
 
@@ -314,7 +314,7 @@ def bad_checkpoints(checkpoint: Path, folder: Path) -> dict[str, Path]:
 BAD_CHECKPOINTS = ["a missing file", "a truncated file", "an empty file", "a text file", "a system file"]
 
 
-@pytest.mark.parametrize("case", [*BAD_CHECKPOINTS, "another model's"])
+@pytest.mark.parametrize("case", [*BAD_CHECKPOINTS, "another model's", "more epochs than max_epochs"])
 def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data_dir, tmp_path, monkeypatch):
     from imdb_lightning.data import corpus
 
@@ -322,8 +322,11 @@ def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data
         corpus, "read_corpus", lambda *a: pytest.fail("the data was read before the checkpoint was checked")
     )
     paths = bad_checkpoints(checkpoint, tmp_path / "bad")
-    path = checkpoint if case == "another model's" else paths[case]
-    extra = ["model.hidden_sizes=[8]"] if case == "another model's" else []
+    path = paths.get(case, checkpoint)
+    extra = {  # the checkpoint's run had 2 epochs
+        "another model's": ["model.hidden_sizes=[8]"],
+        "more epochs than max_epochs": ["trainer.max_epochs=1"],
+    }.get(case, [])
     with pytest.raises(ConfigError) as info:
         train(
             compose_run(tmp_path / "run", [f"data.data_dir={data_dir}", *SMALL, f"ckpt_path={path}", *extra])
@@ -331,8 +334,10 @@ def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data
     assert "ckpt_path=" in str(info.value)
     if case == "another model's":
         assert "net.hidden_1.kernel is (30, 16) there and (30, 8) here" in str(info.value)
+    if case == "more epochs than max_epochs":
+        assert "has run 2 epochs already: trainer.max_epochs=1 is the run's total" in str(info.value)
     answer = first_line(str(info.value).replace(str(checkpoint), "<run>/checkpoints/last.ckpt"), tmp_path)
-    ROWS[f"`ckpt_path=` {case}" + (" (`model.hidden_sizes=[8]`)" if extra else "")] = ("checkpoint", answer)
+    ROWS[f"`ckpt_path=` {case}" + (f" (`{extra[0]}`)" if extra else "")] = ("checkpoint", answer)
 
 
 @pytest.mark.parametrize("case", [*BAD_CHECKPOINTS, "--file that does not exist"])

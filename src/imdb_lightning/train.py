@@ -148,8 +148,15 @@ def best_checkpoint(callbacks: list) -> ModelCheckpoint | None:
 
 
 def check_resumable(cfg: DictConfig) -> None:
-    """Before any data loads: ``ckpt_path`` is a readable checkpoint of a model of this config's shape."""
+    """Before any data loads: ``ckpt_path`` is a readable checkpoint of a model of this config's shape, with
+    no more epochs run than ``trainer.max_epochs`` (the run's total, not the epochs to add)."""
     checkpoint = read_checkpoint(cfg.ckpt_path)
+    done, total = checkpoint.get("epoch"), cfg.trainer.get("max_epochs")
+    if isinstance(done, int) and isinstance(total, int) and total >= 0 and done > total:
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path} has run {done} epochs already: trainer.max_epochs={total} is the "
+            f"run's total (at least {done}), not the epochs to add"
+        )
     saved = checkpoint["state_dict"].get("net.hidden_1.kernel")
     width = cfg.data.num_words or (
         saved.shape[0] if saved is not None else 4
