@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,6 +118,22 @@ def test_settings_a_library_refuses_are_named_before_the_data_loads(
         "refused by Lightning / PyTorch",
         first_line(info.value, tmp_path),
     )
+
+
+@pytest.mark.parametrize("override", ["logger=null", "scheduler=null"])
+def test_a_config_group_set_to_null_gets_the_way_to_drop_it(override, tmp_path):
+    """Hydra answers ``group=null`` with a traceback from inside its defaults list."""
+    import imdb_lightning as il
+
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", override], capture_output=True, text=True, cwd=tmp_path
+    )
+    group = override.split("=")[0]
+    expected = f"error: {override}: a config group is dropped with ~{group} (Hydra has no =null for it)"
+    assert done.returncode == 2 and done.stderr.strip() == expected
+    with pytest.raises(ConfigError, match=f"dropped with ~{group}"):
+        il.run(override)
+    ROWS[f"`{override}`"] = ("config name / key", expected.removeprefix("error: "))
 
 
 def test_callback_settings_are_checked_before_the_data_loads(data_dir, tmp_path, monkeypatch):

@@ -292,6 +292,13 @@ def test_resuming_from_a_checkpoint_gives_the_same_final_metrics(data_dir, tmp_p
     assert json.loads((tmp_path / "resumed" / "history.json").read_text()) == whole_history
 
 
+def test_without_a_logger_the_run_points_to_no_tensorboard(data_dir, tmp_path, capsys):
+    train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=1", "~logger"]))
+    out = capsys.readouterr().out
+    assert f"run folder: {tmp_path / 'run'}" in out and "TensorBoard:" not in out
+    assert not (tmp_path / "run" / "tensorboard").exists()
+
+
 def test_without_the_checkpoint_callback_lightning_saves_none_of_its_own(data_dir, tmp_path):
     train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=2", "~callbacks.model_checkpoint"]))
     assert sorted(p.name for p in (tmp_path / "run").rglob("*.ckpt")) == ["last.ckpt"]

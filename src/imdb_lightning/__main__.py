@@ -11,7 +11,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from imdb_lightning.config import CONFIG_DIR, in_sweep, register_resolvers
+from imdb_lightning.config import CONFIG_DIR, in_sweep, null_group_hint, register_resolvers
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 
 log = logging.getLogger("imdb_lightning")
@@ -76,7 +76,7 @@ def _importable(module: str) -> bool:
 
 @exit_on_interrupt()
 def main() -> None:
-    hint = missing_plugin(sys.argv[1:])
+    hint = missing_plugin(sys.argv[1:]) or null_group_hint(sys.argv[1:])
     if hint:
         print(f"error: {hint}", file=sys.stderr)
         sys.exit(2)

@@ -36,7 +36,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from imdb_lightning.config import CONFIG_DIR, job_name, register_resolvers, sweep_jobs
+from imdb_lightning.config import CONFIG_DIR, job_name, null_group_hint, register_resolvers, sweep_jobs
 from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.hydra_callbacks import unwritable
 from imdb_lightning.plots import compare_figure, history_figure
@@ -251,6 +251,9 @@ def checked_overrides(overrides: Iterable[object]) -> list[str]:
                 f"{override} is a command-line flag: here, give overrides only (imdb_lightning.sweep runs a "
                 "sweep, help(imdb_lightning) says the rest)"
             )
+    hint = null_group_hint(overrides)
+    if hint:
+        raise ConfigError(hint)
     return overrides
 
 

@@ -111,6 +111,18 @@ def incidental_keys() -> frozenset[str]:
     return frozenset(hydra_config["job"]["config"]["override_dirname"]["exclude_keys"])
 
 
+def null_group_hint(overrides: list[str]) -> str | None:
+    """What to write instead of ``logger=null`` (Hydra drops a config group with ``~logger``, and answers
+    ``=null`` with a traceback from deep inside it), or None."""
+    groups = {path.name for path in CONFIG_DIR.iterdir() if path.is_dir()}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        group = key.lstrip("+")
+        if value.lower() == "null" and group in groups:
+            return f"{override}: a config group is dropped with ~{group} (Hydra has no =null for it)"
+    return None
+
+
 def command_line_overrides() -> list[str]:
     """The overrides this run's command gave (a sweep job's own values included), less those Hydra is told do
     not name a run (``hydra.job.config.override_dirname.exclude_keys``: the data folder, ...); none outside

@@ -18,6 +18,7 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -256,5 +257,7 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
     write_metrics(output_dir, metrics)
     if diverged:
         print(f"the run diverged ({guard.reason}); its history is kept")
-    print(f"run folder: {output_dir}\nTensorBoard: tensorboard --logdir {cfg.paths.tensorboard_dir}")
+    print(f"run folder: {output_dir}")
+    if any(isinstance(logger, TensorBoardLogger) for logger in loggers):
+        print(f"TensorBoard: tensorboard --logdir {cfg.paths.tensorboard_dir}")
     return trained
