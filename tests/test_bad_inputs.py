@@ -136,7 +136,7 @@ def test_a_config_group_set_to_null_gets_the_way_to_drop_it(override, tmp_path):
     ROWS[f"`{override}`"] = ("config name / key", expected.removeprefix("error: "))
 
 
-def test_callback_settings_are_checked_before_the_data_loads(data_dir, tmp_path, monkeypatch):
+def test_callback_and_trainer_settings_are_checked_before_the_data_loads(data_dir, tmp_path, monkeypatch):
     import imdb_lightning as il
     from imdb_lightning.data import corpus
 
@@ -150,6 +150,12 @@ def test_callback_settings_are_checked_before_the_data_loads(data_dir, tmp_path,
         il.run(f"data.data_dir={data_dir}", *SMALL, "~callbacks.model_checkpoint", "test_ckpt=best")
     assert str(info.value).startswith("test_ckpt=best needs a checkpoint of the best epoch")
     ROWS["`~callbacks.model_checkpoint test_ckpt=best`"] = ("config value", str(info.value))
+    # PyTorch's SyncBatchNorm fails at the first step on CPUs
+    ddp_on_cpus = ["trainer=ddp", "trainer.accelerator=cpu", "+experiment=batchnorm"]
+    with pytest.raises(ConfigError) as info:
+        il.run(f"data.data_dir={data_dir}", *SMALL, *ddp_on_cpus)
+    assert str(info.value).startswith("trainer.sync_batchnorm=true needs GPUs")
+    ROWS[f"`{' '.join(ddp_on_cpus)}`"] = ("config vs machine", str(info.value))
 
 
 @pytest.mark.parametrize(

@@ -143,9 +143,22 @@ def make_trainer(settings: DictConfig, callbacks: list, loggers: list) -> L.Trai
         raise refused("trainer", err.__cause__ or err, _HARDWARE_KEYS) from None
 
 
-def best_checkpoint(callbacks: list) -> ModelCheckpoint | None:
-    """The callback that keeps the best epoch's weights (a ``ModelCheckpoint`` with a monitored metric)."""
-    return next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
+def check_setup(cfg: DictConfig, trainer: L.Trainer) -> None:
+    """Before the data loads: what this trainer and its callbacks cannot do for this config."""
+    keeps_best = any(isinstance(c, ModelCheckpoint) and c.monitor for c in trainer.callbacks)
+    if cfg.test and cfg.test_ckpt == "best" and not keeps_best:
+        raise ConfigError(
+            "test_ckpt=best needs a checkpoint of the best epoch: keep callbacks.model_checkpoint (best.ckpt)"
+        )
+    if (
+        cfg.trainer.get("sync_batchnorm")
+        and cfg.model.get("batchnorm")
+        and trainer.strategy.root_device.type == "cpu"
+    ):
+        raise ConfigError(
+            "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm); on CPUs add "
+            "trainer.sync_batchnorm=false: each process then normalizes with its own batches' statistics"
+        )
 
 
 def check_resumable(cfg: DictConfig) -> None:
@@ -192,12 +205,9 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
     own_bar = any(isinstance(c, ProgressBar) for c in callbacks)  # a user's, from the callbacks config
     if cfg.trainer.get("enable_progress_bar", True) and not own_bar:
         callbacks.append(KerasProgressBar())  # the same bar whichever extras are installed
-    if cfg.test and cfg.test_ckpt == "best" and best_checkpoint(callbacks) is None:
-        raise ConfigError(
-            "test_ckpt=best needs a checkpoint of the best epoch: keep callbacks.model_checkpoint (best.ckpt)"
-        )
     # Made before the data loads: Lightning checks the accelerator, devices and strategy here.
     trainer = make_trainer(cfg.trainer, callbacks, loggers)
+    check_setup(cfg, trainer)
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
