@@ -56,7 +56,7 @@ def test_defaults_are_the_lectures_baseline():
         ("model.batchnorm=yes", "model.batchnorm must be true or false, got 'yes'"),
         ("data.maxlen=0", r"data.maxlen must be a positive integer \(or null\), got 0"),
         ("model.hidden_sizes=16", "model.hidden_sizes must be a non-empty list of positive integers, got 16"),
-        ("seed=abc", "seed must be an integer, got 'abc'"),
+        ("seed=abc", r"seed must be an integer in \[0, 2\*\*32\), got 'abc'"),
     ],
 )
 def test_out_of_range_values_name_their_key(override, message):
