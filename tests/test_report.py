@@ -156,6 +156,15 @@ def test_a_report_that_cannot_be_written_is_one_line(sweep, tmp_path, capsys):
     assert err.startswith("error: cannot write the report into ") and len(err.strip().splitlines()) == 1
 
 
+def test_a_job_folder_with_unreadable_files_is_listed_and_the_report_goes_on(sweep):
+    job = next(sweep.glob("0-*"))
+    (job / "history.json").write_text('{"loss": [0.5,')  # cut off: a full disk, a killed copy
+    (job / "config.yaml").write_text("lecture: [unclosed")
+    report = write_report(sweep).read_text()
+    assert f"- `{job.name}` (baseline, seed 1): completed; unreadable: config.yaml, history.json" in report
+    assert [r.status for r in collect_runs(sweep)].count("completed") == 3
+
+
 def test_a_failed_job_is_listed_with_its_error(tmp_path):
     sweep = tmp_path / "sweep"
     sweep.mkdir()

@@ -20,6 +20,7 @@ import json
 import math
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class Run:
     # The run's `lecture` config node: the report figure (section) it joins, its row order, the lecture's
     # published figures. An experiment file sets it, so adding one needs no change here.
     lecture: dict = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)  # files of the folder that could not be parsed
 
     def series(self, key: str) -> np.ndarray:
         return as_floats(self.history.get(key, []))
@@ -105,25 +107,38 @@ def expected_jobs(sweep: Path) -> list[list[str]] | None:
         return None
 
 
+def _read(path: Path, parse: Callable[[str], object], kind: type, unreadable: list[str]):
+    """A job file's content (an empty ``kind`` when the file is absent); a file that is there but cannot be
+    parsed (a disk filled up, a hand edit) is named in ``unreadable`` and read as empty, so that one folder
+    never stops a report."""
+    if not path.is_file():
+        return kind()
+    try:
+        content = parse(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        content = None
+    if content is None and path.stat().st_size == 0:
+        return kind()
+    if not isinstance(content, kind):
+        unreadable.append(path.name)
+        return kind()
+    return content
+
+
 def collect_runs(sweep: Path) -> list[Run]:
     """Every job of the sweep: the folders it left, and the expected jobs that left none (``missing``)."""
     runs: dict[int | str, tuple[Run, list[str]]] = {}
     for folder in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
-        overrides = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
-        config = (
-            yaml.safe_load((folder / "config.yaml").read_text()) if (folder / "config.yaml").is_file() else {}
-        )
+        unreadable: list[str] = []
+        overrides = _read(folder / ".hydra" / "overrides.yaml", yaml.safe_load, list, unreadable)
+        config = _read(folder / "config.yaml", yaml.safe_load, dict, unreadable)
         head = folder.name.split("-", 1)[0]
         job = int(head) if head.isdigit() else None
-        history = (
-            json.loads((folder / "history.json").read_text()) if (folder / "history.json").is_file() else {}
-        )
-        metrics = (
-            json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else {}
-        )
+        history = _read(folder / "history.json", json.loads, dict, unreadable)
+        metrics = _read(folder / "metrics.json", json.loads, dict, unreadable)
         status = metrics.get("status", "completed") if metrics else "crashed"
         lecture = config.get("lecture") or {}
-        run = Run(folder, job, "", _seed(overrides, config), status, history, metrics, lecture)
+        run = Run(folder, job, "", _seed(overrides, config), status, history, metrics, lecture, unreadable)
         runs[job if job is not None else folder.name] = (run, overrides)
     for job, overrides in enumerate(expected_jobs(sweep) or []):
         if job not in runs:
@@ -340,7 +355,7 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
     table = summarize(runs)
     figures = plot_curves(table, out)
     write_epochs_csv(runs, out / "epochs.csv")
-    problems = [r for r in runs if r.status != "completed"]
+    problems = [r for r in runs if r.status != "completed" or r.unreadable]
     lines = [
         f"# Sweep report: {sweep.name}",
         "",
@@ -366,6 +381,7 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
             + [
                 f"- `{r.folder.name}` ({r.label}{'' if r.seed is None else f', seed {r.seed}'}): {r.status}"
                 + (f" ({r.metrics['error']})" if r.metrics.get("error") else "")
+                + (f"; unreadable: {', '.join(r.unreadable)}" if r.unreadable else "")
                 for r in problems
             ]
             + [""]
