@@ -117,3 +117,18 @@ def test_a_run_folder_predicts_with_the_weights_behind_its_test_line(
     (run / "checkpoints" / expected).unlink()
     chosen, why = find_checkpoint(run)
     assert chosen.name != expected and f"no {expected}" in why
+
+
+def test_a_run_folder_with_an_unreadable_config_predicts_with_its_final_weights(
+    trained_run, tmp_path, capsys
+):
+    import shutil
+
+    from imdb_lightning.predict import find_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "config.yaml").write_text("test_ckpt: [cut off")
+    chosen, _ = find_checkpoint(run)
+    assert chosen == run / "checkpoints" / "last.ckpt"
+    assert "config.yaml cannot be read: taking the run's final weights" in capsys.readouterr().err

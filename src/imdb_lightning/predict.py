@@ -35,7 +35,12 @@ def find_checkpoint(path: Path) -> tuple[Path, str]:
     config = path / "config.yaml"
     test_ckpt = "final"
     if config.is_file():
-        test_ckpt = (yaml.safe_load(config.read_text()) or {}).get("test_ckpt") or "final"
+        try:
+            saved = yaml.safe_load(config.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            saved = None
+            print(f"warning: {config} cannot be read: taking the run's final weights", file=sys.stderr)
+        test_ckpt = (saved.get("test_ckpt") if isinstance(saved, dict) else None) or "final"
     tested = folder / TESTED.get(test_ckpt, "last.ckpt")
     if tested.is_file():
         return tested, f"the {test_ckpt} weights, the ones behind the run's test line"
