@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import signal
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -158,6 +159,20 @@ def test_a_search_can_skip_each_jobs_figures_and_keep_its_history(small):
     result = il.run(*small, "callbacks.keras_history.plots=false", quiet=True)
     assert not (result.run_dir / "loss.png").exists() and len(result.history["val_loss"]) == 3
     assert (result.run_dir / "history.csv").is_file() and result.status == "completed"
+
+
+def test_a_sweep_stopped_by_a_bad_job_says_where_the_finished_jobs_are(small):
+    with pytest.raises(ConfigError) as info:
+        il.sweep("optimizer=momentum", "optimizer.momentum=0.5,-1", *small, quiet=True)
+    message = str(info.value)
+    assert message.startswith("optimizer=momentum, optimizer.momentum=-1 cannot work: Invalid momentum value")
+    assert "(sweep job 2 of 2; the 1 job(s) before it are in " in message
+    folder = message.rsplit(" are in ", 1)[1].removesuffix(", for load_sweep)")
+    rows = il.load_sweep(folder)
+    assert rows["status"].tolist() == ["completed", "failed"]  # the refused job says so in its folder
+    assert json.loads((Path(rows["folder"][1]) / "metrics.json").read_text())["error"].startswith(
+        "ConfigError: optimizer=momentum, optimizer.momentum=-1 cannot work"
+    )
 
 
 def test_a_sweep_job_that_breaks_is_recorded_and_the_others_run(small):

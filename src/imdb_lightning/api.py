@@ -136,8 +136,11 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
             print(f"[sweep job {number + 1}/{len(jobs)}] {' '.join(job)}")
         try:
             results.append(_run_composed(cfg, run_dir=folder / name, quiet=quiet))
-        except (ConfigError, DataError, KeyboardInterrupt):  # as the command line: these stop the sweep
-            raise
+        except (ConfigError, DataError) as err:  # as the command line: these stop the sweep
+            if not results:
+                raise
+            done = f"the {len(results)} job(s) before it are in {folder}, for load_sweep"
+            raise type(err)(f"{err} (sweep job {number + 1} of {len(jobs)}; {done})") from None
         except Exception as err:  # noqa: BLE001 -- recorded in the job's metrics.json by train(); go on
             logging.getLogger("imdb_lightning").error("sweep job %d failed: %s", number, err)
     return Sweep(results, folder)

@@ -81,13 +81,19 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
 def train_model(cfg: DictConfig) -> Trained:
     """Fit, test and leave the run folder complete. ``metrics.json``: the final logged metrics, ``status``
     (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run that fails after its
-    folder exists leaves status ``failed`` and the error's first line; Ctrl-C leaves status ``interrupted``
-    and raises ``KeyboardInterrupt``, after the history, plots and ``interrupted.ckpt`` are kept."""
-    validate(cfg)
+    folder exists leaves status ``failed`` and the error's first line (a config refused before any data loads
+    too: a sweep's report lists it); Ctrl-C leaves status ``interrupted`` and raises ``KeyboardInterrupt``,
+    after the history, plots and ``interrupted.ckpt`` are kept."""
+    try:
+        validate(cfg)
+        if cfg.get("ckpt_path"):
+            check_resumable(cfg)
+    except ConfigError as err:
+        if Path(cfg.paths.output_dir).is_dir():  # made by Hydra (or the notebook API) for this run
+            record_failure(Path(cfg.paths.output_dir), err)
+        raise
     quiet_libraries()
     freeze_library_heap()
-    if cfg.get("ckpt_path"):
-        check_resumable(cfg)
     threads = torch_threads(cfg.get("torch_threads"), parallel_jobs(), os.cpu_count() or 1)
     torch.set_num_threads(threads)
     log.info("torch threads: %d", threads)
@@ -109,10 +115,7 @@ def train_model(cfg: DictConfig) -> Trained:
     except Exception as err:
         # The run folder says what happened (a sweep report and a reader of the folder see it), then the error
         # goes on to the caller as before.
-        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        if is_rank_zero():
-            failure = {"status": "failed", "error": f"{type(err).__name__}: {message}".rstrip(": ")}
-            write_metrics(output_dir, failure)
+        record_failure(output_dir, err)
         raise
     finally:
         # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it back.
@@ -192,6 +195,14 @@ def release_memory() -> None:
     started = time.perf_counter()
     gc.collect()
     log.debug("garbage collection after the run: %.3f s", time.perf_counter() - started)
+
+
+def record_failure(output_dir: Path, err: BaseException) -> None:
+    """``metrics.json`` with status ``failed`` and the error's first line (from global rank 0 only)."""
+    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if is_rank_zero():
+        error = f"{type(err).__name__}: {message}".rstrip(": ")
+        write_metrics(output_dir, {"status": "failed", "error": error})
 
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
