@@ -211,20 +211,19 @@ def validate(cfg: DictConfig) -> None:
 
         try:
             hydra.utils.instantiate(node, _convert_="all")([torch.zeros(1, requires_grad=True)])
-        except ConfigError:
-            raise
-        except InstantiationException as err:
-            if isinstance(err.__cause__, ConfigError):
-                raise err.__cause__ from None
-            raise refused("optimizer", err.__cause__ or err) from None
-        except (ValueError, TypeError) as err:
+        except (ConfigError, InstantiationException, ValueError, TypeError) as err:
             raise refused("optimizer", err) from None
 
 
 def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:
     """Settings of ``group`` that a library refused, in one line: the overrides of that group the command gave
     (its choice, ``trainer=gpu``, and its keys, of ``keys`` only when given), or "the <group> settings", and
-    the first line of the library's message."""
+    the first line of the library's message. ``err`` may be Hydra's wrapper of it; a :class:`ConfigError` of
+    our own constructors' checks, which already names its key, is returned as it is."""
+    if isinstance(err, InstantiationException) and err.__cause__ is not None:
+        err = err.__cause__
+    if isinstance(err, ConfigError):
+        return err
     given = []
     for override in command_line_overrides():
         key = override.lstrip("+~").split("=", 1)[0]

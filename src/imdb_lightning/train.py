@@ -57,9 +57,7 @@ def instantiate_all(cfg: DictConfig, group: str) -> list:
             try:
                 made.append(hydra.utils.instantiate(child))
             except InstantiationException as err:
-                if isinstance(err.__cause__, ConfigError):
-                    raise err.__cause__ from None
-                raise refused(group, err.__cause__ or err) from None
+                raise refused(group, err) from None
     return made
 
 
@@ -143,7 +141,7 @@ def make_trainer(settings: DictConfig, callbacks: list, loggers: list) -> L.Trai
     try:
         return hydra.utils.instantiate(settings, callbacks=callbacks, logger=loggers or False, **passed)
     except InstantiationException as err:
-        raise refused("trainer", err.__cause__ or err, _HARDWARE_KEYS) from None
+        raise refused("trainer", err, _HARDWARE_KEYS) from None
 
 
 def check_setup(cfg: DictConfig, trainer: L.Trainer) -> None:
