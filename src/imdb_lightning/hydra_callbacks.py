@@ -3,7 +3,9 @@ before our code runs, and would report a failure there as a traceback)."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
@@ -17,9 +19,11 @@ def unwritable(folder: Path) -> str | None:
         return "it is a file, not a folder"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".imdb_lightning_write_check"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A name of its own: every DDP process checks the shared run folder at the same moment, and with one
+        # name for all a process could delete another's probe before that one did.
+        handle, probe = tempfile.mkstemp(prefix=".imdb_lightning_write_check", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
     except OSError as err:
         return err.strerror or type(err).__name__
     return None
