@@ -70,6 +70,15 @@ CONFIG_CASES = {
     "data.seed=-1": ConfigError,
     "scheduler=cosine scheduler.T_max=0": ConfigError,
     "scheduler=exponential scheduler.gamma=-0.5": ConfigError,
+    # Lightning takes these and fails inside fit (division by zero), or ignores them
+    "+trainer.check_val_every_n_epoch=0": ConfigError,
+    "+trainer.val_check_interval=0": ConfigError,
+    "+trainer.accumulate_grad_batches=0": ConfigError,
+    "trainer.num_sanity_val_steps=-5": ConfigError,
+    "+trainer.gradient_clip_val=-1": ConfigError,
+    "trainer.deterministic=maybe": ConfigError,
+    # Lightning's refusal came at the end of the first epoch
+    "callbacks.model_checkpoint.monitor=nope": ConfigError,
 }
 
 
@@ -80,7 +89,7 @@ def test_bad_config_value_names_its_key(override, tmp_path):
     key = override.split()[-1].split("=")[0].lstrip("+")
     assert key in str(info.value)
     ROWS[f"`{override}`"] = (
-        "unknown key" if override.startswith("+") else "config value",
+        "unknown key" if "is not a setting" in str(info.value) else "config value",
         first_line(info.value, tmp_path),
     )
 
@@ -95,6 +104,8 @@ def test_bad_config_value_names_its_key(override, tmp_path):
         "optimizer=sgd optimizer.nesterov=true",
         "optimizer=torch_adam optimizer.betas=[2,0.9]",
         "callbacks.model_checkpoint.mode=sideways",
+        "+trainer.max_time=abc",
+        "+trainer.gradient_clip_algorithm=foo",
     ],
 )
 def test_settings_a_library_refuses_are_named_before_the_data_loads(
@@ -136,26 +147,35 @@ def test_a_config_group_set_to_null_gets_the_way_to_drop_it(override, tmp_path):
     ROWS[f"`{override}`"] = ("config name / key", expected.removeprefix("error: "))
 
 
-def test_callback_and_trainer_settings_are_checked_before_the_data_loads(data_dir, tmp_path, monkeypatch):
+SETUP_CASES = {
+    "callbacks.keras_history.plots=maybe": "callbacks.keras_history.plots must be true or false, got 'maybe'",
+    # "best" would silently have been the last epoch
+    "~callbacks.model_checkpoint test_ckpt=best": "test_ckpt=best needs a checkpoint of the best epoch",
+    # Lightning's own refusals came at the test, after the fit
+    "+trainer.limit_val_batches=0 test_ckpt=best": "test_ckpt=best needs validation to choose the best "
+    "epoch: trainer.limit_val_batches=0 turns it off",
+    "+trainer.check_val_every_n_epoch=3 test_ckpt=best": "test_ckpt=best needs validation to choose the best "
+    "epoch: trainer.check_val_every_n_epoch=3 is more than trainer.max_epochs=2",
+    "+trainer.limit_test_batches=0": "trainer.limit_test_batches=0 leaves the test no batch: add test=false",
+    # PyTorch's SyncBatchNorm fails at the first step on CPUs
+    "trainer=ddp trainer.accelerator=cpu +experiment=batchnorm": "trainer.sync_batchnorm=true needs GPUs",
+}
+
+
+@pytest.mark.parametrize("overrides", sorted(SETUP_CASES))
+def test_callback_and_trainer_settings_are_checked_before_the_data_loads(
+    overrides, data_dir, tmp_path, monkeypatch
+):
     import imdb_lightning as il
     from imdb_lightning.data import corpus
 
     monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
     monkeypatch.setattr(corpus, "read_corpus", lambda *a: pytest.fail("the data was read first"))
     with pytest.raises(ConfigError) as info:
-        il.run(f"data.data_dir={data_dir}", *SMALL, "callbacks.keras_history.plots=maybe", quiet=True)
-    assert str(info.value) == "callbacks.keras_history.plots must be true or false, got 'maybe'"
-    ROWS["`callbacks.keras_history.plots=maybe`"] = ("config value", str(info.value))
-    with pytest.raises(ConfigError) as info:  # "best" would silently have been the last epoch
-        il.run(f"data.data_dir={data_dir}", *SMALL, "~callbacks.model_checkpoint", "test_ckpt=best")
-    assert str(info.value).startswith("test_ckpt=best needs a checkpoint of the best epoch")
-    ROWS["`~callbacks.model_checkpoint test_ckpt=best`"] = ("config value", str(info.value))
-    # PyTorch's SyncBatchNorm fails at the first step on CPUs
-    ddp_on_cpus = ["trainer=ddp", "trainer.accelerator=cpu", "+experiment=batchnorm"]
-    with pytest.raises(ConfigError) as info:
-        il.run(f"data.data_dir={data_dir}", *SMALL, *ddp_on_cpus)
-    assert str(info.value).startswith("trainer.sync_batchnorm=true needs GPUs")
-    ROWS[f"`{' '.join(ddp_on_cpus)}`"] = ("config vs machine", str(info.value))
+        il.run(f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", *overrides.split(), quiet=True)
+    assert str(info.value).startswith(SETUP_CASES[overrides])
+    kind = "config vs machine" if "sync_batchnorm" in str(info.value) else "config value"
+    ROWS[f"`{overrides}`"] = (kind, str(info.value))
 
 
 @pytest.mark.parametrize(

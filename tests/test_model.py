@@ -156,6 +156,9 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
     assert trainer.callback_metrics["val/acc"].item() == pytest.approx(
         ((logits > 0).float() == y).float().mean().item()
     )
+    # What a checkpoint may monitor (checked before a run's data loads) is what a fit logs.
+    assert sorted(trainer.callback_metrics) == sorted(model.monitorable)
+    assert "val/penalty" not in IMDBClassifier(input_dim=30).monitorable
 
 
 def test_accuracy_metric_agrees_with_torchmetrics():

@@ -7,6 +7,7 @@ import hashlib
 import inspect
 import itertools
 import logging
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -16,7 +17,17 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from imdb_lightning.checks import BOOLEAN, POSITIVE_INTEGER, POSITIVE_NUMBER, SEED, Rule, one_of, require
+from imdb_lightning.checks import (
+    BOOLEAN,
+    NON_NEGATIVE_NUMBER,
+    POSITIVE_INTEGER,
+    POSITIVE_NUMBER,
+    SEED,
+    Rule,
+    at_least,
+    one_of,
+    require,
+)
 from imdb_lightning.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -165,6 +176,14 @@ RULES: dict[str, Rule] = {
     "test_ckpt": one_of(("final", "best")),
     "torch_threads": POSITIVE_INTEGER.or_null(),
     "trainer.max_epochs": POSITIVE_INTEGER,
+    # Lightning takes these when the Trainer is made and fails only inside fit (a 0 divides by zero there), or
+    # ignores them (a negative gradient_clip_val clips nothing, and deterministic=maybe counts as true).
+    "trainer.check_val_every_n_epoch": POSITIVE_INTEGER.or_null(),
+    "trainer.val_check_interval": POSITIVE_NUMBER.or_null(),
+    "trainer.accumulate_grad_batches": POSITIVE_INTEGER,
+    "trainer.num_sanity_val_steps": at_least(-1),
+    "trainer.gradient_clip_val": NON_NEGATIVE_NUMBER.or_null(),
+    "trainer.deterministic": Rule(lambda v: isinstance(v, bool) or v == "warn", "true, false or warn"),
     "optimizer.lr": POSITIVE_NUMBER,
     # PyTorch's schedulers take these and fail only at the first epoch's end (a step_size of 0 divides by 0).
     "scheduler.step_size": POSITIVE_INTEGER,
@@ -194,15 +213,22 @@ def validate(cfg: DictConfig) -> None:
                 )
     # The data module and the model check their own settings when made; both are cheap to make before the
     # data loads (the model at a small input width).
+    made = {}
     for group, passed in (("data", {}), ("model", {"input_dim": 4, "optimizer": None, "scheduler": None})):
         node = cfg.get(group)
         if isinstance(node, DictConfig) and "_target_" in node:
             try:
-                hydra.utils.instantiate(node, **passed)
+                made[group] = hydra.utils.instantiate(node, **passed)
             except InstantiationException as err:
                 if isinstance(err.__cause__, ConfigError):
                     raise err.__cause__ from None
                 raise
+    # A monitored metric the model never logs fails only at the first validation's end, inside fit.
+    monitorable = getattr(made.get("model"), "monitorable", None)
+    if monitorable:
+        for name, node in (cfg.get("callbacks") or {}).items():
+            if isinstance(node, DictConfig) and node.get("monitor") is not None:
+                require(f"callbacks.{name}.monitor", node.monitor, one_of(monitorable))
     # The optimizer too, on a stand-in parameter: PyTorch's own check their settings (momentum, betas,
     # nesterov) only when made, which would otherwise be inside fit.
     node = cfg.get("optimizer")
@@ -217,21 +243,36 @@ def validate(cfg: DictConfig) -> None:
 
 def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:
     """Settings of ``group`` that a library refused, in one line: the overrides of that group the command gave
-    (its choice, ``trainer=gpu``, and its keys, of ``keys`` only when given), or "the <group> settings", and
-    the first line of the library's message. ``err`` may be Hydra's wrapper of it; a :class:`ConfigError` of
-    our own constructors' checks, which already names its key, is returned as it is."""
+    (its choice, ``trainer=gpu``, and those of its keys that the library's message names, else those in
+    ``keys``, else all), or "the <group> settings", and the first line of the library's message. ``err`` may
+    be Hydra's wrapper of it; a :class:`ConfigError` of our own constructors' checks, which already names its
+    key, is returned as it is."""
     if isinstance(err, InstantiationException) and err.__cause__ is not None:
         err = err.__cause__
     if isinstance(err, ConfigError):
         return err
-    given = []
-    for override in command_line_overrides():
-        key = override.lstrip("+~").split("=", 1)[0]
-        if key == group or (key.startswith(f"{group}.") and (not keys or key.split(".", 1)[1] in keys)):
-            given.append(override)
     text = str(err).strip()
     message = text.splitlines()[0] if text else type(err).__name__
+    choices, settings = [], []
+    for override in command_line_overrides():
+        key, _, value = override.lstrip("+~").partition("=")
+        if key == group:
+            choices.append(override)
+        elif key.startswith(f"{group}."):
+            settings.append((key.split(".", 1)[1], value, override))
+    named = [override for key, value, override in settings if _names(message, key, value)]
+    fallback = [override for key, _, override in settings if not keys or key in keys]
+    given = choices + (named or fallback)
     return ConfigError(f"{', '.join(given) or f'the {group} settings'} cannot work: {message}")
+
+
+def _names(message: str, key: str, value: str) -> bool:
+    """Whether a library's message names this setting: its key's last part as a word, or its value when
+    that is a word of its own (``abc``, not ``1`` or ``true``, which messages hold for other reasons)."""
+    if re.search(rf"\b{re.escape(key.rsplit('.', 1)[-1])}\b", message, re.IGNORECASE):
+        return True
+    wordy = len(value) >= 2 and not re.fullmatch(r"[-+.\d_e]+|true|false|null", value, re.IGNORECASE)
+    return wordy and value in message
 
 
 # Keys Hydra reads itself, and what train() passes to the model instead of taking them from the config.

@@ -186,6 +186,13 @@ class IMDBClassifier(L.LightningModule):
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # a resumed run remembers its best epoch so far
 
+    @property
+    def monitorable(self) -> list[str]:
+        """The metrics :meth:`model_step` logs every epoch of a fit, which a checkpoint or early stopping can
+        monitor (the penalty only for a regularized model)."""
+        penalty = ["train/penalty", "val/penalty"] if self.hparams.l1 or self.hparams.l2 else []
+        return ["train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", *penalty]
+
     def forward(self, x: torch.Tensor | CompactBatch) -> torch.Tensor:
         """Logits, shape ``[batch]``, from multi-hot rows or a bag of ids (see :meth:`DenseStack.forward`)."""
         return self.net(x).squeeze(-1)

@@ -151,6 +151,13 @@ def check_setup(cfg: DictConfig, trainer: L.Trainer) -> None:
         raise ConfigError(
             "test_ckpt=best needs a checkpoint of the best epoch: keep callbacks.model_checkpoint (best.ckpt)"
         )
+    unvalidated = why_never_validated(trainer)
+    if cfg.test and cfg.test_ckpt == "best" and unvalidated:
+        raise ConfigError(f"test_ckpt=best needs validation to choose the best epoch: {unvalidated}")
+    if cfg.test and trainer.limit_test_batches == 0:
+        raise ConfigError(
+            "trainer.limit_test_batches=0 leaves the test no batch: add test=false to skip the test"
+        )
     if (
         cfg.trainer.get("sync_batchnorm")
         and cfg.model.get("batchnorm")
@@ -160,6 +167,16 @@ def check_setup(cfg: DictConfig, trainer: L.Trainer) -> None:
             "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm); on CPUs add "
             "trainer.sync_batchnorm=false: each process then normalizes with its own batches' statistics"
         )
+
+
+def why_never_validated(trainer: L.Trainer) -> str | None:
+    """Why this trainer's fit would never validate (no best epoch to keep), or None."""
+    if trainer.limit_val_batches == 0:
+        return "trainer.limit_val_batches=0 turns it off"
+    every, epochs = trainer.check_val_every_n_epoch, trainer.max_epochs
+    if every is not None and epochs is not None and every > epochs:
+        return f"trainer.check_val_every_n_epoch={every} is more than trainer.max_epochs={epochs}"
+    return None
 
 
 def check_resumable(cfg: DictConfig) -> None:
