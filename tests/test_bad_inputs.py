@@ -358,8 +358,35 @@ def bad_checkpoints(checkpoint: Path, folder: Path) -> dict[str, Path]:
 BAD_CHECKPOINTS = ["a missing file", "a truncated file", "an empty file", "a text file", "a system file"]
 
 
-@pytest.mark.parametrize("case", [*BAD_CHECKPOINTS, "another model's", "more epochs than max_epochs"])
+# Resumed under other settings (the checkpoint's run: 2 epochs of the baseline, 30-word rows, val_size 10).
+# Lightning restores the optimizer's settings over the config's (a new lr was silently ignored), another
+# optimizer failed inside fit with a KeyError, another split validated on reviews the run had trained on.
+RESUMED_OTHERWISE = {
+    "another model's": (["model.hidden_sizes=[8]"], "net.hidden_1.kernel is (30, 16) there and (30, 8) here"),
+    "more epochs than max_epochs": (
+        ["trainer.max_epochs=1"],
+        "has run 2 epochs already: trainer.max_epochs=1 is the run's total",
+    ),
+    "another optimizer": (
+        ["optimizer=adam"],
+        "was trained with another optimizer than this config's KerasAdam",
+    ),
+    "another learning rate": (
+        ["optimizer.lr=0.01"],
+        "was trained with optimizer.lr=0.001 (this config has 0.01)",
+    ),
+    "another validation split": (
+        ["data.val_size=12"],
+        "was trained with data.val_size=10 (this config has 12)",
+    ),
+    "weights only": ([], "holds the weights only (no optimizer state) and cannot be resumed"),
+}
+
+
+@pytest.mark.parametrize("case", [*BAD_CHECKPOINTS, *RESUMED_OTHERWISE])
 def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data_dir, tmp_path, monkeypatch):
+    import torch
+
     from imdb_lightning.data import corpus
 
     monkeypatch.setattr(
@@ -367,19 +394,16 @@ def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data
     )
     paths = bad_checkpoints(checkpoint, tmp_path / "bad")
     path = paths.get(case, checkpoint)
-    extra = {  # the checkpoint's run had 2 epochs
-        "another model's": ["model.hidden_sizes=[8]"],
-        "more epochs than max_epochs": ["trainer.max_epochs=1"],
-    }.get(case, [])
+    if case == "weights only":  # as ModelCheckpoint(save_weights_only=True) saves it
+        saved = torch.load(checkpoint, weights_only=True)
+        path = tmp_path / "weights.ckpt"
+        torch.save({k: v for k, v in saved.items() if k not in ("optimizer_states", "lr_schedulers")}, path)
+    extra, expected = RESUMED_OTHERWISE.get(case, ([], ""))
     with pytest.raises(ConfigError) as info:
         train(
             compose_run(tmp_path / "run", [f"data.data_dir={data_dir}", *SMALL, f"ckpt_path={path}", *extra])
         )
-    assert "ckpt_path=" in str(info.value)
-    if case == "another model's":
-        assert "net.hidden_1.kernel is (30, 16) there and (30, 8) here" in str(info.value)
-    if case == "more epochs than max_epochs":
-        assert "has run 2 epochs already: trainer.max_epochs=1 is the run's total" in str(info.value)
+    assert "ckpt_path=" in str(info.value) and expected in str(info.value)
     answer = first_line(str(info.value).replace(str(checkpoint), "<run>/checkpoints/last.ckpt"), tmp_path)
     ROWS[f"`ckpt_path=` {case}" + (f" (`{extra[0]}`)" if extra else "")] = ("checkpoint", answer)
 

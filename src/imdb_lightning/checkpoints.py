@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -48,3 +49,58 @@ def shape_mismatch(checkpoint: dict, model: nn.Module) -> str | None:
             return f"{name} is {tuple(saved[name].shape)} there and {tuple(tensor.shape)} here"
     extra = [name for name in saved if name not in expected]
     return f"it holds {extra[0]}, which this model has not" if extra else None
+
+
+#: Data settings that choose the validation reviews or how a review is encoded: a resumed run that changed
+#: them would validate on reviews it trained on, or read others than it learned.
+SPLIT_SETTINGS = (
+    "num_words",
+    "skip_top",
+    "maxlen",
+    "start_char",
+    "oov_char",
+    "index_from",
+    "word_index",
+    "val_size",
+    "seed",
+)
+
+
+def _shown(value: object) -> str:
+    return "null" if value is None else str(list(value) if isinstance(value, tuple) else value)
+
+
+def data_mismatch(checkpoint: dict, data: Mapping) -> str | None:
+    """The first data setting (of :data:`SPLIT_SETTINGS`) that ``data`` gives otherwise than the checkpointed
+    run had it, in one phrase; None when they agree (or the checkpoint does not say)."""
+    saved = checkpoint.get("datamodule_hyper_parameters") or {}
+    for key in SPLIT_SETTINGS:
+        if key in saved and key in data and saved[key] != data[key]:
+            return f"data.{key}={_shown(saved[key])} (this config has {_shown(data[key])})"
+    return None
+
+
+def optimizer_mismatch(checkpoint: dict, optimizer: torch.optim.Optimizer) -> str | None:
+    """What differs between the optimizer the checkpoint's run trained with and ``optimizer`` (made from this
+    config), in one phrase; None when they agree. Resuming restores the checkpoint's optimizer settings over
+    the config's (PyTorch's ``load_state_dict``), and another optimizer's state fails inside fit."""
+    states = checkpoint.get("optimizer_states")
+    if not states:  # saved with the weights only: nothing to compare
+        return None
+    saved, here = states[0]["param_groups"][0], optimizer.param_groups[0]
+    internal = {"params", "initial_lr"}  # initial_lr: added by a scheduler, which also moves lr
+    if set(saved) - internal != set(here) - internal:
+        return (
+            f"another optimizer than this config's {type(optimizer).__name__} (one with the settings "
+            f"{', '.join(sorted(set(saved) - internal))})"
+        )
+    for key in sorted(set(here) - internal):
+        before = saved.get("initial_lr", saved[key]) if key == "lr" else saved[key]
+        if _shown(before) != _shown(here[key]) and not _same_number(before, here[key]):
+            return f"optimizer.{key}={_shown(before)} (this config has {_shown(here[key])})"
+    return None
+
+
+def _same_number(a: object, b: object) -> bool:
+    numbers = (int, float)
+    return isinstance(a, numbers) and isinstance(b, numbers) and float(a) == float(b)

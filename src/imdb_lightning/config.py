@@ -229,16 +229,21 @@ def validate(cfg: DictConfig) -> None:
         for name, node in (cfg.get("callbacks") or {}).items():
             if isinstance(node, DictConfig) and node.get("monitor") is not None:
                 require(f"callbacks.{name}.monitor", node.monitor, one_of(monitorable))
-    # The optimizer too, on a stand-in parameter: PyTorch's own check their settings (momentum, betas,
-    # nesterov) only when made, which would otherwise be inside fit.
+    # The optimizer too: PyTorch's own check their settings (momentum, betas, nesterov) only when made, which
+    # would otherwise be inside fit.
     node = cfg.get("optimizer")
     if isinstance(node, DictConfig) and "_target_" in node:
-        import torch
-
         try:
-            hydra.utils.instantiate(node, _convert_="all")([torch.zeros(1, requires_grad=True)])
+            stand_in_optimizer(node)
         except (ConfigError, InstantiationException, ValueError, TypeError) as err:
             raise refused("optimizer", err) from None
+
+
+def stand_in_optimizer(node: DictConfig):  # -> torch.optim.Optimizer (torch is imported when needed)
+    """The optimizer ``node`` configures (a partial ``_target_``), made over one stand-in parameter."""
+    import torch
+
+    return hydra.utils.instantiate(node, _convert_="all")([torch.zeros(1, requires_grad=True)])
 
 
 def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:

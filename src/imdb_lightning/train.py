@@ -24,8 +24,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from imdb_lightning.atomic import atomic_open
 from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
-from imdb_lightning.checkpoints import read_checkpoint, shape_mismatch
-from imdb_lightning.config import command_line_overrides, parallel_jobs, refused, torch_threads, validate
+from imdb_lightning.checkpoints import data_mismatch, optimizer_mismatch, read_checkpoint, shape_mismatch
+from imdb_lightning.config import (
+    command_line_overrides,
+    parallel_jobs,
+    refused,
+    stand_in_optimizer,
+    torch_threads,
+    validate,
+)
 from imdb_lightning.console import KerasProgressBar, quiet_libraries
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.hparams import hparams_session, selected_settings
@@ -181,8 +188,22 @@ def why_never_validated(trainer: L.Trainer) -> str | None:
 
 def check_resumable(cfg: DictConfig) -> None:
     """Before any data loads: ``ckpt_path`` is a readable checkpoint of a model of this config's shape, with
-    no more epochs run than ``trainer.max_epochs`` (the run's total, not the epochs to add)."""
+    no more epochs run than ``trainer.max_epochs`` (the run's total, not the epochs to add), trained with
+    this config's data split and optimizer settings (resuming keeps those of the run it continues)."""
     checkpoint = read_checkpoint(cfg.ckpt_path)
+    if not checkpoint.get("optimizer_states"):
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path} holds the weights only (no optimizer state) and cannot be resumed: "
+            "give a run's checkpoints/last.ckpt"
+        )
+    problem = data_mismatch(checkpoint, cfg.data) or optimizer_mismatch(
+        checkpoint, stand_in_optimizer(cfg.optimizer)
+    )
+    if problem:
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path} was trained with {problem}: a resumed run keeps the data split and "
+            "the optimizer settings of the run it continues (give the same, or start a new run)"
+        )
     done, total = checkpoint.get("epoch"), cfg.trainer.get("max_epochs")
     if isinstance(done, int) and isinstance(total, int) and total >= 0 and done > total:
         raise ConfigError(
