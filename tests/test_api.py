@@ -145,6 +145,12 @@ def test_plot_histories_takes_labelled_results_or_history_dicts(small):
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="nothing to plot: no run given has a val_loss history"):
         il.plot_histories({"empty": {}})
+    # A run folder is not a result (an AttributeError from inside the labelling used to say so)
+    for folder in (["logs/runs/x"], "logs/runs/x", {"by path": "logs/runs/x"}):
+        with pytest.raises(
+            TypeError, match=r"plot_histories takes results of run\(\) or sweep\(\).*; got str"
+        ):
+            il.plot_histories(folder)
 
 
 def test_load_sweep_names_a_folder_that_is_not_there_or_not_a_sweep(tmp_path):

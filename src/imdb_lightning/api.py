@@ -210,12 +210,12 @@ def plot_histories(
     groups: dict[str, list[Mapping]] = {}
     if isinstance(runs, Mapping):
         for label, value in runs.items():
-            members = [value] if isinstance(value, (Result, Mapping)) else list(value)
-            groups[label] = [m.history if isinstance(m, Result) else m for m in members]
+            members = [value] if isinstance(value, (Result, Mapping)) else list(_iterable(value))
+            groups[label] = [m.history if isinstance(m, Result) else _history(m) for m in members]
     else:
         from imdb_lightning.report import configuration_labels
 
-        runs = list(runs)
+        runs = [r if isinstance(r, Result) else _not_plottable(r) for r in _iterable(runs)]
         for label, result in zip(configuration_labels([r.overrides for r in runs]), runs, strict=True):
             groups.setdefault(label, []).append(result.history)
     if not any(history.get(keys[0]) for members in groups.values() for history in members):
@@ -224,6 +224,22 @@ def plot_histories(
 
 
 # --------------------------------------------------------------------------------------------- internals
+
+
+_PLOTTABLE = "results of run() or sweep(), or {label: result(s) or history dict}"
+
+
+def _not_plottable(value: object):
+    shown = f"{type(value).__name__} {value!r}"[:80]
+    raise TypeError(f"plot_histories takes {_PLOTTABLE}; got {shown}")
+
+
+def _iterable(value: object) -> Iterable:
+    return value if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Path)) else [value]
+
+
+def _history(value: object) -> Mapping:
+    return value if isinstance(value, Mapping) else _not_plottable(value)
 
 
 def compose_config(overrides: Iterable[str]) -> DictConfig:
