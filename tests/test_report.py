@@ -180,6 +180,23 @@ def test_a_failed_job_is_listed_with_its_error(tmp_path):
     assert "failed (DataError: the disk is full)" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_runs_that_change_the_lectures_settings_are_shown_beside_its_figures_but_not_compared(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    # Where a run goes and what it prints keep the comparison; its epochs and learning rate do not.
+    same = ["+experiment=baseline", "seed=1", "trainer.accelerator=cpu", "data.download=false"]
+    fake_job(sweep, 0, same, [0.80, 0.88, 0.86])
+    fake_job(
+        sweep, 1, ["+experiment=l2", "seed=1", "trainer.max_epochs=3", "optimizer.lr=0.01"], [0.8, 0.9, 0.9]
+    )
+    rows = [
+        line for line in write_report(sweep, lecture=True).read_text().splitlines() if line.startswith("| `")
+    ]
+    assert "0.8876 (5)" in rows[0] and "best val acc -0.0076" in rows[0]
+    assert "0.4465, 0.8746" in rows[1]  # the lecture's figures are still shown
+    assert rows[1].endswith("| not like for like (optimizer.lr=0.01, trainer.max_epochs=3) |")
+
+
 def test_a_new_experiment_file_joins_the_report_without_code_changes(data_dir, tmp_path):
     """An experiment's `lecture` node says where its row and curves go; the report reads it from the run."""
     wider = (
@@ -198,7 +215,7 @@ def test_a_new_experiment_file_joins_the_report_without_code_changes(data_dir, t
     report = write_report(grid.folder, lecture=True).read_text()
     rows = [line.split(" | ")[0] for line in report.splitlines() if line.startswith("| `")]
     assert rows == ["| `wider`", "| `baseline`"]  # in the lecture's order: 0.5 before the baseline's 1
-    assert "0.9123" in report  # its published figure, beside ours
+    assert "0.9123, —, —, — | not like for like (data.batch_size=8," in report  # its published figure
     assert (grid.folder / "curves_capacity.png").is_file() and (
         grid.folder / "curves_regularization.png"
     ).is_file()

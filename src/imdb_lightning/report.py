@@ -55,6 +55,7 @@ class Run:
     # published figures. An experiment file sets it, so adding one needs no change here.
     lecture: dict = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)  # files of the folder that could not be parsed
+    departures: list[str] = field(default_factory=list)  # overrides that change the lecture's experiment
 
     def series(self, key: str) -> np.ndarray:
         return as_floats(self.history.get(key, []))
@@ -63,6 +64,29 @@ class Run:
 def _split(override: str) -> tuple[str, str]:
     key, _, value = override.partition("=")
     return key.lstrip("+~"), value
+
+
+#: Overrides that keep a run the lecture's experiment: which one and its seed, and where it runs or what it
+#: writes. Any other (the epochs, a learning rate, the data) makes the lecture's figures no like-for-like
+#: reference for it.
+_SAME_EXPERIMENT = {
+    "experiment",
+    "seed",
+    "torch_threads",
+    "trainer.accelerator",
+    "data.batch_format",
+    "data.eval_batch_size",
+    "data.cache",
+    "callbacks.keras_history.plots",
+}
+
+
+def departures(overrides: list[str]) -> list[str]:
+    """The overrides that make a run another than the lecture's experiment (see ``_SAME_EXPERIMENT``)."""
+    kept = _SAME_EXPERIMENT | incidental_keys()
+    return [
+        o for o in overrides if _split(o)[0] not in kept and not _split(o)[0].startswith(("hydra", "logger"))
+    ]
 
 
 def configuration_label(overrides: list[str]) -> str:
@@ -139,6 +163,7 @@ def collect_runs(sweep: Path) -> list[Run]:
         status = metrics.get("status", "completed") if metrics else "crashed"
         lecture = config.get("lecture") or {}
         run = Run(folder, job, "", _seed(overrides, config), status, history, metrics, lecture, unreadable)
+        run.departures = departures(overrides)
         runs[job if job is not None else folder.name] = (run, overrides)
     for job, overrides in enumerate(expected_jobs(sweep) or []):
         if job not in runs:
@@ -203,6 +228,7 @@ def summarize(runs: list[Run]) -> dict[str, dict]:
         table[label] = {
             "runs": members,
             "lecture": next((r.lecture for r in members if r.lecture), {}),
+            "departures": sorted({o for r in members for o in r.departures}),
             "best_epochs": sorted(int(e) for e in values["best_epoch"] if math.isfinite(e)),
             "counts": {s: sum(r.status == s for r in members) for s in STATUSES},
             "mean": {
@@ -270,12 +296,13 @@ def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
             _fmt(mean["s_per_epoch"], math.nan, 3),
         ]
         if lecture:
-            cells += _lecture_cells(row["lecture"].get("published") or {}, mean)
+            cells += _lecture_cells(row["lecture"].get("published") or {}, mean, row["departures"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _lecture_cells(ref: dict[str, float], mean: dict[str, float]) -> list[str]:
+def _lecture_cells(ref: dict[str, float], mean: dict[str, float], departures: list[str]) -> list[str]:
+    """The lecture's published figures, and ours less them: only for runs of the lecture's own settings."""
     if not ref:
         return ["", ""]
 
@@ -285,6 +312,8 @@ def _lecture_cells(ref: dict[str, float], mean: dict[str, float]) -> list[str]:
     test = f"[{get('test_loss')}, {get('test_acc')}]" if "test_acc" in ref else "—"
     best = get("best_val_acc") + (f" ({ref['best_epoch']})" if "best_epoch" in ref else "")
     shown = f"{best}, {get('final_val_loss')}, {get('final_val_acc')}, {test}"
+    if departures:
+        return [shown, f"not like for like ({', '.join(departures)})"]
     diffs = [
         f"{name} {mean[key] - ref[key]:+.4f}"
         for key, name in (
@@ -372,7 +401,8 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
     if lecture:
         lines += [
             "The lecture's column holds its published Keras figures (one run each) for comparison; every "
-            "other number was measured in this sweep.",
+            "other number was measured in this sweep. A configuration that changes the lecture's settings "
+            "(epochs, learning rate, data, ...) is not compared: its difference cell names the changes.",
             "",
         ]
     if problems:
