@@ -236,6 +236,16 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[int, str, float]:
         return proc.returncode, out.read(), usage.ru_maxrss / 1024
 
 
+def sweep(overrides: list[str], on: str) -> float:
+    """``python -m imdb_lightning -m OVERRIDES`` on device ``on``; its peak resident memory (MB). The driver
+    imports no torch, so a child's ``ru_maxrss`` is its own: the sweep's whole peak."""
+    cmd = [sys.executable, "-m", "imdb_lightning", "-m", *overrides, "trainer.enable_progress_bar=false"]
+    code, output, rss = measured([*cmd, f"trainer.accelerator={ACCELERATORS[on]}"])
+    if code != 0:
+        raise SystemExit(output[-3000:])
+    return rss
+
+
 def run_ours(overrides: list[str], folder: Path) -> dict:
     """``python -m imdb_lightning +experiment=baseline`` on ``device()``: its fit (from ``metrics.json``), its
     whole process from start to exit (``wall_seconds``) and its peak memory."""
@@ -439,20 +449,7 @@ def main() -> int:
 
     if args.grid:
         start = time.perf_counter()
-        code, output, _ = measured(
-            [
-                sys.executable,
-                "-m",
-                "imdb_lightning",
-                "-m",
-                "+experiment=glob(*)",
-                "trainer.enable_progress_bar=false",
-                f"trainer.accelerator={ACCELERATORS[args.device]}",
-                f"hydra.sweep.dir={tmp / 'grid'}",
-            ]
-        )
-        if code != 0:
-            raise SystemExit(output[-3000:])
+        sweep(["+experiment=glob(*)", f"hydra.sweep.dir={tmp / 'grid'}"], args.device)
         figures["grid_seconds"] = time.perf_counter() - start
         fits = [json.loads(m.read_text())["fit_seconds"] for m in (tmp / "grid").glob("*/metrics.json")]
         figures["grid_fit_seconds"] = sum(fits)
@@ -464,22 +461,14 @@ def main() -> int:
         )
 
     if args.sweep_memory:
-        # The driver imports no torch, so a child's ru_maxrss is its own: the sweep's whole peak.
-        code, output, rss = measured(
+        rss = sweep(
             [
-                sys.executable,
-                "-m",
-                "imdb_lightning",
-                "-m",
                 f"seed=range(0,{args.sweep_memory})",
                 "trainer.max_epochs=1",
-                "trainer.enable_progress_bar=false",
-                f"trainer.accelerator={ACCELERATORS[args.device]}",
                 f"hydra.sweep.dir={tmp / 'memory'}",
-            ]
+            ],
+            args.device,
         )
-        if code != 0:
-            raise SystemExit(output[-3000:])
         figures["sweep_memory"] = {"jobs": args.sweep_memory, "peak_rss_mb": rss}
         print(f"peak resident memory of a {args.sweep_memory}-job one-epoch sweep: {rss:.0f} MB")
 
