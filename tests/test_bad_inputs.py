@@ -424,6 +424,42 @@ def test_predict_on_a_bad_checkpoint_or_file_says_so_in_one_line(case, checkpoin
     ROWS[f"`python -m imdb_lightning.predict` with {case}"] = ("checkpoint", first_line(err, tmp_path))
 
 
+def test_a_setting_lightning_refuses_only_inside_fit_is_one_line_with_the_traceback_in_the_log(
+    data_dir, tmp_path
+):
+    """Lightning checks ``val_check_interval`` against the epoch's batches when fit starts; a run that fails
+    while training says so in one line, and where the traceback is."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imdb_lightning",
+            *SMALL,
+            "+trainer.val_check_interval=1000",
+            f"hydra.run.dir={run}",
+        ],
+        env={**os.environ, "IMDB_LIGHTNING_DATA": str(data_dir)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith(
+        "error: the run failed: ValueError: `val_check_interval` (1000) must be less than"
+    )
+    assert line.endswith(f"(traceback: {run / 'imdb_lightning.log'})")
+    ROWS["`+trainer.val_check_interval=1000` (more than an epoch's batches)"] = (
+        "refused by Lightning inside fit",
+        first_line(line.replace(str(run), "<run>"), tmp_path),
+    )
+
+
 @pytest.mark.parametrize(
     "case",
     [

@@ -389,7 +389,29 @@ def test_in_a_sweep_a_failing_job_does_not_stop_the_others(data_dir, tmp_path):
     assert [m["status"] for m in metrics] == ["failed", "completed"]
     assert metrics[0]["error"] == "RuntimeError: the disk went away"
     assert "Traceback" in (jobs[0] / "imdb_lightning.log").read_text()  # the details, in the job's log
-    assert "error: this sweep job failed; the sweep goes on" in result.stdout
+    assert (
+        "error: this sweep job failed; the sweep goes on: RuntimeError: the disk went away (traceback: "
+        f"{jobs[0] / 'imdb_lightning.log'})" in result.stdout
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_run_that_fails_while_training_says_so_in_one_line_and_keeps_the_traceback_in_its_log(
+    data_dir, tmp_path
+):
+    run = tmp_path / "run"
+    overrides = ["+callbacks.boom._target_=runs.FailAt", "+callbacks.boom.epoch=1", *SMALL]
+    common = [*overrides, f"data.data_dir={data_dir}", f"hydra.run.dir={run}"]
+    env = {"PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    result = run_cli(*common, cwd=tmp_path, env_extra=env)
+    assert result.returncode == 1
+    log = run / "imdb_lightning.log"
+    last = result.stdout.strip().splitlines()[-1]  # Hydra's console logging writes to standard output
+    assert last == f"error: the run failed: RuntimeError: the disk went away (traceback: {log})"
+    assert "Traceback" not in result.stdout + result.stderr and "Traceback" in log.read_text()
+    # HYDRA_FULL_ERROR=1 shows the whole traceback, as for any Hydra app
+    result = run_cli(*common, cwd=tmp_path, env_extra={**env, "HYDRA_FULL_ERROR": "1"})
+    assert result.returncode == 1 and "Traceback" in result.stderr
 
 
 def test_a_run_that_fails_after_its_folder_exists_says_so_in_metrics_json(data_dir, tmp_path):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import os
 import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from imdb_lightning.config import CONFIG_DIR, in_sweep, null_group_hint, register_resolvers
-from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
+from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
 
 log = logging.getLogger("imdb_lightning")
 
@@ -28,14 +29,26 @@ def _app(cfg: DictConfig) -> float:
     except (ConfigError, DataError) as err:
         log.error("error: %s", err)
         sys.exit(2)
-    except Exception:
-        if not in_sweep():
-            raise
-        # Hydra's launcher would stop the whole sweep here. The job's metrics.json says it failed (the report
-        # lists it); the traceback goes to its log; the other jobs go on.
-        log.exception("this sweep job failed; the sweep goes on")
-        return cfg.optimized_worst
+    except Exception as err:
+        log_file = _log_file()
+        if log_file is None or (os.environ.get("HYDRA_FULL_ERROR") == "1" and not in_sweep()):
+            raise  # Hydra prints the traceback, as any Hydra app's
+        # The console gets one line, the run's log file the traceback (terminal.ConsoleFormatter reads
+        # `traceback_in`); the job's metrics.json says it failed. In a sweep the other jobs go on (Hydra's
+        # launcher would stop the sweep here).
+        where = {"exc_info": True, "extra": {"traceback_in": log_file}}
+        if in_sweep():
+            log.error("this sweep job failed; the sweep goes on: %s", in_one_line(err), **where)
+            return cfg.optimized_worst
+        log.error("the run failed: %s", in_one_line(err), **where)
+        sys.exit(1)
     return objective(metrics, cfg.optimized_metric, cfg.optimized_worst)
+
+
+def _log_file() -> str | None:
+    """The file Hydra's job logging writes this run's log to, if any."""
+    handlers = logging.getLogger().handlers
+    return next((h.baseFilename for h in handlers if isinstance(h, logging.FileHandler)), None)
 
 
 def objective(metrics: dict, name: str, worst: float) -> float:

@@ -14,6 +14,12 @@ class DataError(RuntimeError):
     """The data is missing, corrupt or unusable; the message says what to do."""
 
 
+def in_one_line(err: BaseException) -> str:
+    """``Type: the message's first line``: how a run's ``metrics.json`` and the console name a failure."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
 @contextmanager
 def exit_on_interrupt() -> Iterator[None]:
     """Ctrl-C anywhere in an entry point (reading data, say) ends it with one line and status 130, as shells

@@ -22,9 +22,16 @@ def progress(text: str, *, done: bool = False) -> None:
 
 class ConsoleFormatter(logging.Formatter):
     """Log records for a person at a terminal: the message alone, as Keras prints its epoch lines, with
-    ``warning:`` or ``error:`` in front of those that are one."""
+    ``warning:`` or ``error:`` in front of those that are one. A record whose traceback goes to a file
+    (``extra={"traceback_in": path}``) shows where instead of the traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
+        where = getattr(record, "traceback_in", None)
+        if where and record.exc_info:
+            # A copy: the same record goes on to the file's handler, traceback and all.
+            record = logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None})
+            record.msg = f"{record.getMessage()} (traceback: {where})"
+            record.args = None
         message = super().format(record)
         if record.levelno >= logging.ERROR and not message.startswith("error"):
             return f"error: {message}"

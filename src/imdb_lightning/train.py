@@ -34,7 +34,7 @@ from imdb_lightning.config import (
     validate,
 )
 from imdb_lightning.console import KerasProgressBar, quiet_libraries
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.errors import ConfigError, in_one_line
 from imdb_lightning.hparams import hparams_session, selected_settings
 from imdb_lightning.summary import count_parameters, keras_summary
 
@@ -235,10 +235,8 @@ def release_memory() -> None:
 
 def record_failure(output_dir: Path, err: BaseException) -> None:
     """``metrics.json`` with status ``failed`` and the error's first line (from global rank 0 only)."""
-    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
     if is_rank_zero():
-        error = f"{type(err).__name__}: {message}".rstrip(": ")
-        write_metrics(output_dir, {"status": "failed", "error": error})
+        write_metrics(output_dir, {"status": "failed", "error": in_one_line(err)})
 
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
