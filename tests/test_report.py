@@ -184,7 +184,7 @@ def test_runs_that_change_the_lectures_settings_are_shown_beside_its_figures_but
     sweep = tmp_path / "sweep"
     sweep.mkdir()
     # Where a run goes and what it prints keep the comparison; its epochs and learning rate do not.
-    same = ["+experiment=baseline", "seed=1", "trainer.accelerator=cpu", "data.download=false"]
+    same = ["+experiment=baseline", "seed=1", "trainer.accelerator=cpu", "callbacks=diagnostics"]
     fake_job(sweep, 0, same, [0.80, 0.88, 0.86])
     fake_job(
         sweep, 1, ["+experiment=l2", "seed=1", "trainer.max_epochs=3", "optimizer.lr=0.01"], [0.8, 0.9, 0.9]

@@ -77,6 +77,7 @@ _SAME_EXPERIMENT = {
     "data.batch_format",
     "data.eval_batch_size",
     "data.cache",
+    "callbacks",  # the group's choice: diagnostics add histograms, and change nothing trained
     "callbacks.keras_history.plots",
 }
 
