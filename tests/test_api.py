@@ -14,7 +14,7 @@ import torch
 import imdb_lightning as il
 from imdb_lightning.config import CONFIG_DIR
 from imdb_lightning.data import IMDBDataModule
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.model import IMDBClassifier
 
 SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=3"]
@@ -167,18 +167,27 @@ def test_a_search_can_skip_each_jobs_figures_and_keep_its_history(small):
     assert (result.run_dir / "history.csv").is_file() and result.status == "completed"
 
 
-def test_a_sweep_stopped_by_a_bad_job_says_where_the_finished_jobs_are(small):
-    with pytest.raises(ConfigError) as info:
-        il.sweep("optimizer=momentum", "optimizer.momentum=0.5,-1", *small, quiet=True)
-    message = str(info.value)
-    assert message.startswith("optimizer=momentum, optimizer.momentum=-1 cannot work: Invalid momentum value")
-    assert "(sweep job 2 of 2; the 1 job(s) before it are in " in message
-    folder = message.rsplit(" are in ", 1)[1].removesuffix(", for load_sweep)")
-    rows = il.load_sweep(folder)
-    assert rows["status"].tolist() == ["completed", "failed"]  # the refused job says so in its folder
+def test_a_job_refused_for_its_own_values_is_recorded_and_the_sweep_goes_on(small):
+    done = il.sweep("optimizer=momentum", "optimizer.momentum=0.5,-1,0.9", *small, quiet=True)
+    assert len(done) == 2
+    rows = il.load_sweep(done.folder)
+    assert rows["status"].tolist() == ["completed", "failed", "completed"]  # the refused job says so
     assert json.loads((Path(rows["folder"][1]) / "metrics.json").read_text())["error"].startswith(
         "ConfigError: optimizer=momentum, optimizer.momentum=-1 cannot work"
     )
+    # Refused at the first job, what the jobs share would refuse them all: the sweep stops there.
+    with pytest.raises(ConfigError, match="optimizer=momentum, optimizer.momentum=-1 cannot work"):
+        il.sweep("optimizer=momentum", "optimizer.momentum=-1,0.5", *small, quiet=True)
+
+
+def test_a_sweep_stopped_by_its_data_says_where_the_finished_jobs_are(small, data_dir, tmp_path):
+    gone = tmp_path / "gone"
+    with pytest.raises(DataError) as info:
+        il.sweep(*SMALL, f"data.data_dir={data_dir},{gone}", quiet=True)  # small's own data_dir left out
+    message = str(info.value)
+    assert "(sweep job 2 of 2; the 1 job(s) before it are in " in message
+    folder = message.rsplit(" are in ", 1)[1].removesuffix(", for load_sweep)")
+    assert il.load_sweep(folder)["status"].tolist()[0] == "completed"
 
 
 def test_a_sweep_job_that_breaks_is_recorded_and_the_others_run(small):

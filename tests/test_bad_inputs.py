@@ -450,9 +450,7 @@ def test_a_setting_lightning_refuses_only_inside_fit_is_one_line_with_the_traceb
     )
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
     line = done.stdout.strip().splitlines()[-1]
-    assert line.startswith(
-        "error: the run failed: ValueError: `val_check_interval` (1000) must be less than"
-    )
+    assert line.startswith("error: the run failed: ValueError: `val_check_interval` (1000) must be less than")
     assert line.endswith(f"(traceback: {run / 'imdb_lightning.log'})")
     ROWS["`+trainer.val_check_interval=1000` (more than an epoch's batches)"] = (
         "refused by Lightning inside fit",

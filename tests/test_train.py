@@ -396,6 +396,35 @@ def test_in_a_sweep_a_failing_job_does_not_stop_the_others(data_dir, tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    "momenta, statuses, code",
+    [("0.5,-1,0.9", ["completed", "failed", "completed"], 0), ("-1,0.5", ["failed"], 2)],
+    ids=["refused-later-job", "refused-first-job"],
+)
+def test_in_a_sweep_a_job_refused_for_its_own_values_is_recorded_unless_it_is_the_first(
+    momenta, statuses, code, data_dir, tmp_path
+):
+    """What every job shares is refused at the first job, which stops the sweep (every job would fail); a
+    later job's refusal is of its own values (a grid's one bad combination): recorded, the sweep goes on."""
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m",
+        "optimizer=momentum",
+        f"optimizer.momentum={momenta}",
+        *SMALL,
+        "trainer.max_epochs=1",
+        f"data.data_dir={data_dir}",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == code, result.stderr[-3000:]
+    jobs = sorted(p for p in sweep.iterdir() if p.name[0].isdigit())
+    assert [json.loads((job / "metrics.json").read_text())["status"] for job in jobs] == statuses
+    refusal = "optimizer=momentum, optimizer.momentum=-1 cannot work: Invalid momentum value: -1"
+    prefix = "error: this sweep job was refused; the sweep goes on: " if code == 0 else "error: "
+    assert f"{prefix}{refusal}" in result.stdout.splitlines()
+
+
 def test_a_run_that_fails_while_training_says_so_in_one_line_and_keeps_the_traceback_in_its_log(
     data_dir, tmp_path
 ):

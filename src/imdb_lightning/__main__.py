@@ -12,7 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from imdb_lightning.config import CONFIG_DIR, in_sweep, null_group_hint, register_resolvers
+from imdb_lightning.config import CONFIG_DIR, in_sweep, null_group_hint, register_resolvers, sweep_job_number
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
 
 log = logging.getLogger("imdb_lightning")
@@ -27,7 +27,12 @@ def _app(cfg: DictConfig) -> float:
     try:
         metrics = train(cfg)
     except (ConfigError, DataError) as err:
-        log.error("error: %s", err)
+        if isinstance(err, ConfigError) and in_sweep() and sweep_job_number() > 0:
+            # The sweep's first job passed what its jobs share, so this refusal is of this job's own values
+            # (optimizer=sgd with nesterov=true in a grid): recorded failed in its folder, the sweep goes on.
+            log.error("this sweep job was refused; the sweep goes on: %s", err)
+            return cfg.optimized_worst
+        log.error("error: %s", err)  # a first job's refusal would stop every job: the sweep stops here
         sys.exit(2)
     except Exception as err:
         log_file = _log_file()

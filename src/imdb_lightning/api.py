@@ -114,7 +114,8 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     """Run every job of a sweep written as for ``python -m imdb_lightning -m`` (``"seed=0,1,2"``,
     ``"+experiment=baseline,dropout"``, ``"+experiment=glob(init_*)"``), one after another in this process,
     into one sweep folder that :func:`load_sweep` and ``python -m imdb_lightning.report`` read. A job that
-    fails is recorded (``status: failed``) and the others go on."""
+    fails, or a job after the first refused for its own values, is recorded (``status: failed``) and the
+    others go on; a refused first job stops the sweep (what the jobs share would stop every one)."""
     jobs = sweep_jobs(checked_overrides(overrides))
     base = compose_config(jobs[0] if jobs else [])
     with _hydra_config(base):
@@ -136,7 +137,10 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
             print(f"[sweep job {number + 1}/{len(jobs)}] {' '.join(job)}")
         try:
             results.append(_run_composed(cfg, run_dir=folder / name, quiet=quiet))
-        except (ConfigError, DataError) as err:  # as the command line: these stop the sweep
+        except (ConfigError, DataError) as err:  # as the command line
+            if isinstance(err, ConfigError) and number > 0:
+                logging.getLogger("imdb_lightning").error("sweep job %d was refused: %s", number, err)
+                continue
             if not results:
                 raise
             done = f"the {len(results)} job(s) before it are in {folder}, for load_sweep"

@@ -49,6 +49,11 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def sweep_job_number() -> int:
+    """This sweep job's number (Hydra's ``hydra.job.num``, from 0); 0 outside a sweep."""
+    return int(HydraConfig.get().job.num or 0) if in_sweep() else 0
+
+
 def tensorboard_root() -> str:
     """One TensorBoard root per sweep (all jobs side by side), or the run folder for a single run."""
     hydra = HydraConfig.get()
