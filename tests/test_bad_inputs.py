@@ -79,6 +79,8 @@ CONFIG_CASES = {
     "trainer.deterministic=maybe": ConfigError,
     # Lightning's refusal came at the end of the first epoch
     "callbacks.model_checkpoint.monitor=nope": ConfigError,
+    # ignored by this initializer: the run was the same as without it
+    "model.init=he_normal model.init_scale=0.5": ConfigError,
 }
 
 

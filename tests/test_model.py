@@ -184,6 +184,10 @@ def test_accuracy_metric_agrees_with_torchmetrics():
         ({"activation": "swish"}, "model.activation must be one of relu, tanh"),
         ({"init": "orthogonal"}, "model.init must be one of zeros"),
         ({"init_scale": 0}, r"model.init_scale must be a positive number \(or null\), got 0"),
+        (  # a scale the initializer would ignore: two runs the same, named apart
+            {"init": "he_normal", "init_scale": 0.5},
+            "model.init_scale sets the stddev of random_normal, too_small, too_large only; model.init=he_",
+        ),
         ({"batchnorm": "yes"}, "model.batchnorm must be true or false"),
     ],
 )

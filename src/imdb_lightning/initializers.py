@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from imdb_lightning.checks import POSITIVE_NUMBER, one_of, require
+from imdb_lightning.errors import ConfigError
 
 TRUNCATED_STDDEV = 0.87962566103423978  # stddev of N(0, 1) truncated to [-2, 2]
 
@@ -102,6 +103,11 @@ def initialize(
     """Initialize a Dense layer's ``kernel`` with ``name`` and its ``bias`` with zeros, as Keras does."""
     require("model.init", name, one_of(INITIALIZERS))
     require("model.init_scale", scale, POSITIVE_NUMBER.or_null())
+    if scale is not None and name not in DEFAULT_SCALES:  # it would be ignored: runs the same, named apart
+        raise ConfigError(
+            f"model.init_scale sets the stddev of {', '.join(DEFAULT_SCALES)} only; model.init={name} would "
+            "ignore it (leave model.init_scale=null)"
+        )
     INITIALIZERS[name](dense.kernel, scale=scale, generator=generator)
     with torch.no_grad():
         dense.bias.zero_()
