@@ -133,6 +133,23 @@ def test_settings_a_library_refuses_are_named_before_the_data_loads(
     )
 
 
+def test_a_search_without_multirun_says_to_add_it(tmp_path):
+    """Hydra runs one default job for ``hparams_search=optuna`` without ``-m`` (20 epochs, no search)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", "hparams_search=optuna"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2 and done.stderr.strip().startswith(
+        "error: hparams_search=optuna acts on a sweep"
+    )
+    ROWS["`hparams_search=optuna` without `-m`"] = (
+        "config name / key",
+        done.stderr.strip().removeprefix("error: "),
+    )
+
+
 @pytest.mark.parametrize("override", ["logger=null", "scheduler=null"])
 def test_a_config_group_set_to_null_gets_the_way_to_drop_it(override, tmp_path):
     """Hydra answers ``group=null`` with a traceback from inside its defaults list."""

@@ -14,8 +14,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from runs import SMALL
 
-from imdb_lightning.__main__ import missing_plugin, objective
+from imdb_lightning.__main__ import missing_plugin, objective, search_without_sweep
 from imdb_lightning.config import CONFIG_DIR, torch_threads
+from imdb_lightning.errors import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -114,6 +115,21 @@ def test_a_diverged_or_nan_trial_scores_the_finite_worst_value():
     assert objective({"val/acc_best": 0.9, "status": "diverged"}, "val/acc_best", 0.0) == 0.0
     assert objective({"val/acc_best": None}, "val/acc_best", 0.0) == 0.0
     assert objective({"val/acc_best": math.nan}, "val/acc_best", -1.0) == -1.0
+
+
+def test_a_search_or_launcher_without_multirun_says_to_add_it():
+    """Without -m Hydra reads no sweeper or launcher config: it would run one default job instead."""
+    import imdb_lightning as il
+
+    assert search_without_sweep(["hparams_search=optuna", "seed=1"]) == (
+        "hparams_search=optuna acts on a sweep only: add -m "
+        "(python -m imdb_lightning -m hparams_search=optuna ...)"
+    )
+    assert search_without_sweep(["-m", "hparams_search=optuna"]) is None
+    assert search_without_sweep(["hparams_search=optuna", "--cfg", "job"]) is None  # shows the config only
+    assert search_without_sweep(["+experiment=baseline"]) is None
+    with pytest.raises(ConfigError, match="hydra/launcher=joblib runs from the command line: python -m"):
+        il.sweep("hydra/launcher=joblib", "seed=1,2")
 
 
 def test_a_missing_plugin_names_the_extra_to_install(monkeypatch):

@@ -12,7 +12,14 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from imdb_lightning.config import CONFIG_DIR, in_sweep, null_group_hint, register_resolvers, sweep_job_number
+from imdb_lightning.config import (
+    CONFIG_DIR,
+    in_sweep,
+    null_group_hint,
+    register_resolvers,
+    sweep_job_number,
+    sweep_only,
+)
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
 
 log = logging.getLogger("imdb_lightning")
@@ -85,6 +92,19 @@ def missing_plugin(argv: list[str]) -> str | None:
     return None
 
 
+def search_without_sweep(argv: list[str]) -> str | None:
+    """What to add when the command chooses an Optuna search or a launcher without ``-m`` (Hydra would run
+    one default job and ignore the choice), or None."""
+    # A sweep, or a command that only shows the config or help, runs no job.
+    shows = {"-m", "--multirun", "-c", "--cfg", "-i", "--info", "-h", "--help", "--hydra-help"}
+    override = None if shows & set(argv) else sweep_only(argv)
+    return (
+        f"{override} acts on a sweep only: add -m (python -m imdb_lightning -m {override} ...)"
+        if override
+        else None
+    )
+
+
 def _importable(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -94,7 +114,7 @@ def _importable(module: str) -> bool:
 
 @exit_on_interrupt()
 def main() -> None:
-    hint = missing_plugin(sys.argv[1:]) or null_group_hint(sys.argv[1:])
+    hint = missing_plugin(sys.argv[1:]) or null_group_hint(sys.argv[1:]) or search_without_sweep(sys.argv[1:])
     if hint:
         print(f"error: {hint}", file=sys.stderr)
         sys.exit(2)

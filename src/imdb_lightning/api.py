@@ -36,7 +36,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from imdb_lightning.config import CONFIG_DIR, job_name, null_group_hint, register_resolvers, sweep_jobs
+from imdb_lightning.config import (
+    CONFIG_DIR,
+    job_name,
+    null_group_hint,
+    register_resolvers,
+    sweep_jobs,
+    sweep_only,
+)
 from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.hydra_callbacks import unwritable
 from imdb_lightning.plots import compare_figure, history_figure
@@ -277,6 +284,9 @@ def checked_overrides(overrides: Iterable[object]) -> list[str]:
     hint = null_group_hint(overrides)
     if hint:
         raise ConfigError(hint)
+    chosen = sweep_only(overrides)
+    if chosen:  # imdb_lightning.sweep runs its jobs one after another here, with no sweeper or launcher
+        raise ConfigError(f"{chosen} runs from the command line: python -m imdb_lightning -m {chosen} ...")
     return overrides
 
 

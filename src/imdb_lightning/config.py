@@ -139,6 +139,20 @@ def null_group_hint(overrides: list[str]) -> str | None:
     return None
 
 
+#: Config groups that only a ``-m`` sweep reads: without one, Hydra leaves them unused and runs one job.
+SWEEP_ONLY_GROUPS = ("hparams_search", "hydra/sweeper", "hydra/launcher")
+
+
+def sweep_only(overrides: list[str]) -> str | None:
+    """The first override that chooses a group only a ``-m`` sweep reads (an Optuna search, a launcher), or
+    None."""
+    for override in overrides:
+        group, _, value = override.lstrip("+").partition("=")
+        if group in SWEEP_ONLY_GROUPS and value.lower() not in ("", "null"):
+            return override
+    return None
+
+
 def command_line_overrides() -> list[str]:
     """The overrides this run's command gave (a sweep job's own values included), less those Hydra is told do
     not name a run (``hydra.job.config.override_dirname.exclude_keys``: the data folder, ...); none outside
