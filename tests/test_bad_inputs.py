@@ -81,6 +81,8 @@ CONFIG_CASES = {
     "callbacks.model_checkpoint.monitor=nope": ConfigError,
     # ignored by this initializer: the run was the same as without it
     "model.init=he_normal model.init_scale=0.5": ConfigError,
+    # Hydra's advice for a key of an unchosen group: a bare dict, which failed inside fit ("not callable")
+    "+experiment=baseline +scheduler.step_size=2": ConfigError,
 }
 
 
@@ -131,6 +133,24 @@ def test_settings_a_library_refuses_are_named_before_the_data_loads(
         "refused by Lightning / PyTorch",
         first_line(info.value, tmp_path),
     )
+
+
+@pytest.mark.parametrize("override", ["scheduler.step_size=2", "+scheduler.step_size=2"])
+def test_a_key_of_an_unchosen_group_says_which_to_choose(override, tmp_path):
+    """Hydra answers ``scheduler.step_size=2`` (no scheduler chosen) with "use +scheduler.step_size=2", which
+    made a bare dict that failed inside fit."""
+    import imdb_lightning as il
+
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", override], capture_output=True, text=True, cwd=tmp_path
+    )
+    expected = (
+        f"{override} sets a scheduler key, but no scheduler is chosen: add scheduler=cosine|exponential|step"
+    )
+    assert done.returncode == 2 and done.stderr.strip() == f"error: {expected}"
+    with pytest.raises(ConfigError, match="no scheduler is chosen"):
+        il.run(override)
+    ROWS[f"`{override}`"] = ("config name / key", expected)
 
 
 def test_a_search_without_multirun_says_to_add_it(tmp_path):

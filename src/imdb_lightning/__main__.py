@@ -19,6 +19,7 @@ from imdb_lightning.config import (
     register_resolvers,
     sweep_job_number,
     sweep_only,
+    unchosen_group_hint,
 )
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
 
@@ -114,7 +115,13 @@ def _importable(module: str) -> bool:
 
 @exit_on_interrupt()
 def main() -> None:
-    hint = missing_plugin(sys.argv[1:]) or null_group_hint(sys.argv[1:]) or search_without_sweep(sys.argv[1:])
+    argv = sys.argv[1:]
+    hint = (
+        missing_plugin(argv)
+        or null_group_hint(argv)
+        or unchosen_group_hint(argv)
+        or search_without_sweep(argv)
+    )
     if hint:
         print(f"error: {hint}", file=sys.stderr)
         sys.exit(2)

@@ -43,6 +43,7 @@ from imdb_lightning.config import (
     register_resolvers,
     sweep_jobs,
     sweep_only,
+    unchosen_group_hint,
 )
 from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.hydra_callbacks import unwritable
@@ -281,7 +282,7 @@ def checked_overrides(overrides: Iterable[object]) -> list[str]:
                 f"{override} is a command-line flag: here, give overrides only (imdb_lightning.sweep runs a "
                 "sweep, help(imdb_lightning) says the rest)"
             )
-    hint = null_group_hint(overrides)
+    hint = null_group_hint(overrides) or unchosen_group_hint(overrides)
     if hint:
         raise ConfigError(hint)
     chosen = sweep_only(overrides)

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 import hydra
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
@@ -121,8 +122,6 @@ def incidental_keys() -> frozenset[str]:
     """Keys whose overrides do not name a run (the data folder, the progress bar, ...): the app's
     ``hydra.job.config.override_dirname.exclude_keys``, read from its config for readers of finished runs
     (the report); a live run reads Hydra's own copy (:func:`command_line_overrides`)."""
-    import yaml
-
     hydra_config = yaml.safe_load((CONFIG_DIR / "hydra" / "default.yaml").read_text())
     return frozenset(hydra_config["job"]["config"]["override_dirname"]["exclude_keys"])
 
@@ -136,6 +135,30 @@ def null_group_hint(overrides: list[str]) -> str | None:
         group = key.lstrip("+")
         if value.lower() == "null" and group in groups:
             return f"{override}: a config group is dropped with ~{group} (Hydra has no =null for it)"
+    return None
+
+
+def group_options(group: str) -> str:
+    """A config group's choices, as a command names them: ``cosine|exponential|step``."""
+    return "|".join(sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml")))
+
+
+def unchosen_group_hint(overrides: list[str]) -> str | None:
+    """What to add when an override sets a key of a group the config leaves unchosen
+    (``scheduler.step_size=2`` without ``scheduler=step``: Hydra refuses it and suggests ``+``, which makes a
+    bare dict that failed inside fit), or None. An experiment may choose the group: then Hydra answers."""
+    if any(o.lstrip("+").startswith("experiment=") for o in overrides):
+        return None
+    defaults = yaml.safe_load((CONFIG_DIR / "train.yaml").read_text())["defaults"]
+    unchosen = {g for entry in defaults if isinstance(entry, dict) for g, v in entry.items() if v is None}
+    chosen = {o.lstrip("+").partition("=")[0] for o in overrides}
+    for override in overrides:
+        key = override.lstrip("+~").partition("=")[0]
+        group = key.split(".", 1)[0]
+        if "." in key and group in unchosen and group not in chosen:
+            return (
+                f"{override} sets a {group} key, but no {group} is chosen: add {group}={group_options(group)}"
+            )
     return None
 
 
@@ -223,6 +246,9 @@ def validate(cfg: DictConfig) -> None:
             require(key, value, rule)
     for group in ("data", "model", "optimizer", "scheduler", "trainer"):
         node = cfg.get(group)
+        if isinstance(node, DictConfig) and "_target_" not in node:  # keys given with + to an unchosen group
+            keys = ", ".join(f"{group}.{key}" for key in node)
+            raise ConfigError(f"{keys} given, but no {group} is chosen: add {group}={group_options(group)}")
         if isinstance(node, DictConfig) and "_target_" in node:
             unknown, accepted = unknown_keys(node)
             if unknown:
