@@ -153,6 +153,18 @@ def test_a_key_of_an_unchosen_group_says_which_to_choose(override, tmp_path):
     ROWS[f"`{override}`"] = ("config name / key", expected)
 
 
+@pytest.mark.parametrize("flags", [["-m", "--cfg", "job"], ["--cfg=job", "--info"]])
+def test_two_of_hydras_modes_are_one_line_not_hydras_traceback(flags, tmp_path):
+    from imdb_lightning.__main__ import modes_hint
+
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning", *flags], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 2 and done.stderr.strip().endswith("which runs one at a time: keep one of them")
+    assert modes_hint(["--cfg", "job"]) is None and modes_hint(["-m", "seed=1,2"]) is None
+    ROWS[f"`{' '.join(flags)}`"] = ("config name / key", done.stderr.strip().removeprefix("error: "))
+
+
 def test_a_search_without_multirun_says_to_add_it(tmp_path):
     """Hydra runs one default job for ``hparams_search=optuna`` without ``-m`` (20 epochs, no search)."""
     done = subprocess.run(

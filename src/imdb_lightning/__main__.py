@@ -93,12 +93,36 @@ def missing_plugin(argv: list[str]) -> str | None:
     return None
 
 
+#: Hydra's modes, of which a command gives one (Hydra answers two with a traceback).
+MODES = (
+    ("-r", "--run"),
+    ("-m", "--multirun"),
+    ("-c", "--cfg"),
+    ("-i", "--info"),
+    ("-sc", "--shell-completion"),
+)
+
+
+def _flags(argv: list[str]) -> set[str]:
+    """The command's flags, ``--cfg=job`` read as ``--cfg``."""
+    return {arg.split("=", 1)[0] for arg in argv if arg.startswith("-")}
+
+
+def modes_hint(argv: list[str]) -> str | None:
+    """What to drop when the command gives two of Hydra's modes (``-m --cfg job``), or None."""
+    flags = _flags(argv)
+    given = [next(flag for flag in mode if flag in flags) for mode in MODES if set(mode) & flags]
+    if len(given) < 2:
+        return None
+    return f"{' and '.join(given)} are two of Hydra's modes, which runs one at a time: keep one of them"
+
+
 def search_without_sweep(argv: list[str]) -> str | None:
     """What to add when the command chooses an Optuna search or a launcher without ``-m`` (Hydra would run
     one default job and ignore the choice), or None."""
     # A sweep, or a command that only shows the config or help, runs no job.
     shows = {"-m", "--multirun", "-c", "--cfg", "-i", "--info", "-h", "--help", "--hydra-help"}
-    override = None if shows & set(argv) else sweep_only(argv)
+    override = None if shows & _flags(argv) else sweep_only(argv)
     return (
         f"{override} acts on a sweep only: add -m (python -m imdb_lightning -m {override} ...)"
         if override
@@ -117,7 +141,8 @@ def _importable(module: str) -> bool:
 def main() -> None:
     argv = sys.argv[1:]
     hint = (
-        missing_plugin(argv)
+        modes_hint(argv)
+        or missing_plugin(argv)
         or null_group_hint(argv)
         or unchosen_group_hint(argv)
         or search_without_sweep(argv)
