@@ -41,6 +41,7 @@ from imdb_lightning.config import (
     job_name,
     null_group_hint,
     register_resolvers,
+    split_override,
     sweep_jobs,
     sweep_only,
     unchosen_group_hint,
@@ -264,7 +265,7 @@ def compose_config(overrides: Iterable[str]) -> DictConfig:
     except HydraException as err:
         hint = " (imdb_lightning.sweep runs one job per value)" if "Ambiguous value" in str(err) else ""
         raise ConfigError(f"{str(err).strip()}{hint}") from None
-    if not any(o.split("=", 1)[0].lstrip("+~") == "trainer.enable_progress_bar" for o in overrides):
+    if not any(split_override(o)[0] == "trainer.enable_progress_bar" for o in overrides):
         with read_write(cfg.trainer):
             cfg.trainer.enable_progress_bar = False  # a cell shows the epoch lines instead
     return cfg

@@ -29,7 +29,7 @@ from imdb_lightning.checks import (
     one_of,
     require,
 )
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.errors import ConfigError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,12 @@ def run_name() -> str:
         return ""
     job = HydraConfig.get().job
     return job_name(job.num, job.override_dirname)
+
+
+def split_override(override: str) -> tuple[str, str]:
+    """An override's key, without Hydra's ``+``, ``++`` or ``~``, and its value: ``("seed", "1")``."""
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
 
 
 def job_name(number: int, overrides: str) -> str:
@@ -153,7 +159,7 @@ def unchosen_group_hint(overrides: list[str]) -> str | None:
     unchosen = {g for entry in defaults if isinstance(entry, dict) for g, v in entry.items() if v is None}
     chosen = {o.lstrip("+").partition("=")[0] for o in overrides}
     for override in overrides:
-        key = override.lstrip("+~").partition("=")[0]
+        key = split_override(override)[0]
         group = key.split(".", 1)[0]
         if "." in key and group in unchosen and group not in chosen:
             return (
@@ -184,7 +190,7 @@ def command_line_overrides() -> list[str]:
         return []
     hydra_config = HydraConfig.get()
     incidental = set(hydra_config.job.config.override_dirname.exclude_keys)
-    return [o for o in hydra_config.overrides.task if o.split("=", 1)[0].lstrip("+~") not in incidental]
+    return [o for o in hydra_config.overrides.task if split_override(o)[0] not in incidental]
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
@@ -246,16 +252,17 @@ def validate(cfg: DictConfig) -> None:
             require(key, value, rule)
     for group in ("data", "model", "optimizer", "scheduler", "trainer"):
         node = cfg.get(group)
-        if isinstance(node, DictConfig) and "_target_" not in node:  # keys given with + to an unchosen group
+        if not isinstance(node, DictConfig):
+            continue
+        if "_target_" not in node:  # keys given with + to an unchosen group
             keys = ", ".join(f"{group}.{key}" for key in node)
             raise ConfigError(f"{keys} given, but no {group} is chosen: add {group}={group_options(group)}")
-        if isinstance(node, DictConfig) and "_target_" in node:
-            unknown, accepted = unknown_keys(node)
-            if unknown:
-                raise ConfigError(
-                    f"{group}.{unknown[0]} is not a setting of {node._target_.rsplit('.', 1)[-1]}; it takes "
-                    f"{', '.join(accepted)}"
-                )
+        unknown, accepted = unknown_keys(node)
+        if unknown:
+            raise ConfigError(
+                f"{group}.{unknown[0]} is not a setting of {node._target_.rsplit('.', 1)[-1]}; it takes "
+                f"{', '.join(accepted)}"
+            )
     # The data module and the model check their own settings when made; both are cheap to make before the
     # data loads (the model at a small input width).
     made = {}
@@ -301,11 +308,10 @@ def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> Confi
         err = err.__cause__
     if isinstance(err, ConfigError):
         return err
-    text = str(err).strip()
-    message = text.splitlines()[0] if text else type(err).__name__
+    message = first_line(err) or type(err).__name__
     choices, settings = [], []
     for override in command_line_overrides():
-        key, _, value = override.lstrip("+~").partition("=")
+        key, value = split_override(override)
         if key == group:
             choices.append(override)
         elif key.startswith(f"{group}."):

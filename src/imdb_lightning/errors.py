@@ -14,10 +14,16 @@ class DataError(RuntimeError):
     """The data is missing, corrupt or unusable; the message says what to do."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an error's message ("" when it has none)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def in_one_line(err: BaseException) -> str:
     """``Type: the message's first line``: how a run's ``metrics.json`` and the console name a failure."""
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+    line = first_line(err)
+    return f"{type(err).__name__}: {line}" if line else type(err).__name__
 
 
 @contextmanager

@@ -21,6 +21,8 @@ from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
+from imdb_lightning.config import split_override
+
 # An interrupted run neither failed nor finished: TensorBoard has no closer word than "unknown".
 STATUS = {
     "completed": "STATUS_SUCCESS",
@@ -53,7 +55,7 @@ def selected_settings(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict:
     """
     keys = list(SHOWN)
     for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
+        key = split_override(override)[0]
         if key not in keys and not key.startswith("hydra") and key not in ("experiment", "optimizer"):
             keys.append(key)
     settings = {"optimizer": str(cfg.optimizer.get("_target_", "")).rsplit(".", 1)[-1]}

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from imdb_lightning.config import incidental_keys, sweep_jobs
+from imdb_lightning.config import incidental_keys, split_override, sweep_jobs
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.plots import HISTORY_KEYS, as_floats, compare_figure, save_figure
 
@@ -61,11 +61,6 @@ class Run:
         return as_floats(self.history.get(key, []))
 
 
-def _split(override: str) -> tuple[str, str]:
-    key, _, value = override.partition("=")
-    return key.lstrip("+~"), value
-
-
 #: Overrides that keep a run the lecture's experiment: which one and its seed, and where it runs or what it
 #: writes. Any other (the epochs, a learning rate, the data) makes the lecture's figures no like-for-like
 #: reference for it.
@@ -85,9 +80,12 @@ _SAME_EXPERIMENT = {
 def departures(overrides: list[str]) -> list[str]:
     """The overrides that make a run another than the lecture's experiment (see ``_SAME_EXPERIMENT``)."""
     kept = _SAME_EXPERIMENT | incidental_keys()
-    return [
-        o for o in overrides if _split(o)[0] not in kept and not _split(o)[0].startswith(("hydra", "logger"))
-    ]
+    departed = []
+    for override in overrides:
+        key = split_override(override)[0]
+        if key not in kept and not key.startswith(("hydra", "logger")):
+            departed.append(override)
+    return departed
 
 
 def configuration_label(overrides: list[str]) -> str:
@@ -96,7 +94,7 @@ def configuration_label(overrides: list[str]) -> str:
     name."""
     parts = []
     for override in overrides:
-        key, value = _split(override)
+        key, value = split_override(override)
         if key == "seed" or key in incidental_keys() or key.startswith("hydra."):
             continue
         parts.append(value if key == "experiment" else f"{key}={value}")
@@ -109,13 +107,13 @@ def configuration_labels(override_lists: list[list[str]]) -> list[str]:
     if len(override_lists) < 2:
         return [configuration_label(overrides) for overrides in override_lists]
     shared = set.intersection(*(set(overrides) for overrides in override_lists))
-    shared = {o for o in shared if _split(o)[0] != "experiment"}
+    shared = {o for o in shared if split_override(o)[0] != "experiment"}
     return [configuration_label([o for o in overrides if o not in shared]) for overrides in override_lists]
 
 
 def _seed(overrides: list[str], config: dict) -> int | None:
     for override in overrides:
-        key, value = _split(override)
+        key, value = split_override(override)
         if key == "seed":
             return int(value)
     return config.get("seed")
