@@ -107,6 +107,7 @@ def test_bad_config_value_names_its_key(override, tmp_path):
         "optimizer=momentum optimizer.momentum=-1",
         "optimizer=sgd optimizer.nesterov=true",
         "optimizer=torch_adam optimizer.betas=[2,0.9]",
+        "optimizer=torch_adam optimizer.betas=[0.9]",  # an IndexError inside fit
         "callbacks.model_checkpoint.mode=sideways",
         "+trainer.max_time=abc",
         "+trainer.gradient_clip_algorithm=foo",
