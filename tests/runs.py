@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import lightning as L
@@ -41,14 +44,26 @@ def train_small_run(root: Path, *overrides: str) -> tuple[Path, dict]:
 
 
 class InterruptAt(L.Callback):
-    """Ctrl-C, as a notebook's "interrupt the kernel" delivers it, when epoch ``epoch`` (from 1) ends."""
+    """Ctrl-C, as a notebook's "interrupt the kernel" delivers it, when epoch ``epoch`` (from 1) ends; or,
+    with ``batch``, after that training batch (from 1) of the epoch: in the middle of it. ``signal="SIGTERM"``
+    sends this process a real SIGTERM instead (what SLURM, ``kill`` and ``docker stop`` send)."""
 
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, epoch: int, batch: int | None = None, signal: str = "SIGINT") -> None:
+        self.epoch, self.batch, self.signal = epoch, batch, signal
+
+    def _stop(self) -> None:
+        if self.signal == "SIGTERM":
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler raises at the next instruction; never gets here
+        raise KeyboardInterrupt
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if trainer.current_epoch + 1 == self.epoch and self.batch == batch_idx + 1:
+            self._stop()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch + 1 == self.epoch:
-            raise KeyboardInterrupt
+        if trainer.current_epoch + 1 == self.epoch and self.batch is None:
+            self._stop()
 
 
 def sweep_with_more_configs(tmp_path: Path, data_dir: Path, files: dict[str, str], *overrides: str):

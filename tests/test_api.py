@@ -107,8 +107,10 @@ def test_ctrl_c_keeps_what_was_logged_and_the_next_run_can_be_interrupted_again(
         )
     (run_dir,) = (tmp_path / "logs" / "runs").iterdir()
     assert len(json.loads((run_dir / "history.json").read_text())["loss"]) == 2
-    assert json.loads((run_dir / "metrics.json").read_text()) == {"status": "interrupted"}
-    assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file() and (run_dir / "loss.png").is_file()
+    ckpt = run_dir / "checkpoints" / "interrupted.ckpt"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics == {"status": "interrupted", "signal": "SIGINT", "resume_from": str(ckpt)}
+    assert ckpt.is_file() and (run_dir / "loss.png").is_file()
     # Lightning ignores Ctrl-C once it has seen one; the kernel's next interrupt must work again
     assert signal.getsignal(signal.SIGINT) == before
 

@@ -183,6 +183,39 @@ def test_a_search_without_multirun_says_to_add_it(tmp_path):
     )
 
 
+@pytest.mark.parametrize("case", ["a missing folder", "a text file", "not a URL"])
+def test_an_optuna_storage_that_cannot_hold_the_study_is_one_line_before_any_trial(case, tmp_path):
+    (tmp_path / "notes.txt").write_text("my notes")
+    url = {
+        "a missing folder": f"sqlite:///{tmp_path}/nowhere/optuna.db",
+        "a text file": f"sqlite:///{tmp_path}/notes.txt",
+        "not a URL": "optuna.db",
+    }[case]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imdb_lightning",
+            "-m",
+            "hparams_search=optuna",
+            f"hydra.sweeper.storage={url}",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: hydra.sweeper.storage={url} cannot hold the study: ")
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
+    assert not list((tmp_path / "sweep").glob("0*"))  # no trial ran
+    ROWS[f"`hydra.sweeper.storage=` {case}"] = (
+        "config value",
+        first_line(line.removeprefix("error: "), tmp_path),
+    )
+
+
 @pytest.mark.parametrize("override", ["logger=null", "scheduler=null"])
 def test_a_config_group_set_to_null_gets_the_way_to_drop_it(override, tmp_path):
     """Hydra answers ``group=null`` with a traceback from inside its defaults list."""
@@ -414,7 +447,12 @@ BAD_CHECKPOINTS = ["a missing file", "a truncated file", "an empty file", "a tex
 # Lightning restores the optimizer's settings over the config's (a new lr was silently ignored), another
 # optimizer failed inside fit with a KeyError, another split validated on reviews the run had trained on.
 RESUMED_OTHERWISE = {
-    "another model's": (["model.hidden_sizes=[8]"], "net.hidden_1.kernel is (30, 16) there and (30, 8) here"),
+    "another model's": (["model.hidden_sizes=[8]"], "model.hidden_sizes=[16, 16] (this config has [8])"),
+    # A model of the same shape: the weights fit, the run would go on as another model.
+    "another activation and dropout": (
+        ["model.activation=tanh", "model.dropout=0.2"],
+        "model.activation=relu (this config has tanh), model.dropout=0.0 (this config has 0.2)",
+    ),
     "more epochs than max_epochs": (
         ["trainer.max_epochs=1"],
         "has run 2 epochs already: trainer.max_epochs=1 is the run's total",
@@ -591,6 +629,36 @@ def test_word_index_that_is_not_json(tmp_path):
     data_fault("`imdb_word_index.json` that is not JSON", "data", lambda: load_corpus(folder), tmp_path)
 
 
+def test_word_index_rank_too_large_names_the_file_and_the_word(tmp_path):
+    folder = make_data_dir(tmp_path / "d")
+    index = json.loads((folder / "imdb_word_index.json").read_text())
+    (folder / "imdb_word_index.json").write_text(json.dumps({**index, "zyzzyva": 2**31}))
+    message = data_fault(
+        "a word-index rank of 2**31 (beyond 32-bit ids)", "data", lambda: load_corpus(folder), tmp_path
+    )
+    assert "imdb_word_index.json" in message and "'zyzzyva': 2147483648" in message
+
+
+@pytest.mark.parametrize("case", ["a file", "a read-only folder"])
+def test_an_unusable_cache_folder_is_named_before_any_download(case, tmp_path):
+    cache = tmp_path / "cache"
+    fetched = []
+    source = Download("https://example.invalid/aclImdb_v1.tar.gz", hashlib.md5(b"right").hexdigest())
+    if case == "a file":
+        cache.write_text("not a folder")
+        action = lambda: fetch(source, cache, opener=lambda u: fetched.append(u))  # noqa: E731
+    else:
+        cache.mkdir()
+
+        def action():
+            with read_only(cache):
+                fetch(source, cache, opener=lambda u: fetched.append(u))
+
+    message = data_fault(f"`IMDB_LIGHTNING_CACHE` naming {case}", "download", action, tmp_path)
+    assert "cannot download into the cache folder" in message and "IMDB_LIGHTNING_CACHE" in message
+    assert "retry" not in message and fetched == []
+
+
 class Response(io.BytesIO):
     def __init__(self, payload: bytes, length: int) -> None:
         super().__init__(payload)
@@ -713,11 +781,11 @@ def test_zz_table_of_bad_inputs(tmp_path):
     lines += [f"| {name} | {kind} | {answer.replace('|', '/')} |" for name, (kind, answer) in ROWS.items()]
     lines += [
         "",
-        "Also tested elsewhere: Ctrl-C during training keeps the history, the plots and "
-        "`checkpoints/interrupted.ckpt`",
-        "(`tests/test_train.py`); an unknown experiment on the command line exits with the list of "
-        "experiments",
-        "(`tests/test_config.py`).",
+        "Also tested elsewhere: a run's life (Ctrl-C and SIGTERM, resuming, a folder that holds another run, "
+        "sweeps",
+        "stopped or rerun into one folder: [run_life.md](run_life.md), `tests/test_run_life.py`); an unknown "
+        "experiment on",
+        "the command line exits with the list of experiments (`tests/test_config.py`).",
         "",
     ]
     table = "\n".join(lines)

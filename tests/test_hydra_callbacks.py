@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from imdb_lightning.hydra_callbacks import unwritable
+from imdb_lightning.atomic import unwritable
 
 
 def test_a_writable_folder_is_made_and_left_as_it_was(tmp_path):

@@ -76,11 +76,11 @@ def test_reads_a_file_or_stdin_one_review_per_line(trained_run, tmp_path, capsys
     assert capsys.readouterr().out.split("\t")[1] == "positive"
 
 
-def test_missing_checkpoint_or_text_is_a_clear_error(tmp_path, capsys, monkeypatch):
+def test_missing_checkpoint_or_text_is_a_clear_error(trained_run, tmp_path, capsys, monkeypatch):
     assert main([str(tmp_path), "some text"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    assert main([str(tmp_path)]) == 2
+    assert main([str(trained_run)]) == 2
     assert "no reviews given" in capsys.readouterr().err
 
 
@@ -132,3 +132,77 @@ def test_a_run_folder_with_an_unreadable_config_predicts_with_its_final_weights(
     chosen, _ = find_checkpoint(run)
     assert chosen == run / "checkpoints" / "last.ckpt"
     assert "config.yaml cannot be read: taking the run's final weights" in capsys.readouterr().err
+
+
+def test_a_diverged_run_or_weights_that_are_not_finite_are_refused_in_one_line(trained_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "status": "diverged"}))
+    assert main([str(run), "some text"]) == 2
+    assert "diverged: its weights classify nothing" in capsys.readouterr().err
+    ckpt = torch.load(trained_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    ckpt["state_dict"]["net.hidden_2.kernel"][3, 5] = float("nan")
+    torch.save(ckpt, tmp_path / "nan.ckpt")
+    assert main([str(tmp_path / "nan.ckpt"), "--json", "some text"]) == 2
+    captured = capsys.readouterr()
+    assert "not finite" in captured.err and captured.out == ""
+
+
+def test_json_lines_are_strict_json(trained_run, capsys):
+    assert main([str(trained_run), "--json", "loved it", 'a "quoted" \\ review', "awful"]) == 0
+
+    def refuse(constant: str):
+        raise AssertionError(f"{constant} is not JSON")
+
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line, parse_constant=refuse)["text"] for line in lines] == [
+        "loved it",
+        'a "quoted" \\ review',
+        "awful",
+    ]
+
+
+def test_bytes_that_are_not_utf8_are_read_as_training_reads_them_under_a_strict_locale(trained_run):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8"}
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning.predict", str(trained_run), "--json", b"loved it \xff"],
+        input=b"great film \xfe\xff\n",
+        env=env,
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    texts = [json.loads(line)["text"] for line in done.stdout.decode().splitlines()]
+    assert texts == ["loved it \ufffd"]  # arguments given: standard input is not read
+    done = subprocess.run(
+        [sys.executable, "-m", "imdb_lightning.predict", str(trained_run)],
+        input=b"great film \xfe\xff\n",
+        env=env,
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert done.stdout.decode().rstrip("\n").split("\t")[2] == "great film \ufffd\ufffd"
+
+
+def test_reviews_are_read_and_scored_a_batch_at_a_time(trained_run):
+    """Any number of reviews in bounded memory: the input is pulled one batch ahead of the output."""
+    from imdb_lightning.predict import predict
+
+    model, state = load(trained_run)
+    pulled = 0
+
+    def endless():
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield "the best film, loved it"
+
+    scores = predict(model, state, endless(), batch=50)
+    first = [next(scores) for _ in range(120)]
+    assert pulled == 150 and len(set(first)) == 1  # three batches read for 120 answers, the same each

@@ -108,6 +108,7 @@ def test_means_and_stds_are_computed_from_the_histories(sweep):
         "diverged": 0,
         "failed": 0,
         "interrupted": 0,
+        "running": 0,
         "crashed": 1,
         "missing": 0,
     }
@@ -116,6 +117,7 @@ def test_means_and_stds_are_computed_from_the_histories(sweep):
         "diverged": 1,
         "failed": 0,
         "interrupted": 0,
+        "running": 0,
         "crashed": 0,
         "missing": 1,
     }

@@ -36,6 +36,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from imdb_lightning.atomic import unwritable
 from imdb_lightning.config import (
     CONFIG_DIR,
     job_name,
@@ -47,8 +48,8 @@ from imdb_lightning.config import (
     unchosen_group_hint,
 )
 from imdb_lightning.errors import ConfigError, DataError
-from imdb_lightning.hydra_callbacks import unwritable
 from imdb_lightning.plots import compare_figure, history_figure
+from imdb_lightning.run_folder import RunFolder
 
 if TYPE_CHECKING:
     import lightning as L
@@ -79,7 +80,7 @@ class Result:
 
     @property
     def status(self) -> str:
-        return str(self.metrics.get("status", "unknown"))
+        return RunFolder.status_of(self.metrics).value
 
     def plot(self, metrics: Sequence[str] = ("loss", "accuracy")) -> Figure | None:
         """Training and validation curves, one panel per metric, as the lecture draws them."""
@@ -199,7 +200,7 @@ def load_sweep(path: str | Path):
                 "job": r.job,
                 "configuration": r.label,
                 "seed": r.seed,
-                "status": r.status,
+                "status": r.status.value,
                 **measures,
                 "best_epoch": None if math.isnan(best) else int(best),
                 "folder": str(r.folder),
@@ -302,19 +303,22 @@ def _run_composed(cfg: DictConfig, run_dir: Path | None, quiet: bool) -> Result:
             output = Path(str(cfg.hydra.run.dir)).absolute()
             _check_writable(output, "hydra.run.dir")
             cfg.hydra.runtime.output_dir = str(output)
+        folder = RunFolder(output)
+        # Claimed before anything is written into it, as on the command line.
+        folder.claim(resume_from=cfg.get("ckpt_path"))
         HydraConfig.instance().set_config(cfg)
         task = copy.deepcopy(cfg)
         with read_write(task), open_dict(task):
             del task["hydra"]
         overrides = list(cfg.hydra.overrides.task)
         # What Hydra leaves in a run folder: the report reads a job's overrides from it.
-        saved = output / ".hydra"
+        saved = output / RunFolder.HYDRA
         saved.mkdir(parents=True, exist_ok=True)
         for name, node in (("config", task), ("hydra", cfg.hydra), ("overrides", cfg.hydra.overrides.task)):
             (saved / f"{name}.yaml").write_text(OmegaConf.to_yaml(node))
         with _logs_to(output, quiet):
             trained = train_model(task)
-    history_file = output / "history.json"
+    history_file = folder.file(RunFolder.HISTORY)
     history = json.loads(history_file.read_text()) if history_file.is_file() else {}
     return Result(output, overrides, task, trained.metrics, history, trained.model)
 
@@ -342,7 +346,7 @@ def _logs_to(run_dir: Path, quiet: bool) -> Iterator[None]:
     """For one run: the package's log lines to the cell and to the run's log file. ``quiet``: to the file
     only, with what the run prints (its test line, its folder) and Lightning's notes below warnings."""
     logger = logging.getLogger("imdb_lightning")
-    to_file = logging.FileHandler(run_dir / "imdb_lightning.log")
+    to_file = logging.FileHandler(run_dir / RunFolder.LOG)
     to_file.setFormatter(logging.Formatter(FILE_LOG_FORMAT))
     handlers: list[logging.Handler] = [to_file]
     if not quiet:
@@ -369,5 +373,5 @@ def _logs_to(run_dir: Path, quiet: bool) -> Iterator[None]:
         logger.propagate = saved[1]
         lightning.setLevel(saved[2])
         if printed.getvalue():
-            with open(run_dir / "imdb_lightning.log", "a") as log_file:
+            with open(run_dir / RunFolder.LOG, "a") as log_file:
                 log_file.write(printed.getvalue())

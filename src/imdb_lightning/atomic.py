@@ -84,3 +84,20 @@ def clear_stale_parts(folder: str | Path) -> list[Path]:
     if removed:
         log.info("removed %d temporary file(s) left by an interrupted write in %s", len(removed), folder)
     return removed
+
+
+def unwritable(folder: Path) -> str | None:
+    """Why ``folder`` cannot hold a run's files, or None: it is made (as Hydra would) and a file is
+    written."""
+    if folder.exists() and not folder.is_dir():
+        return "it is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # A name of its own: every DDP process checks the shared run folder at the same moment, and with one
+        # name for all a process could delete another's probe before that one did.
+        handle, probe = tempfile.mkstemp(prefix=".imdb_lightning_write_check", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    return None

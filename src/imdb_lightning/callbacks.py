@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from imdb_lightning.checks import BOOLEAN, require
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.layers import Dense
 from imdb_lightning.plots import HISTORY_KEYS, figure_pixels, history_figure, png_bytes
+from imdb_lightning.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +32,13 @@ def save_history(history: dict[str, list[float]], folder: Path) -> None:
     """``history.json`` (the Keras ``History.history`` dict) and ``history.csv`` (one row per epoch).
 
     Rewritten after every epoch: atomically (never half-written), without waiting for the disk each time."""
-    with atomic_open(folder / "history.json", "w", durable=False) as f:
+    with atomic_open(folder / RunFolder.HISTORY, "w", durable=False) as f:
         # A diverged epoch's NaN/inf is written as null: strict JSON has no NaN.
         json.dump(
             {k: [v if math.isfinite(v) else None for v in vals] for k, vals in history.items()}, f, indent=1
         )
     epochs = max((len(v) for v in history.values()), default=0)
-    with atomic_open(folder / "history.csv", "w", durable=False, newline="") as f:
+    with atomic_open(folder / RunFolder.HISTORY_CSV, "w", durable=False, newline="") as f:
         csv.writer(f).writerows(
             [["epoch", *history]]
             + [[e + 1, *(v[e] if e < len(v) else "" for v in history.values())] for e in range(epochs)]
@@ -76,13 +79,13 @@ class KerasHistory(L.Callback):
         ):
             return
         writers = tensorboards(trainer) if trainer is not None else []
-        for metric in ("loss", "accuracy"):
+        for metric in RunFolder.PLOTS:
             fig = history_figure(self.history, [metric])
             if fig is None:
                 continue
             pixels = figure_pixels(fig, dpi=100)
             png = png_bytes(pixels)  # drawn and encoded once, for the file and the Images tab
-            (self.folder / f"{metric}.png").write_bytes(png)
+            RunFolder(self.folder).plot(metric).write_bytes(png)
             for writer in writers:
                 add_png(writer, f"curves/{metric}", png, pixels.shape, trainer.current_epoch)
 
@@ -201,10 +204,14 @@ class BestCheckpoint(ModelCheckpoint):
 
 class LastCheckpoint(L.Callback):
     """``last.ckpt`` when fit ends (to resume with more epochs, or to predict), also every ``every_n_epochs``
-    epochs when set (a long run's guard against a hard kill), and ``interrupted.ckpt`` on Ctrl-C or a crash.
+    epochs when set (a long run's guard against a hard kill), and ``interrupted.ckpt`` on Ctrl-C, SIGTERM or a
+    crash: the state at the end of the last completed epoch, so that resuming repeats the cut epoch and ends
+    where the uninterrupted run ends. A state in the middle of an epoch does not resume exactly (Lightning
+    restarts the epoch's metrics, not its batches); none is saved before the first epoch completes.
 
-    Not after every epoch by default: an epoch is short, and rewriting a checkpoint after each one is a
-    noticeable share of the fit; Ctrl-C and crashes are covered by ``interrupted.ckpt``.
+    The epoch-end state is kept in memory (a CPU copy, taken when the next epoch starts: every callback's
+    epoch end and the epoch's scheduler step are done by then); both files are written atomically, so a full
+    disk or a kill during the write leaves the earlier file whole.
     """
 
     def __init__(self, dirpath: str | Path, every_n_epochs: int | None = None) -> None:
@@ -214,25 +221,76 @@ class LastCheckpoint(L.Callback):
             )
         self.dirpath = Path(dirpath)
         self.every_n_epochs = every_n_epochs
+        self._epoch_end_state: dict | None = None
+        self._epochs_done = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == 0:
+            return  # nothing completed yet (a resumed run starts at the epoch after its checkpoint's)
+        state = cpu_copy(dump_checkpoint(trainer))
+        # The state of the epoch that ended, as last.ckpt holds it when fit ends: Lightning has counted the
+        # new epoch "ready" by now, which a restore would read as a restart inside it.
+        for counts in state["loops"]["fit_loop"]["epoch_progress"].values():
+            counts["ready"] = counts["completed"]
+        self._epoch_end_state = state
+        self._epochs_done = trainer.current_epoch
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
-            trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
+            save_checkpoint(trainer, self.dirpath / RunFolder.LAST)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        trainer.save_checkpoint(self.dirpath / "last.ckpt", weights_only=False)
+        save_checkpoint(trainer, self.dirpath / RunFolder.LAST)
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if trainer.state.fn != "fit" or trainer.global_step == 0:
+        if trainer.state.fn != "fit" or not trainer.is_global_zero:
             return
-        path = self.dirpath / "interrupted.ckpt"
+        path = self.dirpath / RunFolder.INTERRUPTED
+        if self._epoch_end_state is None:
+            log.warning(
+                "%s in epoch 1: no epoch completed, no checkpoint to resume from", type(exception).__name__
+            )
+            return
         try:
-            trainer.save_checkpoint(path, weights_only=False)
-            log.warning("%s: saved %s (epoch %d)", type(exception).__name__, path, trainer.current_epoch + 1)
+            with atomic_open(path) as f:
+                torch.save(self._epoch_end_state, f)
+            log.warning(
+                "%s: saved %s (the end of epoch %d; resuming repeats epoch %d)",
+                type(exception).__name__,
+                path,
+                self._epochs_done,
+                self._epochs_done + 1,
+            )
         except Exception as err:  # noqa: BLE001 -- never hide the original exception behind this one
             log.warning("could not save %s: %s", path, err)
+
+
+def dump_checkpoint(trainer: L.Trainer) -> dict:
+    """What ``trainer.save_checkpoint`` would write now, as a dict (Lightning's own assembly of it)."""
+    return trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+
+
+def cpu_copy(state: object) -> object:
+    """A copy of a checkpoint dict that shares nothing with the live run: tensors copied to the CPU,
+    containers rebuilt (the history's lists go on growing in the callback)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return type(state)((key, cpu_copy(value)) for key, value in state.items())
+    if isinstance(state, (list, tuple)) and not hasattr(state, "_fields"):
+        return type(state)(cpu_copy(value) for value in state)
+    return copy.deepcopy(state)
+
+
+def save_checkpoint(trainer: L.Trainer, path: Path) -> None:
+    """``trainer.save_checkpoint`` into a temporary file renamed over ``path`` by global rank 0 once every
+    process has saved: never a half-written checkpoint over a whole one."""
+    part = path.with_name(f".{path.name}.part")
+    trainer.save_checkpoint(part, weights_only=False)  # every process calls it; rank 0 writes, all wait
+    if trainer.is_global_zero:
+        os.replace(part, path)
 
 
 def add_histogram(writer, tag: str, values: torch.Tensor, step: int, bins: int = 64) -> None:

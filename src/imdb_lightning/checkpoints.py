@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from imdb_lightning.errors import ConfigError
@@ -67,6 +68,8 @@ SPLIT_SETTINGS = (
 
 
 def _shown(value: object) -> str:
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value)
     return "null" if value is None else str(list(value) if isinstance(value, tuple) else value)
 
 
@@ -78,6 +81,20 @@ def data_mismatch(checkpoint: dict, data: Mapping) -> str | None:
         if key in saved and key in data and saved[key] != data[key]:
             return f"data.{key}={_shown(saved[key])} (this config has {_shown(data[key])})"
     return None
+
+
+def model_mismatches(checkpoint: dict, model: Mapping) -> list[str]:
+    """Every model setting (``model.<key>``) that ``model`` gives otherwise than the checkpointed run had it,
+    each in one phrase; the input width is the data's, compared by :func:`data_mismatch`."""
+    saved = checkpoint.get("hyper_parameters") or {}
+    return [
+        f"model.{key}={_shown(saved[key])} (this config has {_shown(model[key])})"
+        for key in saved
+        if key != "input_dim"
+        and key in model
+        and _shown(saved[key]) != _shown(model[key])
+        and not _same_number(saved[key], model[key])
+    ]
 
 
 def optimizer_mismatch(checkpoint: dict, optimizer: torch.optim.Optimizer) -> str | None:

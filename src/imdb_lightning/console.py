@@ -19,6 +19,8 @@ _ADVERTS = "💡 Tip"
 _LIBRARY_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\)` is deprecated.*",
     r"The number of training batches \(\d+\) is smaller than the logging interval.*",
+    # A folder holds one run (run_folder.RunFolder.claim): its checkpoints are there when it goes on there.
+    r"Checkpoint directory .* exists and is not empty.*",
 )
 
 

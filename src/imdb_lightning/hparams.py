@@ -22,13 +22,16 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 from imdb_lightning.config import split_override
+from imdb_lightning.run_folder import Status
 
-# An interrupted run neither failed nor finished: TensorBoard has no closer word than "unknown".
+# An interrupted run neither failed nor finished: TensorBoard has no closer word than "unknown". A running run
+# has no end yet, which the tab also shows as unknown (it keeps the first end it reads, so no "running" mark
+# can be written first and replaced later).
 STATUS = {
-    "completed": "STATUS_SUCCESS",
-    "diverged": "STATUS_FAILURE",
-    "failed": "STATUS_FAILURE",
-    "interrupted": "STATUS_UNKNOWN",
+    Status.COMPLETED: "STATUS_SUCCESS",
+    Status.DIVERGED: "STATUS_FAILURE",
+    Status.FAILED: "STATUS_FAILURE",
+    Status.INTERRUPTED: "STATUS_UNKNOWN",
 }
 
 
@@ -88,11 +91,11 @@ def hparams_session(loggers: Iterable, config: dict) -> Iterator[dict]:
     ``interrupted`` on Ctrl-C)."""
     loggers = list(loggers)
     start_session(loggers, config)
-    outcome = {"status": "failed"}
+    outcome = {"status": Status.FAILED}
     try:
         yield outcome
     except (KeyboardInterrupt, SystemExit):  # Lightning turns Ctrl-C during fit into SystemExit
-        outcome["status"] = "interrupted"
+        outcome["status"] = Status.INTERRUPTED
         raise
     finally:
         end_session(loggers, outcome["status"])
@@ -109,9 +112,9 @@ def start_session(loggers: Iterable, config: dict) -> None:
 
 
 @rank_zero_only
-def end_session(loggers: Iterable, status: str) -> None:
+def end_session(loggers: Iterable, status: Status) -> None:
     """Close the session with the run's status (a key of :data:`STATUS`)."""
-    info = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(STATUS[status]))
+    info = plugin_data_pb2.SessionEndInfo(status=api_pb2.Status.Value(STATUS[Status(status)]))
     content = plugin_data_pb2.HParamsPluginData(session_end_info=info, version=metadata.PLUGIN_DATA_VERSION)
     plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString())
     summary = Summary(

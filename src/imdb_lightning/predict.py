@@ -8,8 +8,11 @@ the encoding settings (``num_words``, ``index_from``, ...) travel inside every c
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -21,18 +24,21 @@ from imdb_lightning.data.datamodule import IMDBDataModule
 from imdb_lightning.data.tokenizer import KerasEncoding, encode_review
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.model import IMDBClassifier
-
-#: The checkpoint behind a run's printed test line, by its ``test_ckpt`` setting.
-TESTED = {"final": "last.ckpt", "best": "best.ckpt"}
+from imdb_lightning.run_folder import RunFolder, Status
 
 
 def find_checkpoint(path: Path) -> tuple[Path, str]:
     """A checkpoint file as given; for a run folder, the weights its test line was measured with (the final
-    ones unless the run said ``test_ckpt=best``), else what it has. Returns the file and why it was chosen."""
+    ones unless the run said ``test_ckpt=best``), else what it has. Returns the file and why it was chosen.
+    A run that diverged is refused: its weights are not a model."""
     if path.is_file():
         return path, "as given"
-    folder = path / "checkpoints"
-    config = path / "config.yaml"
+    run = RunFolder(path)
+    if run.status() is Status.DIVERGED:
+        raise DataError(
+            f"the run in {path} diverged: its weights classify nothing (train a run that completes)"
+        )
+    config = run.file(RunFolder.CONFIG)
     test_ckpt = "final"
     if config.is_file():
         try:
@@ -41,12 +47,12 @@ def find_checkpoint(path: Path) -> tuple[Path, str]:
             saved = None
             print(f"warning: {config} cannot be read: taking the run's final weights", file=sys.stderr)
         test_ckpt = (saved.get("test_ckpt") if isinstance(saved, dict) else None) or "final"
-    tested = folder / TESTED.get(test_ckpt, "last.ckpt")
+    tested = run.checkpoint(RunFolder.TESTED.get(test_ckpt, RunFolder.LAST))
     if tested.is_file():
         return tested, f"the {test_ckpt} weights, the ones behind the run's test line"
-    for name in ("last.ckpt", "best.ckpt", "interrupted.ckpt"):
-        if (folder / name).is_file():
-            return folder / name, f"the run has no {tested.name}"
+    for name in (RunFolder.LAST, RunFolder.BEST, RunFolder.INTERRUPTED):
+        if run.checkpoint(name).is_file():
+            return run.checkpoint(name), f"the run has no {tested.name}"
     raise DataError(f"no checkpoint at {path} (give a .ckpt file or a run folder with checkpoints/)")
 
 
@@ -70,21 +76,60 @@ def load(path: Path) -> tuple[IMDBClassifier, dict]:
             f"{ckpt} holds other layers than this version's model (it was saved by an older version); "
             f"retrain to predict with it"
         ) from err
+    if not all(torch.isfinite(p).all() for p in model.parameters()):
+        raise DataError(
+            f"{ckpt} holds weights that are not finite (a run that diverged): it classifies nothing"
+        )
     # Known words rarer than num_words are out of vocabulary (any rank past the cut); unknown ones dropped.
     rare = dict.fromkeys(json.loads(state.get("oov_words_json", "[]")), state["width"])
     print(f"checkpoint: {ckpt} ({why})", file=sys.stderr)
     return model, {**state, "word_index": {**rare, **json.loads(state["word_index_json"])}}
 
 
+#: Reviews encoded and scored at a time: the multi-hot rows of a batch are its memory (4 bytes a word of the
+#: vocabulary a review: 40 MB for 1,024 reviews of 10,000 words), whatever the input's length.
+BATCH = 1024
+
+
 @torch.no_grad()
-def predict(model: IMDBClassifier, state: dict, texts: list[str]) -> list[float]:
-    """P(positive) for each text, with the checkpoint's own word index and encoding."""
+def predict(model: IMDBClassifier, state: dict, texts: Iterable[str], batch: int = BATCH) -> Iterator[float]:
+    """P(positive) for each text, with the checkpoint's own word index and encoding, ``batch`` texts at a
+    time (a generator: any number of texts in bounded memory)."""
     encoding = KerasEncoding(**state["encoding"])
-    sequences = [encode_review(text, state["word_index"], encoding) for text in texts]
-    lengths = torch.tensor([len(s) for s in sequences])
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
-    ids = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
-    return model.predict_proba(multi_hot(ids, offsets, state["width"])).tolist()
+    texts = iter(texts)
+    while chunk := list(itertools.islice(texts, batch)):
+        sequences = [encode_review(text, state["word_index"], encoding) for text in chunk]
+        lengths = torch.tensor([len(s) for s in sequences])
+        offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+        ids = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
+        yield from model.predict_proba(multi_hot(ids, offsets, state["width"])).tolist()
+
+
+def as_text(raw: bytes | str) -> str:
+    """Text as training reads a review: UTF-8, a byte that is none replaced (U+FFFD). An argument with such
+    bytes arrives from the command line with them escaped (Python's surrogateescape)."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", errors="replace")
+
+
+def reviews(texts: list[str], file: Path | None) -> Iterator[str]:
+    """The reviews given: the arguments, then ``file``'s lines, or standard input's when neither is given;
+    read one line at a time, blank lines skipped."""
+    yield from (as_text(t) for t in texts)
+    if file is None and texts:
+        return
+    # Bytes where there are bytes (a notebook's stdin may be text only): decoded as training decodes them.
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    stream = open(file, "rb") if file is not None else stdin  # noqa: SIM115 -- closed below
+    try:
+        for line in stream:
+            text = as_text(line).rstrip("\r\n")
+            if text.strip():
+                yield text
+    finally:
+        if file is not None:
+            stream.close()
 
 
 @exit_on_interrupt()
@@ -99,33 +144,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="a file with one review per line")
     parser.add_argument("--json", action="store_true", help="one JSON object per review instead of a table")
     args = parser.parse_intermixed_args(argv)  # options may come before, between or after the texts
-    texts = list(args.texts)
-    if args.file:
-        try:
-            texts += [line for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except (OSError, UnicodeDecodeError) as err:
-            print(
-                f"error: cannot read --file {args.file}: {err.strerror if isinstance(err, OSError) else err}",
-                file=sys.stderr,
-            )
-            return 2
-    if not texts and not args.file:
-        texts = [line for line in sys.stdin.read().splitlines() if line.strip()]
-    if not texts:
-        print("error: no reviews given (arguments, --file or standard input)", file=sys.stderr)
+    if args.file is not None and not args.file.is_file():
+        what = "does not exist" if not args.file.exists() else "is not a file"
+        print(f"error: cannot read --file {args.file}: it {what}", file=sys.stderr)
         return 2
     try:
         model, state = load(args.checkpoint)
     except (DataError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for text, p in zip(texts, predict(model, state, texts), strict=True):
-        label = "positive" if p > 0.5 else "negative"
-        if args.json:
-            print(json.dumps({"probability_positive": round(p, 6), "label": label, "text": text}))
-        else:
-            print(f"{p:.4f}\t{label}\t{text[:80]}")
+    if hasattr(sys.stdout, "reconfigure"):  # a terminal or pipe that cannot show a character gets a "?"
+        sys.stdout.reconfigure(errors="replace")
+    count = 0
+    texts = reviews(args.texts, args.file)
+    kept: deque[str] = deque()
+    scored = predict(model, state, _tee(texts, kept))
+    try:
+        for p in scored:
+            text = kept.popleft()
+            label = "positive" if p > 0.5 else "negative"
+            if args.json:
+                line = {"probability_positive": round(p, 6), "label": label, "text": text}
+                print(json.dumps(line, allow_nan=False))
+            else:
+                print(f"{p:.4f}\t{label}\t{text[:80]}")
+            count += 1
+    except OSError as err:
+        print(f"error: cannot read --file {args.file}: {err.strerror}", file=sys.stderr)
+        return 2
+    if count == 0:
+        print("error: no reviews given (arguments, --file or standard input)", file=sys.stderr)
+        return 2
     return 0
+
+
+def _tee(texts: Iterable[str], kept: deque[str]) -> Iterator[str]:
+    """``texts``, each also appended to ``kept`` (the printed lines show the review beside its score)."""
+    for text in texts:
+        kept.append(text)
+        yield text
 
 
 if __name__ == "__main__":

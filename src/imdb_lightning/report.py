@@ -30,14 +30,13 @@ import yaml
 from imdb_lightning.config import incidental_keys, split_override, sweep_jobs
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.plots import HISTORY_KEYS, as_floats, compare_figure, save_figure
+from imdb_lightning.run_folder import RunFolder, Status
 
 # ------------------------------------------------------------------------------------------ a sweep's runs
 
 
-#: completed; diverged (by StopOnDivergence's rule); failed (an error, recorded in metrics.json); interrupted
-#: (Ctrl-C); crashed (a job folder without metrics.json: killed); missing (a job of the sweep that left no
-#: folder).
-STATUSES = ("completed", "diverged", "failed", "interrupted", "crashed", "missing")
+#: Every status a job can have, in the order the report counts them (see :class:`Status`).
+STATUSES = tuple(Status)
 
 
 @dataclass
@@ -48,7 +47,7 @@ class Run:
     job: int | None
     label: str
     seed: int | None
-    status: str  # one of STATUSES
+    status: Status
     history: dict[str, list[float | None]] = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     # The run's `lecture` config node: the report figure (section) it joins, its row order, the lecture's
@@ -111,11 +110,12 @@ def configuration_labels(override_lists: list[list[str]]) -> list[str]:
     return [configuration_label([o for o in overrides if o not in shared]) for overrides in override_lists]
 
 
-def _seed(overrides: list[str], config: dict) -> int | None:
+def _seed(overrides: list[str], config: dict) -> int | str | None:
+    """The run's seed: an integer, or as given when it is none (a job refused for ``seed=1.5``)."""
     for override in overrides:
         key, value = split_override(override)
         if key == "seed":
-            return int(value)
+            return int(value) if value.strip().lstrip("-").isdigit() else value
     return config.get("seed")
 
 
@@ -148,27 +148,47 @@ def _read(path: Path, parse: Callable[[str], object], kind: type, unreadable: li
     return content
 
 
+def _history_of(content: dict, name: str, unreadable: list[str]) -> dict[str, list[float | None]]:
+    """A history as the report reads it: each key a list of numbers (None for a diverged epoch's). Valid
+    JSON of another shape is named in ``unreadable`` and read as empty, as an unparsable file is."""
+    number = (int, float)
+    if all(
+        isinstance(values, list)
+        and all(v is None or (isinstance(v, number) and not isinstance(v, bool)) for v in values)
+        for values in content.values()
+    ):
+        return content
+    unreadable.append(name)
+    return {}
+
+
 def collect_runs(sweep: Path) -> list[Run]:
-    """Every job of the sweep: the folders it left, and the expected jobs that left none (``missing``)."""
-    runs: dict[int | str, tuple[Run, list[str]]] = {}
-    for folder in sorted(p for p in sweep.iterdir() if (p / ".hydra" / "overrides.yaml").is_file()):
+    """Every job of the sweep: each folder it left (a job is its folder: two sweeps into one folder number
+    their jobs alike), and each job of the last sweep's plan that left none (``missing``)."""
+    found: list[tuple[Run, list[str]]] = []
+    for path in sorted(p for p in sweep.iterdir() if RunFolder(p).overrides_file.is_file()):
+        folder = RunFolder(path)
         unreadable: list[str] = []
-        overrides = _read(folder / ".hydra" / "overrides.yaml", yaml.safe_load, list, unreadable)
-        config = _read(folder / "config.yaml", yaml.safe_load, dict, unreadable)
-        head = folder.name.split("-", 1)[0]
+        overrides = [str(o) for o in _read(folder.overrides_file, yaml.safe_load, list, unreadable)]
+        config = _read(folder.file(RunFolder.CONFIG), yaml.safe_load, dict, unreadable)
+        head = path.name.split("-", 1)[0]
         job = int(head) if head.isdigit() else None
-        history = _read(folder / "history.json", json.loads, dict, unreadable)
-        metrics = _read(folder / "metrics.json", json.loads, dict, unreadable)
-        status = metrics.get("status", "completed") if metrics else "crashed"
-        lecture = config.get("lecture") or {}
-        run = Run(folder, job, "", _seed(overrides, config), status, history, metrics, lecture, unreadable)
+        history = _history_of(
+            _read(folder.file(RunFolder.HISTORY), json.loads, dict, unreadable), RunFolder.HISTORY, unreadable
+        )
+        metrics = _read(folder.file(RunFolder.METRICS), json.loads, dict, unreadable)
+        status = RunFolder.status_of(metrics or None)
+        lecture = config.get("lecture") if isinstance(config.get("lecture"), dict) else {}
+        run = Run(path, job, "", _seed(overrides, config), status, history, metrics, lecture, unreadable)
         run.departures = departures(overrides)
-        runs[job if job is not None else folder.name] = (run, overrides)
+        found.append((run, overrides))
+    seen = {frozenset(overrides) for _, overrides in found}
     for job, overrides in enumerate(expected_jobs(sweep) or []):
-        if job not in runs:
-            runs[job] = (Run(sweep / f"{job}-?", job, "", _seed(overrides, {}), "missing"), overrides)
+        if frozenset(overrides) not in seen:
+            missing = Run(sweep / f"{job}-?", job, "", _seed(overrides, {}), Status.MISSING)
+            found.append((missing, overrides))
     ordered = sorted(
-        runs.values(),
+        found,
         key=lambda r: (r[0].job is None, r[0].job if r[0].job is not None else 0, str(r[0].folder)),
     )
     for (run, _), label in zip(ordered, configuration_labels([o for _, o in ordered]), strict=True):
@@ -222,7 +242,7 @@ def summarize(runs: list[Run]) -> dict[str, dict]:
         groups[run.label].append(run)
     table = {}
     for label, members in groups.items():
-        done = [r for r in members if r.status == "completed"]
+        done = [r for r in members if r.status is Status.COMPLETED]
         values = {m: np.array([run_measures(r)[m] for r in done], dtype=float) for m in MEASURES}
         table[label] = {
             "runs": members,
@@ -257,8 +277,8 @@ def _epochs_cell(epochs: list[int]) -> str:
 
 def _runs_cell(counts: dict[str, int]) -> str:
     total = sum(counts.values())
-    extra = [f"{n} {status}" for status, n in counts.items() if status != "completed" and n]
-    return f"{counts['completed']}/{total}" + (f" ({', '.join(extra)})" if extra else "")
+    extra = [f"{n} {status}" for status, n in counts.items() if status is not Status.COMPLETED and n]
+    return f"{counts[Status.COMPLETED]}/{total}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
@@ -342,7 +362,7 @@ def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
     written = []
     for section, labels in by_section.items():
         histories = {
-            label: [r.history for r in table[label]["runs"] if r.status == "completed" and r.history]
+            label: [r.history for r in table[label]["runs"] if r.status is Status.COMPLETED and r.history]
             for label in labels
         }
         fig = compare_figure(histories, title=section)
@@ -383,7 +403,7 @@ def write_report(sweep: Path, *, lecture: bool = False, out: Path | None = None)
     table = summarize(runs)
     figures = plot_curves(table, out)
     write_epochs_csv(runs, out / "epochs.csv")
-    problems = [r for r in runs if r.status != "completed" or r.unreadable]
+    problems = [r for r in runs if r.status is not Status.COMPLETED or r.unreadable]
     lines = [
         f"# Sweep report: {sweep.name}",
         "",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import math
 import os
@@ -11,7 +10,6 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import hydra
 import lightning as L
@@ -22,9 +20,14 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from imdb_lightning.atomic import atomic_open
 from imdb_lightning.callbacks import KerasHistory, StopOnDivergence
-from imdb_lightning.checkpoints import data_mismatch, optimizer_mismatch, read_checkpoint, shape_mismatch
+from imdb_lightning.checkpoints import (
+    data_mismatch,
+    model_mismatches,
+    optimizer_mismatch,
+    read_checkpoint,
+    shape_mismatch,
+)
 from imdb_lightning.config import (
     command_line_overrides,
     parallel_jobs,
@@ -34,8 +37,9 @@ from imdb_lightning.config import (
     validate,
 )
 from imdb_lightning.console import KerasProgressBar, quiet_libraries
-from imdb_lightning.errors import ConfigError, in_one_line
+from imdb_lightning.errors import ConfigError, Terminated, sigterm_interrupts, stopped_by
 from imdb_lightning.hparams import hparams_session, selected_settings
+from imdb_lightning.run_folder import RunFolder, Status
 from imdb_lightning.summary import count_parameters, keras_summary
 
 log = logging.getLogger(__name__)
@@ -84,18 +88,24 @@ def train(cfg: DictConfig) -> dict[str, float | int | str | None]:
 
 
 def train_model(cfg: DictConfig) -> Trained:
-    """Fit, test and leave the run folder complete. ``metrics.json``: the final logged metrics, ``status``
-    (``completed`` or ``diverged``), ``epochs``, ``fit_seconds`` and ``params``. A run that fails after its
-    folder exists leaves status ``failed`` and the error's first line (a config refused before any data loads
-    too: a sweep's report lists it); Ctrl-C leaves status ``interrupted`` and raises ``KeyboardInterrupt``,
-    after the history, plots and ``interrupted.ckpt`` are kept."""
+    """Fit, test and leave the run folder complete (:class:`~imdb_lightning.run_folder.RunFolder`).
+
+    The run first claims its folder (``metrics.json`` says ``running``; a folder holding another run is
+    refused), then ``metrics.json`` ends as: the final logged metrics with status ``completed`` or
+    ``diverged``, ``epochs``, ``fit_seconds`` and ``params``; status ``failed`` and the error's first line
+    for a run that fails (a config refused before any data loads too: a sweep's report lists it); status
+    ``interrupted`` on Ctrl-C or SIGTERM, after the history, plots and ``interrupted.ckpt`` are kept, which
+    then raise ``KeyboardInterrupt`` (:class:`~imdb_lightning.errors.Terminated` for SIGTERM)."""
+    folder = RunFolder(cfg.paths.output_dir)
+    if is_rank_zero():
+        folder.claim(resume_from=cfg.get("ckpt_path"))
     try:
         validate(cfg)
         if cfg.get("ckpt_path"):
             check_resumable(cfg)
     except ConfigError as err:
-        if Path(cfg.paths.output_dir).is_dir():  # made by Hydra (or the notebook API) for this run
-            record_failure(Path(cfg.paths.output_dir), err)
+        if is_rank_zero():
+            folder.record_failure(err)
         raise
     quiet_libraries()
     freeze_library_heap()
@@ -103,24 +113,22 @@ def train_model(cfg: DictConfig) -> Trained:
     torch.set_num_threads(threads)
     log.info("torch threads: %d", threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    output_dir = Path(cfg.paths.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     if is_rank_zero():
-        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        folder.file(RunFolder.CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
     sigint = signal.getsignal(signal.SIGINT)
     try:
-        return _fit_and_test(cfg, output_dir)
-    except (KeyboardInterrupt, SystemExit) as err:
-        # Lightning answers Ctrl-C during fit with sys.exit(1), once its callbacks kept what was measured.
-        if isinstance(err, SystemExit) and err.code != 1:
-            raise
-        if is_rank_zero():
-            write_metrics(output_dir, {"status": "interrupted"})
-        raise KeyboardInterrupt from None
-    except Exception as err:
-        # The run folder says what happened (a sweep report and a reader of the folder see it), then the error
-        # goes on to the caller as before.
-        record_failure(output_dir, err)
+        with sigterm_interrupts():
+            return _fit_and_test(cfg, folder)
+    except BaseException as err:
+        stop = stopped_by(err)
+        if stop is not None:
+            if is_rank_zero():
+                record_interruption(folder, stop)
+            raise stop from None
+        if isinstance(err, Exception) and is_rank_zero():
+            # The run folder says what happened (a sweep report and a reader of the folder see it), then the
+            # error goes on to the caller as before.
+            folder.record_failure(err)
         raise
     finally:
         # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it back.
@@ -129,6 +137,22 @@ def train_model(cfg: DictConfig) -> Trained:
         # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
         # generation reaches; without one, each job of a sweep kept its data alive.
         release_memory()
+
+
+def record_interruption(folder: RunFolder, stop: KeyboardInterrupt) -> None:
+    """Status ``interrupted``, the signal, and the checkpoint to resume from; said on the console too."""
+    how = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+    ckpt = folder.checkpoint(RunFolder.INTERRUPTED)
+    resume = str(ckpt) if ckpt.is_file() else None
+    folder.record(Status.INTERRUPTED, signal=how, resume_from=resume)
+    if resume:
+        log.warning(
+            "interrupted (%s): to go on, run the same command with ckpt_path=%s (and hydra.run.dir=%s to go "
+            "on in this folder)",
+            how,
+            resume,
+            folder.path,
+        )
 
 
 #: The trainer settings Lightning checks against the machine when a ``Trainer`` is made.
@@ -196,13 +220,17 @@ def check_resumable(cfg: DictConfig) -> None:
             f"ckpt_path={cfg.ckpt_path} holds the weights only (no optimizer state) and cannot be resumed: "
             "give a run's checkpoints/last.ckpt"
         )
-    problem = data_mismatch(checkpoint, cfg.data) or optimizer_mismatch(
-        checkpoint, stand_in_optimizer(cfg.optimizer)
-    )
-    if problem:
+    problems = model_mismatches(checkpoint, cfg.model)
+    problems += [
+        data_mismatch(checkpoint, cfg.data),
+        optimizer_mismatch(checkpoint, stand_in_optimizer(cfg.optimizer)),
+    ]
+    problems = [p for p in problems if p]
+    if problems:
         raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path} was trained with {problem}: a resumed run keeps the data split and "
-            "the optimizer settings of the run it continues (give the same, or start a new run)"
+            f"ckpt_path={cfg.ckpt_path} was trained with {', '.join(problems)}: a resumed run keeps the "
+            "model, the data split and the optimizer settings of the run it continues (give the same, or "
+            "start a new run)"
         )
     done, total = checkpoint.get("epoch"), cfg.trainer.get("max_epochs")
     if isinstance(done, int) and isinstance(total, int) and total >= 0 and done > total:
@@ -233,18 +261,7 @@ def release_memory() -> None:
     log.debug("garbage collection after the run: %.3f s", time.perf_counter() - started)
 
 
-def record_failure(output_dir: Path, err: BaseException) -> None:
-    """``metrics.json`` with status ``failed`` and the error's first line (from global rank 0 only)."""
-    if is_rank_zero():
-        write_metrics(output_dir, {"status": "failed", "error": in_one_line(err)})
-
-
-def write_metrics(output_dir: Path, metrics: dict) -> None:
-    with atomic_open(output_dir / "metrics.json", "w") as f:
-        json.dump(metrics, f, indent=1)
-
-
-def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
+def _fit_and_test(cfg: DictConfig, folder: RunFolder) -> Trained:
     loggers = instantiate_all(cfg, "logger")
     callbacks = instantiate_all(cfg, "callbacks")
     own_bar = any(isinstance(c, ProgressBar) for c in callbacks)  # a user's, from the callbacks config
@@ -266,7 +283,7 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
     summary = keras_summary(model.net)
     log.info("\n%s", summary)
     if is_rank_zero():
-        (output_dir / "summary.txt").write_text(summary + "\n")
+        folder.file(RunFolder.SUMMARY).write_text(summary + "\n")
 
     # The HParams tab: the run's settings now, its status at the end.
     with hparams_session(loggers, selected_settings(cfg, command_line_overrides())) as outcome:
@@ -298,21 +315,22 @@ def _fit_and_test(cfg: DictConfig, output_dir: Path) -> Trained:
             metrics["gpu_peak_mb"] = round(
                 torch.cuda.max_memory_allocated(trainer.strategy.root_device) / 2**20, 1
             )
+        status = Status.DIVERGED if diverged else Status.COMPLETED
         metrics.update(
-            status="diverged" if diverged else "completed",
+            status=status.value,
             epochs=trainer.current_epoch,  # epochs run (the last one partly, if the run diverged)
             fit_seconds=round(fit_seconds, 3),
             params=trainable + frozen,
         )
-        outcome["status"] = metrics["status"]
+        outcome["status"] = status
     model.trainer = None
     trained = Trained(metrics, model.eval().cpu())  # off the accelerator: a notebook's next run needs it free
     if not trainer.is_global_zero:  # under DDP the other processes return the same metrics and write nothing
         return trained
-    write_metrics(output_dir, metrics)
+    folder.write_metrics(metrics)
     if diverged:
         print(f"the run diverged ({guard.reason}); its history is kept")
-    print(f"run folder: {output_dir}")
+    print(f"run folder: {folder.path}")
     if any(isinstance(logger, TensorBoardLogger) for logger in loggers):
         print(f"TensorBoard: tensorboard --logdir {cfg.paths.tensorboard_dir}")
     return trained

@@ -4,6 +4,7 @@ changes."""
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -74,6 +75,19 @@ def test_changing_the_word_index_or_a_review_rebuilds_the_cache(data_dir):
         1,
         1,
     ]
+
+
+@pytest.mark.parametrize("to", ["train/neg", "test/pos"])
+def test_a_review_moved_to_another_label_or_split_rebuilds_the_cache(data_dir, to):
+    """The move keeps the file count, total size and newest mtime of the folder: only the paths tell."""
+    first = load_corpus(data_dir)
+    reviews = data_dir / "aclImdb"
+    os.rename(reviews / "train" / "pos" / "3_8.txt", reviews / to / "3000_8.txt")
+    moved = load_corpus(data_dir)
+    assert len(cached_files()) == 2 and moved.meta["key"] != first.meta["key"]
+    split = to.split("/")[0]
+    assert int(moved.splits["train"].labels.sum()) == int(first.splits["train"].labels.sum()) - 1
+    assert len(moved.splits[split]) == len(first.splits[split]) + (split == "test")
 
 
 def test_corrupt_cache_is_detected_and_rebuilt(data_dir, caplog):

@@ -229,7 +229,10 @@ def check_labels(source: Path, labels: dict[str, list[int]]) -> None:
 
 
 def source_fingerprint(source: Path) -> dict:
-    """What identifies the reviews cheaply: a tarball's name, size and mtime, or a folder's file stats."""
+    """What identifies the reviews cheaply: a tarball's name, size and mtime; for a folder, every review
+    file's path (its split and label), size and mtime, hashed. A review moved from ``train/pos`` to
+    ``train/neg`` changes its label and keeps the folder's file count, total size and newest mtime: only
+    the paths tell."""
     if source.is_file():
         st = source.stat()
         return {
@@ -238,15 +241,18 @@ def source_fingerprint(source: Path) -> dict:
             "size": st.st_size,
             "mtime_ns": st.st_mtime_ns,
         }
-    count = size = newest = 0
+    digest, count = hashlib.sha256(), 0
     for split in SPLITS:
         for label_name in LABELS:
             folder = source / split / label_name
             if folder.is_dir():
-                for entry in os.scandir(folder):
+                for entry in sorted(os.scandir(folder), key=lambda e: e.name):
                     st = entry.stat()
-                    count, size, newest = count + 1, size + st.st_size, max(newest, st.st_mtime_ns)
-    return {"kind": "folder", "path": str(source.resolve()), "files": count, "size": size, "mtime_ns": newest}
+                    digest.update(
+                        f"{split}/{label_name}/{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
+                    )
+                    count += 1
+    return {"kind": "folder", "path": str(source.resolve()), "files": count, "digest": digest.hexdigest()}
 
 
 def cache_key(source: Path, word_index_path: Path | None) -> dict:

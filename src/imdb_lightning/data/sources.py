@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from imdb_lightning.atomic import atomic_open, clear_stale_parts
+from imdb_lightning.atomic import atomic_open, clear_stale_parts, unwritable
 from imdb_lightning.errors import DataError
 from imdb_lightning.terminal import interactive, progress
 
@@ -148,6 +148,12 @@ def fetch(source: Download, folder: Path, *, opener: Opener | None = None, attem
     """
     opener = opener or (lambda url: urllib.request.urlopen(url, timeout=60))  # noqa: S310 (https URLs only)
     target = folder / source.filename
+    problem = unwritable(folder)
+    if problem:  # not a download that failed: say so before any byte is fetched
+        raise DataError(
+            f"cannot download into the cache folder {folder.absolute()} ({problem}): set {CACHE_ENV} to a "
+            f"writable folder, or {DATA_ENV} to a folder with the data"
+        )
     clear_stale_parts(folder)  # what a killed download left
     last_problem = ""
     for attempt in range(1, attempts + 1):

@@ -91,13 +91,23 @@ def load_word_index(path: str | Path | None = None) -> dict[str, int]:
     return validate_word_index(raw, source=str(path))
 
 
+#: Ranks are stored as 32-bit integers and offset by ``index_from``: a bound that leaves room for both.
+MAX_RANK = 2**30
+
+
 def validate_word_index(raw: object, *, source: str = "word index") -> dict[str, int]:
     """Check that ``raw`` maps words to distinct positive ranks, so that ids cannot collide silently."""
     if not isinstance(raw, dict) or not raw:
         raise DataError(f"{source}: expected a non-empty JSON object mapping words to ranks")
-    bad = [(w, r) for w, r in raw.items() if not isinstance(r, int) or isinstance(r, bool) or r < 1]
+    bad = [
+        (w, r)
+        for w, r in raw.items()
+        if not isinstance(r, int) or isinstance(r, bool) or not 1 <= r < MAX_RANK
+    ]
     if bad:
-        raise DataError(f"{source}: ranks must be integers >= 1, got e.g. {bad[0][0]!r}: {bad[0][1]!r}")
+        raise DataError(
+            f"{source}: ranks must be integers in [1, 2**30), got e.g. {bad[0][0]!r}: {bad[0][1]!r}"
+        )
     if len(set(raw.values())) != len(raw):
         raise DataError(f"{source}: two words share a rank; the index would give them the same id")
     return dict(raw)
