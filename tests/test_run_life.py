@@ -349,3 +349,39 @@ def test_a_failure_inside_a_constructor_hydra_calls_is_named_by_its_cause():
     with pytest.raises(InstantiationException) as info:
         hydra.utils.instantiate({"_target_": "builtins.bytearray", "_args_": [-1]})
     assert in_one_line(info.value) == "ValueError: negative count"
+
+
+def test_a_second_sigterm_while_the_first_is_handled_is_ignored():
+    from imdb_lightning.errors import sigterm_interrupts
+
+    with pytest.raises(Terminated), sigterm_interrupts():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except Terminated:
+            os.kill(os.getpid(), signal.SIGTERM)  # the checkpoint is being written: not again
+            time.sleep(0.1)
+            raise
+
+
+def test_a_full_disk_while_last_ckpt_is_written_leaves_the_earlier_one_whole(data_dir, tmp_path, monkeypatch):
+    import errno
+
+    import lightning as L
+    import torch
+
+    run = tmp_path / "run"
+    train(compose_run(data_dir, run, ["trainer.max_epochs=2", "test=false"]))
+    last = run / "checkpoints" / "last.ckpt"
+    before = last.read_bytes()
+
+    def disk_full(self, path, *args, **kwargs):
+        Path(path).write_bytes(before[:100])  # what a full disk leaves: the start of the file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(L.Trainer, "save_checkpoint", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        train(compose_run(data_dir, run, ["trainer.max_epochs=3", "test=false", f"ckpt_path={last}"]))
+    assert last.read_bytes() == before  # still the run's epoch-2 state, which resumes
+    assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 2
+    assert RunFolder(run).read_metrics()["error"] == "OSError: [Errno 28] No space left on device"

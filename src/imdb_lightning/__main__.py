@@ -22,6 +22,7 @@ from imdb_lightning.config import (
     unchosen_group_hint,
 )
 from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
+from imdb_lightning.run_folder import RunFolder, Status
 
 log = logging.getLogger("imdb_lightning")
 
@@ -68,7 +69,8 @@ def objective(metrics: dict, name: str, worst: float) -> float:
     """What a sweeper optimizes: the metric, or a finite worst score for a diverged or metric-less run
     (an Optuna study stops at the first NaN it is given)."""
     value = metrics.get(name)
-    if metrics.get("status") == "diverged" or not isinstance(value, (int, float)) or not math.isfinite(value):
+    diverged = RunFolder.status_of(metrics) is Status.DIVERGED
+    if diverged or not isinstance(value, (int, float)) or not math.isfinite(value):
         return worst
     return float(value)
 

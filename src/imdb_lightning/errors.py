@@ -41,19 +41,23 @@ def in_one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {line}" if line else type(err).__name__
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated(f"terminated by {signal.Signals(signum).name}")
-
-
 @contextmanager
 def sigterm_interrupts() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` (Python's default would end the process at
-    once, leaving a run marked ``running`` and nothing to resume from). Lightning's own SIGTERM handler, set
-    during fit, calls this one after its own. Only the main thread can set a handler: elsewhere, a no-op."""
+    once, leaving a run marked ``running`` and nothing to resume from); a second SIGTERM while the first is
+    handled (the checkpoint being written) is ignored. Lightning's own SIGTERM handler, set during fit, calls
+    this one after its own. Only the main thread can set a handler: elsewhere, a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    received = []
+
+    def terminated(signum: int, frame: object) -> None:
+        if not received:
+            received.append(signum)
+            raise Terminated(f"terminated by {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         yield
     finally:

@@ -96,9 +96,12 @@ class RunFolder:
         return self.path / self.HYDRA / "overrides.yaml"
 
     def holds_run(self) -> bool:
-        """Whether a run has written here (this version marks metrics.json first; older ones the rest)."""
-        return any(
-            self.file(name).exists() for name in (self.METRICS, self.CONFIG, self.HISTORY, self.CHECKPOINTS)
+        """Whether a run has written here: this version marks ``metrics.json`` first; an older one killed
+        early left its history or checkpoints. (Not ``config.yaml``: a project folder may have one.)"""
+        return (
+            self.file(self.METRICS).exists()
+            or self.file(self.HISTORY).exists()
+            or any(self.path.glob(f"{self.CHECKPOINTS}/*.ckpt"))
         )
 
     # ----------------------------------------------------------------------------------------- the status

@@ -99,14 +99,36 @@ def train_model(cfg: DictConfig) -> Trained:
     folder = RunFolder(cfg.paths.output_dir)
     if is_rank_zero():
         folder.claim(resume_from=cfg.get("ckpt_path"))
-    try:
-        validate(cfg)
-        if cfg.get("ckpt_path"):
-            check_resumable(cfg)
-    except ConfigError as err:
-        if is_rank_zero():
-            folder.record_failure(err)
-        raise
+    sigint = signal.getsignal(signal.SIGINT)
+    # The whole run, its recording of a stop included (a second SIGTERM meanwhile is ignored).
+    with sigterm_interrupts():
+        try:
+            return _checked_run(cfg, folder)
+        except BaseException as err:
+            stop = stopped_by(err)
+            if stop is not None:
+                if is_rank_zero():
+                    record_interruption(folder, stop)
+                raise stop from None
+            if isinstance(err, Exception) and is_rank_zero():
+                # The run folder says what happened (a sweep report and a reader of the folder see it), then
+                # the error goes on to the caller as before.
+                folder.record_failure(err)
+            raise
+        finally:
+            # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it.
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, sigint)
+            # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
+            # generation reaches; without one, each job of a sweep kept its data alive.
+            release_memory()
+
+
+def _checked_run(cfg: DictConfig, folder: RunFolder) -> Trained:
+    """The config checked (before any data loads), the process set up, then fit and test."""
+    validate(cfg)
+    if cfg.get("ckpt_path"):
+        check_resumable(cfg)
     quiet_libraries()
     freeze_library_heap()
     threads = torch_threads(cfg.get("torch_threads"), parallel_jobs(), os.cpu_count() or 1)
@@ -115,28 +137,7 @@ def train_model(cfg: DictConfig) -> Trained:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if is_rank_zero():
         folder.file(RunFolder.CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    sigint = signal.getsignal(signal.SIGINT)
-    try:
-        with sigterm_interrupts():
-            return _fit_and_test(cfg, folder)
-    except BaseException as err:
-        stop = stopped_by(err)
-        if stop is not None:
-            if is_rank_zero():
-                record_interruption(folder, stop)
-            raise stop from None
-        if isinstance(err, Exception) and is_rank_zero():
-            # The run folder says what happened (a sweep report and a reader of the folder see it), then the
-            # error goes on to the caller as before.
-            folder.record_failure(err)
-        raise
-    finally:
-        # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it back.
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, sigint)
-        # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
-        # generation reaches; without one, each job of a sweep kept its data alive.
-        release_memory()
+    return _fit_and_test(cfg, folder)
 
 
 def record_interruption(folder: RunFolder, stop: KeyboardInterrupt) -> None:
