@@ -49,7 +49,7 @@ from imdb_lightning.config import (
 )
 from imdb_lightning.errors import ConfigError, DataError
 from imdb_lightning.plots import compare_figure, history_figure
-from imdb_lightning.run_folder import RunFolder
+from imdb_lightning.run_folder import RunFolder, SweepFolder
 
 if TYPE_CHECKING:
     import lightning as L
@@ -133,7 +133,7 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     _check_writable(folder, "hydra.sweep.dir")
     # The sweep as Hydra records it: the report expands it again to list jobs that left no folder.
     OmegaConf.save(
-        OmegaConf.create({"hydra": {"overrides": {"task": list(overrides)}}}), folder / "multirun.yaml"
+        OmegaConf.create({"hydra": {"overrides": {"task": list(overrides)}}}), folder / SweepFolder.PLAN
     )
     results = []
     for number, job in enumerate(jobs):
@@ -141,7 +141,7 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
         # Named as a -m sweep names its job folders (Hydra leaves out the incidental keys, such as data_dir).
         name = job_name(number, str(cfg.hydra.job.override_dirname))
         with read_write(cfg.paths), open_dict(cfg.paths):
-            cfg.paths.tensorboard_dir = str(folder / "tensorboard")  # one TensorBoard root, as a -m sweep
+            cfg.paths.tensorboard_dir = str(folder / SweepFolder.TENSORBOARD)  # one root, as a -m sweep
             cfg.paths.run_name = name
         if not quiet:
             print(f"[sweep job {number + 1}/{len(jobs)}] {' '.join(job)}")

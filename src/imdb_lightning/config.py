@@ -30,6 +30,7 @@ from imdb_lightning.checks import (
     require,
 )
 from imdb_lightning.errors import ConfigError, first_line
+from imdb_lightning.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def sweep_job_number() -> int:
 def tensorboard_root() -> str:
     """One TensorBoard root per sweep (all jobs side by side), or the run folder for a single run."""
     hydra = HydraConfig.get()
-    return str(Path(hydra.sweep.dir if in_sweep() else hydra.runtime.output_dir) / "tensorboard")
+    return str(Path(hydra.sweep.dir if in_sweep() else hydra.runtime.output_dir) / RunFolder.TENSORBOARD)
 
 
 def run_name() -> str:

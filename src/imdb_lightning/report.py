@@ -30,7 +30,7 @@ import yaml
 from imdb_lightning.config import incidental_keys, split_override, sweep_jobs
 from imdb_lightning.errors import ConfigError
 from imdb_lightning.plots import HISTORY_KEYS, as_floats, compare_figure, save_figure
-from imdb_lightning.run_folder import RunFolder, Status
+from imdb_lightning.run_folder import RunFolder, Status, SweepFolder
 
 # ------------------------------------------------------------------------------------------ a sweep's runs
 
@@ -121,7 +121,7 @@ def _seed(overrides: list[str], config: dict) -> int | str | None:
 
 def expected_jobs(sweep: Path) -> list[list[str]] | None:
     """The override lists of every job the sweep launched, in Hydra's job order; None when unknowable."""
-    multirun = sweep / "multirun.yaml"
+    multirun = sweep / SweepFolder.PLAN
     if not multirun.is_file():
         return None
     try:
@@ -166,8 +166,8 @@ def collect_runs(sweep: Path) -> list[Run]:
     """Every job of the sweep: each folder it left (a job is its folder: two sweeps into one folder number
     their jobs alike), and each job of the last sweep's plan that left none (``missing``)."""
     found: list[tuple[Run, list[str]]] = []
-    for path in sorted(p for p in sweep.iterdir() if RunFolder(p).overrides_file.is_file()):
-        folder = RunFolder(path)
+    for folder in SweepFolder(sweep).jobs():
+        path = folder.path
         unreadable: list[str] = []
         overrides = [str(o) for o in _read(folder.overrides_file, yaml.safe_load, list, unreadable)]
         config = _read(folder.file(RunFolder.CONFIG), yaml.safe_load, dict, unreadable)

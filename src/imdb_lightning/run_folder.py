@@ -235,3 +235,18 @@ class RunFolder:
             if self.checkpoint(name).is_file():
                 return f", or continue it there with ckpt_path={self.checkpoint(name)}"
         return ""
+
+
+class SweepFolder:
+    """A sweep's folder (``hydra.sweep.dir``): one job folder (:class:`RunFolder`) per job, the plan Hydra
+    records, and one TensorBoard root for all jobs."""
+
+    PLAN = "multirun.yaml"  # the sweep's overrides, as Hydra records them (the last sweep's, if several)
+    TENSORBOARD = RunFolder.TENSORBOARD
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def jobs(self) -> list[RunFolder]:
+        """Every job folder (one with Hydra's record of its overrides), by name."""
+        return [RunFolder(p) for p in sorted(self.path.iterdir()) if RunFolder(p).overrides_file.is_file()]

@@ -219,7 +219,7 @@ def check_resumable(cfg: DictConfig) -> None:
     if not checkpoint.get("optimizer_states"):
         raise ConfigError(
             f"ckpt_path={cfg.ckpt_path} holds the weights only (no optimizer state) and cannot be resumed: "
-            "give a run's checkpoints/last.ckpt"
+            f"give a run's {RunFolder.CHECKPOINTS}/{RunFolder.LAST}"
         )
     problems = model_mismatches(checkpoint, cfg.model)
     problems += [
