@@ -14,6 +14,8 @@ machine is shared and noisy, so read the ratios rather than the seconds.
     or the bag, validating every epoch as Keras's ``fit`` does;
 (c) ``keras``: the lecture's code when TensorFlow is installed (skipped with a message otherwise).
 ``--scaling`` adds our fit at num_words 10k/20k/50k/full and at 5k/10k/15k/20k training reviews;
+The fit table also runs ours and Keras beside one CPU-bound process (``competing``); ``--threads`` runs our
+fit under each of ``THREAD_SETTINGS``, alone and beside one and two such processes.
 ``--grid`` times every experiment with one seed (wall time, total fit, the rest per job); ``--sweep-memory N``
 measures a one-epoch N-job sweep's peak memory. ``--device cuda`` runs ours, the bare Trainer and the loops
 on the GPU, ours in both batch formats (multi-hot rows, the default there, and the bag), and adds each
@@ -25,6 +27,7 @@ to a file. The last line is one JSON object of all figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 EPOCHS = 20
@@ -246,9 +250,10 @@ def sweep(overrides: list[str], on: str) -> float:
     return rss
 
 
-def run_ours(overrides: list[str], folder: Path) -> dict:
+def run_ours(overrides: list[str], folder: Path, env: dict | None = None) -> dict:
     """``python -m imdb_lightning +experiment=baseline`` on ``device()``: its fit (from ``metrics.json``), its
-    whole process from start to exit (``wall_seconds``) and its peak memory."""
+    whole process from start to exit (``wall_seconds``) and its peak memory; ``env``: added to the
+    environment."""
     cmd = [
         sys.executable,
         "-m",
@@ -259,7 +264,7 @@ def run_ours(overrides: list[str], folder: Path) -> dict:
     ]
     cmd += [f"trainer.accelerator={ACCELERATORS[device()]}", f"hydra.run.dir={folder}", *overrides]
     start = time.perf_counter()
-    code, output, rss = measured(cmd)
+    code, output, rss = measured(cmd, {**os.environ, **(env or {})})
     wall = time.perf_counter() - start
     if code != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{output[-3000:]}")
@@ -286,6 +291,30 @@ def run_worker(name: str, python: str = sys.executable) -> dict:
     if "skipped" not in result:
         result.update(peak_rss_mb=rss, wall_seconds=wall)
     return result
+
+
+@contextlib.contextmanager
+def competing(processes: int) -> Iterator[None]:
+    """``processes`` CPU-bound competitors (a busy loop each, as a second job or another program would be)
+    for the block's duration, then stopped."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    try:
+        time.sleep(0.5 if busy else 0)  # scheduled before the measure starts
+        yield
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
+#: Thread settings measured by ``--threads``: (overrides, environment) each. ``GOMP_SPINCOUNT``: how long
+#: an idle OpenMP thread spins before it sleeps (libgomp's default is 300,000 spins).
+THREAD_SETTINGS = {
+    "torch_threads=1 (default)": ([], {}),
+    "torch_threads=null (all cores)": (["torch_threads=null"], {}),
+    "torch_threads=null, GOMP_SPINCOUNT=1000": (["torch_threads=null"], {"GOMP_SPINCOUNT": "1000"}),
+    "torch_threads=null, OMP_WAIT_POLICY=PASSIVE": (["torch_threads=null"], {"OMP_WAIT_POLICY": "PASSIVE"}),
+}
 
 
 def best_of(tries: list[dict]) -> dict:
@@ -320,6 +349,73 @@ def row(name: str, r: dict) -> str:
     return "| " + " | ".join([*cells, f"{r['val_acc']:.4f}"]) + " |"
 
 
+def fit_table(args: argparse.Namespace, tmp: Path, figures: dict) -> None:
+    """The 20-epoch baseline fit: ours, the bare Trainer, the hand-written loops and Keras."""
+    measures = {"ours": lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}")}
+    if args.device != "cpu":  # ours defaults to multi-hot rows on an accelerator; the bag beside it
+        measures["ours-bag"] = lambda: run_ours(
+            ["data.batch_format=bag"], tmp / f"ours-bag-{time.monotonic_ns()}"
+        )
+    measures.update(
+        {
+            "lightning-bare": lambda: run_worker("lightning-bare"),
+            "loop-dense": lambda: run_worker("loop-dense"),
+            "loop-sparse": lambda: run_worker("loop-sparse"),
+        }
+    )
+    results = interleaved(measures, args.repeat)
+    if args.device == "cpu":
+        results["keras"] = best_of([run_worker("keras", args.keras_python)])
+    else:
+        results["keras"] = {"skipped": "TensorFlow runs on the CPU here; see the CPU table"}
+    figures["fit"] = results
+    # Users' machines are rarely idle: the same fits beside one CPU-bound process (a second job, a browser).
+    with competing(1):
+        busy = interleaved({"ours": measures["ours"]}, args.repeat)
+        if "skipped" not in results["keras"]:
+            busy["keras"] = best_of([run_worker("keras", args.keras_python)])
+    figures["fit_beside_a_busy_process"] = busy
+    best_loop = min(results["loop-dense"]["fit_seconds"], results["loop-sparse"]["fit_seconds"])
+    figures["ours_vs_best_loop"] = results["ours"]["fit_seconds"] / best_loop
+    figures["lightning_bare_vs_best_loop"] = results["lightning-bare"]["fit_seconds"] / best_loop
+    if "skipped" not in results["keras"]:
+        figures["keras_vs_ours"] = results["keras"]["fit_seconds"] / results["ours"]["fit_seconds"]
+
+    print(f"\n20-epoch baseline fit ({figures['machine']}; fastest of {args.repeat}):\n")
+    gpu_column = " peak GPU MB |" if args.device == "cuda" else ""
+    print(
+        f"| run | fit s | ms / epoch | peak RSS MB |{gpu_column} final val acc "
+        f"|\n|---|---|---|---|{'---|' if gpu_column else ''}---|"
+    )
+    for name, r in results.items():
+        print(row(name, r))
+    print(
+        f"\none run end to end (python -m imdb_lightning +experiment=baseline test=false): "
+        f"{results['ours']['wall_seconds']:.1f} s"
+    )
+    print(f"\nours / best hand-written loop: {figures['ours_vs_best_loop']:.2f}x")
+    print(
+        f"bare Lightning (our module, no run folder) / best hand-written loop: "
+        f"{figures['lightning_bare_vs_best_loop']:.2f}x"
+    )
+    quiet, contended = results["ours"]["fit_seconds"], busy["ours"]["fit_seconds"]
+    print(f"beside one CPU-bound process: ours {contended:.2f} s ({contended / quiet:.2f}x its quiet fit)")
+    if "keras" in busy:
+        figures["keras_vs_ours_beside_a_busy_process"] = busy["keras"]["fit_seconds"] / contended
+        print(
+            f"  Keras {busy['keras']['fit_seconds']:.2f} s: "
+            f"{figures['keras_vs_ours_beside_a_busy_process']:.1f}x ours"
+        )
+    if "keras_vs_ours" in figures:
+        keras_wall, ours_wall = results["keras"]["wall_seconds"], results["ours"]["wall_seconds"]
+        figures["keras_vs_ours_end_to_end"] = keras_wall / ours_wall
+        print(f"Keras / ours: {figures['keras_vs_ours']:.1f}x faster (fit)")
+        print(
+            f"end to end, process start to exit: Keras's script {keras_wall:.1f} s, ours {ours_wall:.1f} s "
+            f"({figures['keras_vs_ours_end_to_end']:.1f}x)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -346,6 +442,14 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="also our fit under each thread setting, alone and beside 1 and 2 CPU-bound processes",
+    )
+    parser.add_argument(
+        "--no-fit-table", action="store_true", help="skip the fit table (with --threads, --grid, ...)"
+    )
+    parser.add_argument(
         "--sweep-memory", type=int, default=0, metavar="JOBS", help="also the peak memory of a JOBS-job sweep"
     )
     args = parser.parse_args()
@@ -370,55 +474,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="imdb-bench-"))
     print("warming the data cache ...", file=sys.stderr)
     run_worker("loop-sparse")
-    measures = {"ours": lambda: run_ours([], tmp / f"ours-{time.monotonic_ns()}")}
-    if args.device != "cpu":  # ours defaults to multi-hot rows on an accelerator; the bag beside it
-        measures["ours-bag"] = lambda: run_ours(
-            ["data.batch_format=bag"], tmp / f"ours-bag-{time.monotonic_ns()}"
-        )
-    measures.update(
-        {
-            "lightning-bare": lambda: run_worker("lightning-bare"),
-            "loop-dense": lambda: run_worker("loop-dense"),
-            "loop-sparse": lambda: run_worker("loop-sparse"),
-        }
-    )
-    results = interleaved(measures, args.repeat)
-    if args.device == "cpu":
-        results["keras"] = best_of([run_worker("keras", args.keras_python)])
-    else:
-        results["keras"] = {"skipped": "TensorFlow runs on the CPU here; see the CPU table"}
-    figures["fit"] = results
-    best_loop = min(results["loop-dense"]["fit_seconds"], results["loop-sparse"]["fit_seconds"])
-    figures["ours_vs_best_loop"] = results["ours"]["fit_seconds"] / best_loop
-    figures["lightning_bare_vs_best_loop"] = results["lightning-bare"]["fit_seconds"] / best_loop
-    if "skipped" not in results["keras"]:
-        figures["keras_vs_ours"] = results["keras"]["fit_seconds"] / results["ours"]["fit_seconds"]
-
-    print(f"\n20-epoch baseline fit ({figures['machine']}; fastest of {args.repeat}):\n")
-    gpu_column = " peak GPU MB |" if args.device == "cuda" else ""
-    print(
-        f"| run | fit s | ms / epoch | peak RSS MB |{gpu_column} final val acc "
-        f"|\n|---|---|---|---|{'---|' if gpu_column else ''}---|"
-    )
-    for name, r in results.items():
-        print(row(name, r))
-    print(
-        f"\none run end to end (python -m imdb_lightning +experiment=baseline test=false): "
-        f"{results['ours']['wall_seconds']:.1f} s"
-    )
-    print(f"\nours / best hand-written loop: {figures['ours_vs_best_loop']:.2f}x")
-    print(
-        f"bare Lightning (our module, no run folder) / best hand-written loop: "
-        f"{figures['lightning_bare_vs_best_loop']:.2f}x"
-    )
-    if "keras_vs_ours" in figures:
-        keras_wall, ours_wall = results["keras"]["wall_seconds"], results["ours"]["wall_seconds"]
-        figures["keras_vs_ours_end_to_end"] = keras_wall / ours_wall
-        print(f"Keras / ours: {figures['keras_vs_ours']:.1f}x faster (fit)")
-        print(
-            f"end to end, process start to exit: Keras's script {keras_wall:.1f} s, ours {ours_wall:.1f} s "
-            f"({figures['keras_vs_ours_end_to_end']:.1f}x)"
-        )
+    if not args.no_fit_table:
+        fit_table(args, tmp, figures)
 
     if args.scaling:
         vocab = interleaved(
@@ -448,17 +505,44 @@ def main() -> int:
             print(f"| {n:,} | {r['fit_seconds']:.2f} | {r['peak_rss_mb']:.0f} |")
 
     if args.grid:
-        start = time.perf_counter()
-        sweep(["+experiment=glob(*)", f"hydra.sweep.dir={tmp / 'grid'}"], args.device)
-        figures["grid_seconds"] = time.perf_counter() - start
-        fits = [json.loads(m.read_text())["fit_seconds"] for m in (tmp / "grid").glob("*/metrics.json")]
-        figures["grid_fit_seconds"] = sum(fits)
-        figures["grid_overhead_per_job"] = (figures["grid_seconds"] - sum(fits)) / len(fits)
-        print(
-            f"\nwhole lecture grid (every experiment, one seed, with test): {figures['grid_seconds']:.0f} s, "
-            f"of which fit {sum(fits):.0f} s ({figures['grid_seconds'] / sum(fits):.2f}x); "
-            f"{figures['grid_overhead_per_job']:.2f} s a job besides its fit"
-        )
+        # The basic launcher (one job after another) and joblib's two processes, side by side in time.
+        launchers = {"basic": [], "joblib, 2 jobs": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]}
+        figures["grid"] = {}
+        for i, (name, chosen) in enumerate(launchers.items()):
+            start = time.perf_counter()
+            sweep(["+experiment=glob(*)", f"hydra.sweep.dir={tmp / f'grid-{i}'}", *chosen], args.device)
+            wall = time.perf_counter() - start
+            fits = [
+                json.loads(m.read_text())["fit_seconds"] for m in (tmp / f"grid-{i}").glob("*/metrics.json")
+            ]
+            figures["grid"][name] = {"seconds": wall, "fit_seconds": sum(fits), "jobs": len(fits)}
+            print(
+                f"\nwhole lecture grid (every experiment, one seed, with test), {name} launcher: "
+                f"{wall:.0f} s; the jobs' fits {sum(fits):.0f} s in all, "
+                f"{(wall - sum(fits)) / len(fits):.2f} s a job besides"
+            )
+        basic, joblib = (figures["grid"][name]["seconds"] for name in launchers)
+        print(f"joblib / basic wall time: {joblib / basic:.2f}")
+
+    if args.threads:
+        figures["threads"] = {}
+        print("\n| threads | quiet fit s | beside 1 busy process | beside 2 |\n|---|---|---|---|")
+        for load in (0, 1, 2):
+            with competing(load):
+                figures["threads"][load] = interleaved(
+                    {
+                        name: (
+                            lambda o=overrides, e=env, i=i: run_ours(
+                                o, tmp / f"threads-{i}-{time.monotonic_ns()}", e
+                            )
+                        )
+                        for i, (name, (overrides, env)) in enumerate(THREAD_SETTINGS.items())
+                    },
+                    args.repeat,
+                )
+        for name in THREAD_SETTINGS:
+            cells = [f"{figures['threads'][load][name]['fit_seconds']:.2f}" for load in (0, 1, 2)]
+            print(f"| {name} | {' | '.join(cells)} |")
 
     if args.sweep_memory:
         rss = sweep(

@@ -57,18 +57,21 @@ def write_reviews(path: Path, count: int, data_dir: Path) -> int:
 _MEASURE = """
 import resource, subprocess, sys, time
 started = time.perf_counter()
+command = [sys.executable, *sys.argv[3:], sys.argv[1]]
 with open(sys.argv[2], "rb") as stdin:
-    done = subprocess.run([sys.executable, "-m", "imdb_lightning.predict", sys.argv[1]], stdin=stdin,
-                          capture_output=True, check=True)
+    done = subprocess.run(command, stdin=stdin, capture_output=True, check=True)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - started,
       done.stdout.count(b"\\n"))
 """
 
 
-def measure(run: Path, reviews: Path) -> tuple[float, float, int]:
+def measure(run: Path, reviews: Path, predict: list[str]) -> tuple[float, float, int]:
     """Peak RSS of the predict process (MB), its wall time (s) and the lines it printed."""
     out = subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(run), str(reviews)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _MEASURE, str(run), str(reviews), *predict],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     return int(out[0]) / 1024, float(out[1]), int(out[2])
 
@@ -78,6 +81,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--reviews", type=int, nargs="+", default=[50_000, 500_000])
+    parser.add_argument(
+        "--also",
+        type=Path,
+        help="another predict script to measure beside it on the same inputs (an older version's file: "
+        "git show REV:src/imdb_lightning/predict.py > old.py)",
+    )
     args = parser.parse_args()
     data_dir = Path(os.environ.get("IMDB_LIGHTNING_DATA", "")).expanduser()
     if not (data_dir / "imdb_word_index.json").is_file():
@@ -85,15 +94,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         run = train_checkpoint(folder)
-        print("| reviews | input | peak RSS of predict | wall time | reviews / s |")
-        print("| --- | --- | --- | --- | --- |")
+        versions = {"predict": ["-m", "imdb_lightning.predict"]}
+        if args.also:
+            versions[args.also.name] = [str(args.also.resolve())]
+        print("| predict | reviews | input | peak RSS | wall time | reviews / s |")
+        print("| --- | --- | --- | --- | --- | --- |")
         for count in sorted(args.reviews):
             reviews = folder / f"reviews-{count}.txt"
             size = write_reviews(reviews, count, data_dir)
-            peak, seconds, lines = measure(run, reviews)
-            assert lines == count, (lines, count)
-            rate = count / seconds
-            print(f"| {count:,} | {size / 1e6:.1f} MB | {peak:.0f} MB | {seconds:.1f} s | {rate:,.0f} |")
+            for name, command in versions.items():
+                peak, seconds, lines = measure(run, reviews, command)
+                assert lines == count, (lines, count)
+                cells = [name, f"{count:,}", f"{size / 1e6:.1f} MB", f"{peak:.0f} MB", f"{seconds:.1f} s"]
+                print("| " + " | ".join([*cells, f"{count / seconds:,.0f}"]) + " |")
 
 
 if __name__ == "__main__":

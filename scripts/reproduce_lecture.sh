@@ -11,7 +11,13 @@ seeds="${1:-0,1,2}"
 sweep="${2:-logs/multirun/lecture_$(date +%Y-%m-%d_%H-%M-%S)}"
 publish="${3:-}"
 start=$(date +%s)
-python -m imdb_lightning -m '+experiment=glob(*)' "seed=${seeds}" trainer.enable_progress_bar=false "hydra.sweep.dir=${sweep}"
+# One job per core, side by side (each runs on one thread), where the joblib launcher is installed (the
+# `sweep` extra); else one after another.
+parallel=()
+if python -c "import hydra_plugins.hydra_joblib_launcher" 2>/dev/null; then
+  parallel=(hydra/launcher=joblib "hydra.launcher.n_jobs=$(nproc)")
+fi
+python -m imdb_lightning -m '+experiment=glob(*)' "seed=${seeds}" trainer.enable_progress_bar=false "hydra.sweep.dir=${sweep}" "${parallel[@]}"
 python -m imdb_lightning.report "${sweep}" --lecture
 if [ -n "${publish}" ]; then
   python -m imdb_lightning.report "${sweep}" --lecture --out "${publish}" > /dev/null

@@ -70,6 +70,7 @@ def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_pa
     cli(
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
+        "torch_threads=null",  # the cores shared out among the jobs (the default is one thread a run)
         "optimizer=sgd,adam",
         f"hydra.sweep.dir={tmp_path / 's'}",
         cwd=tmp_path,
@@ -100,6 +101,20 @@ def test_launcher_and_trainer_configs_compose():
         ddp = compose(config_name="train", overrides=["trainer=ddp", "trainer.devices=4"])
     assert slurm.hydra.launcher._target_.endswith("SlurmLauncher") and slurm.hydra.launcher.cpus_per_task == 2
     assert (ddp.trainer.strategy, ddp.trainer.devices, ddp.trainer.sync_batchnorm) == ("ddp", 4, True)
+
+
+def test_a_run_trains_on_one_thread_unless_told_otherwise(data_dir, tmp_path):
+    """A second thread gains the lecture's model nothing and collapses its fit beside any busy process."""
+    import torch
+    from runs import SMALL, compose_run
+
+    from imdb_lightning.train import train
+
+    for overrides, expected in (([], 1), (["torch_threads=2"], 2)):
+        torch.set_num_threads(3)
+        out = tmp_path / f"run{expected}"
+        train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=1", *overrides]))
+        assert torch.get_num_threads() == expected
 
 
 def test_threads_are_shared_out_among_parallel_jobs():
