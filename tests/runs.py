@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -90,3 +93,16 @@ class FailAt(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch + 1 == self.epoch:
             raise RuntimeError("the disk went away")
+
+
+@contextmanager
+def reaped(procs: list[subprocess.Popen]) -> Iterator[list[subprocess.Popen]]:
+    """The child processes, killed and waited for when the block ends however it ends (a timeout, a failed
+    assertion): a test never leaves a training process running behind it."""
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()

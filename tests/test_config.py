@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import runs
 from hydra import compose, initialize_config_dir
 
 from imdb_lightning.config import CONFIG_DIR, validate
@@ -153,7 +154,8 @@ def test_two_runs_started_at_once_get_their_own_folders(tmp_path, data_dir):
         )
         for _ in range(2)
     ]
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    with runs.reaped(procs):
+        outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     folders = sorted((tmp_path / "logs" / "runs").iterdir())
     assert len(folders) == 2 and all(

@@ -105,3 +105,19 @@ def test_an_editable_install_reads_the_checkouts_configs(tmp_path):
     assert Path(found["package"]) == REPO / "src" / "imdb_lightning" / "__init__.py"
     assert Path(found["config_dir"]) == REPO / "conf"
     assert found["experiments"] == EXPERIMENTS and found["batchnorm"] is True
+
+
+def test_every_entry_point_has_a_console_script_that_resolves_to_its_main():
+    import importlib
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) == {
+        "imdb-lightning",
+        "imdb-lightning-prepare",
+        "imdb-lightning-report",
+        "imdb-lightning-predict",
+    }
+    for target in scripts.values():
+        module, _, name = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), name)), target

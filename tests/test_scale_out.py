@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import runs
 from hydra import compose, initialize_config_dir
 from runs import SMALL
 
@@ -208,7 +209,8 @@ def test_two_sweep_processes_share_one_optuna_study_and_lose_no_trial(data_dir, 
         )
         for i in range(2)
     ]
-    outputs = [worker.communicate(timeout=600)[0] for worker in workers]
+    with runs.reaped(workers):
+        outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), [out[-2000:] for out in outputs]
     study = optuna.load_study(study_name="shared", storage=storage)
     assert len(study.trials) == 6 and all(t.state.name == "COMPLETE" for t in study.trials)

@@ -138,8 +138,7 @@ def null_group_hint(overrides: list[str]) -> str | None:
     ``=null`` with a traceback from deep inside it), or None."""
     groups = {path.name for path in CONFIG_DIR.iterdir() if path.is_dir()}
     for override in overrides:
-        key, _, value = override.partition("=")
-        group = key.lstrip("+")
+        group, value = split_override(override)
         if value.lower() == "null" and group in groups:
             return f"{override}: a config group is dropped with ~{group} (Hydra has no =null for it)"
     return None
@@ -154,11 +153,11 @@ def unchosen_group_hint(overrides: list[str]) -> str | None:
     """What to add when an override sets a key of a group the config leaves unchosen
     (``scheduler.step_size=2`` without ``scheduler=step``: Hydra refuses it and suggests ``+``, which makes a
     bare dict that failed inside fit), or None. An experiment may choose the group: then Hydra answers."""
-    if any(o.lstrip("+").startswith("experiment=") for o in overrides):
+    if any(split_override(o)[0] == "experiment" for o in overrides):
         return None
     defaults = yaml.safe_load((CONFIG_DIR / "train.yaml").read_text())["defaults"]
     unchosen = {g for entry in defaults if isinstance(entry, dict) for g, v in entry.items() if v is None}
-    chosen = {o.lstrip("+").partition("=")[0] for o in overrides}
+    chosen = {split_override(o)[0] for o in overrides}
     for override in overrides:
         key = split_override(override)[0]
         group = key.split(".", 1)[0]
@@ -177,7 +176,7 @@ def sweep_only(overrides: list[str]) -> str | None:
     """The first override that chooses a group only a ``-m`` sweep reads (an Optuna search, a launcher), or
     None."""
     for override in overrides:
-        group, _, value = override.lstrip("+").partition("=")
+        group, value = split_override(override)
         if group in SWEEP_ONLY_GROUPS and value.lower() not in ("", "null"):
             return override
     return None
