@@ -381,3 +381,24 @@ def test_a_full_disk_while_last_ckpt_is_written_leaves_the_earlier_one_whole(dat
     assert last.read_bytes() == before  # still the run's epoch-2 state, which resumes
     assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 2
     assert RunFolder(run).read_metrics()["error"] == "OSError: [Errno 28] No space left on device"
+
+
+def test_a_run_refused_for_its_config_leaves_its_folder_to_the_corrected_command(data_dir, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError, match="model.dropout"):
+        train(compose_run(data_dir, run, ["trainer.max_epochs=1", "model.dropout=1.5"]))
+    assert RunFolder(run).read_metrics()["status"] == "failed"  # said where the run was to be
+    metrics = train(compose_run(data_dir, run, ["trainer.max_epochs=1", "model.dropout=0.2"]))
+    assert metrics["status"] == "completed" and RunFolder(run).status() is Status.COMPLETED
+
+
+def test_a_refused_continuation_of_a_stopped_run_leaves_it_as_it_was(data_dir, tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(compose_run(data_dir, run, ["trainer.max_epochs=3", *stop_at(2, 1, "SIGINT")]))
+    stopped = RunFolder(run).read_metrics()
+    ckpt = run / "checkpoints" / "interrupted.ckpt"
+    with pytest.raises(ConfigError, match="model.activation=relu"):
+        overrides = ["trainer.max_epochs=3", f"ckpt_path={ckpt}", "model.activation=tanh"]
+        train(compose_run(data_dir, run, overrides))
+    assert RunFolder(run).read_metrics() == stopped  # still interrupted, still resumable

@@ -44,9 +44,11 @@ class CheckOutputFolder(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         _exit_unless_writable(config.hydra.run.dir, "hydra.run.dir")
-        if _rank() == 0:
+        folder, ckpt = RunFolder(config.hydra.run.dir), config.get("ckpt_path")
+        # A run continuing its own folder is claimed by train(), which puts the folder back if refused.
+        if _rank() == 0 and not folder.continues(ckpt):
             try:
-                RunFolder(config.hydra.run.dir).claim(resume_from=config.get("ckpt_path"))
+                folder.claim(resume_from=ckpt)
             except ConfigError as err:
                 print(f"error: {err}", file=sys.stderr)
                 sys.exit(EXIT_REFUSED)

@@ -97,12 +97,15 @@ class RunFolder:
 
     def holds_run(self) -> bool:
         """Whether a run has written here: this version marks ``metrics.json`` first; an older one killed
-        early left its history or checkpoints. (Not ``config.yaml``: a project folder may have one.)"""
-        return (
-            self.file(self.METRICS).exists()
-            or self.file(self.HISTORY).exists()
-            or any(self.path.glob(f"{self.CHECKPOINTS}/*.ckpt"))
-        )
+        early left its history or checkpoints. (Not ``config.yaml``: a project folder may have one.) A run
+        refused for its config before it trained is none: the corrected command may take its folder."""
+        if self.file(self.HISTORY).exists() or any(self.path.glob(f"{self.CHECKPOINTS}/*.ckpt")):
+            return True
+        try:
+            metrics = self.read_metrics()
+        except ValueError:
+            return True
+        return metrics is not None and not metrics.get("refused")
 
     # ----------------------------------------------------------------------------------------- the status
 
@@ -164,8 +167,10 @@ class RunFolder:
         """Write the run's final status (and what goes with it: the metrics, the error)."""
         self.write_metrics({**details, "status": status.value})
 
-    def record_failure(self, err: BaseException) -> None:
-        self.record(Status.FAILED, error=in_one_line(err))
+    def record_failure(self, err: BaseException, *, refused: bool = False) -> None:
+        """Status ``failed`` and the error's first line; ``refused``: the config was refused before training
+        (the folder holds no run then)."""
+        self.record(Status.FAILED, error=in_one_line(err), **({"refused": True} if refused else {}))
 
     # ---------------------------------------------------------------------------------------- the claim
 
@@ -183,17 +188,25 @@ class RunFolder:
             and metrics.get("host") == _host()
         )
 
-    def claim(self, resume_from: str | Path | None = None) -> None:
+    def continues(self, resume_from: str | Path | None) -> bool:
+        """Whether a run resuming from ``resume_from`` continues the run of this folder (its checkpoint)."""
+        return resume_from is not None and self._inside(Path(resume_from))
+
+    def claim(self, resume_from: str | Path | None = None) -> dict | None:
         """Make the folder this run's, or raise :class:`ConfigError` saying whose it is and what to do.
 
         Free: a folder that does not exist, or holds no run (Hydra's own ``.hydra/`` and log may be there).
         Also free to the run that continues its own checkpoint here (``resume_from`` inside the folder) once
-        that run's process is gone. Two processes claiming at once: one gets it (an exclusive create)."""
+        that run's process is gone: then the ``metrics.json`` it replaces is returned, for a refused
+        continuation to put back. Two processes claiming at once: one gets it (an exclusive create)."""
         if self.owned_here():
-            return
+            return None
         self.path.mkdir(parents=True, exist_ok=True)
         mark = json.dumps(self.running_mark(), indent=1)
         if not self.holds_run():
+            if self.file(self.METRICS).exists():  # a refused run's record: replaced
+                self.write_metrics(json.loads(mark))
+                return None
             try:
                 fd = os.open(self.file(self.METRICS), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
@@ -201,16 +214,20 @@ class RunFolder:
             else:
                 with os.fdopen(fd, "w") as f:
                     f.write(mark)
-                return
+                return None
         status = self.status()
         if status is Status.RUNNING:
             raise ConfigError(
                 f"the run folder {self.path} is in use by a run that is still running ({self._owner()}): "
                 "choose another (hydra.run.dir=PATH, or hydra.sweep.dir=PATH for a sweep)"
             )
-        if resume_from is not None and self._inside(Path(resume_from)):
-            self.write_metrics(json.loads(mark))  # the same run, continued in its own folder
-            return
+        if self.continues(resume_from):  # the same run, continued in its own folder
+            try:
+                previous = self.read_metrics()
+            except ValueError:
+                previous = None
+            self.write_metrics(json.loads(mark))
+            return previous
         hint = self._continue_hint()
         raise ConfigError(
             f"the run folder {self.path} holds another run ({status}): choose a new folder "

@@ -97,8 +97,7 @@ def train_model(cfg: DictConfig) -> Trained:
     ``interrupted`` on Ctrl-C or SIGTERM, after the history, plots and ``interrupted.ckpt`` are kept, which
     then raise ``KeyboardInterrupt`` (:class:`~imdb_lightning.errors.Terminated` for SIGTERM)."""
     folder = RunFolder(cfg.paths.output_dir)
-    if is_rank_zero():
-        folder.claim(resume_from=cfg.get("ckpt_path"))
+    previous = folder.claim(resume_from=cfg.get("ckpt_path")) if is_rank_zero() else None
     sigint = signal.getsignal(signal.SIGINT)
     # The whole run, its recording of a stop included (a second SIGTERM meanwhile is ignored).
     with sigterm_interrupts():
@@ -113,7 +112,10 @@ def train_model(cfg: DictConfig) -> Trained:
             if isinstance(err, Exception) and is_rank_zero():
                 # The run folder says what happened (a sweep report and a reader of the folder see it), then
                 # the error goes on to the caller as before.
-                folder.record_failure(err)
+                if isinstance(err, ConfigError) and previous is not None:
+                    folder.write_metrics(previous)  # a refused continuation leaves the run as it was
+                else:
+                    folder.record_failure(err, refused=isinstance(err, ConfigError) and not trained(folder))
             raise
         finally:
             # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it.
@@ -122,6 +124,11 @@ def train_model(cfg: DictConfig) -> Trained:
             # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
             # generation reaches; without one, each job of a sweep kept its data alive.
             release_memory()
+
+
+def trained(folder: RunFolder) -> bool:
+    """Whether the run got as far as training (its history or a checkpoint is there)."""
+    return folder.file(RunFolder.HISTORY).exists() or folder.path.joinpath(RunFolder.CHECKPOINTS).exists()
 
 
 def _checked_run(cfg: DictConfig, folder: RunFolder) -> Trained:
