@@ -195,3 +195,13 @@ def test_the_model_checks_its_own_settings_naming_the_config_key(kwargs, message
     """The one home of each rule: the config check runs this constructor before any data loads."""
     with pytest.raises(ValueError, match=message):
         IMDBClassifier(input_dim=10, **kwargs)
+
+
+def test_dropout_drops_the_rate_it_is_given_and_scales_the_rest_up():
+    """0.2, not 0.5: a rate used as the keep probability (1 - rate) would pass a test at 0.5."""
+    torch.manual_seed(0)
+    net = DenseStack(10000, dropout=0.2).train()
+    dropout = next(module for name, module in net.named_modules() if name.endswith("dropout_1"))
+    out = dropout(torch.ones(200_000))
+    assert float((out == 0).float().mean()) == pytest.approx(0.2, abs=0.005)
+    assert float(out.max()) == pytest.approx(1 / 0.8)

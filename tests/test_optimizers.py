@@ -163,3 +163,24 @@ def test_non_positive_learning_rate_or_negative_eps_is_refused(cls):
         cls([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
     with pytest.raises(ValueError, match="optimizer.eps must be a number >= 0, got -1"):
         cls([torch.nn.Parameter(torch.zeros(1))], eps=-1)
+
+
+# Keras 3's own defaults (keras.optimizers.*): a class built with no setting must have them, whatever the
+# YAML configs pass (they set every value, so only this catches a class default that drifts).
+KERAS_DEFAULTS = {
+    "KerasRMSprop": {"lr": 1e-3, "rho": 0.9, "eps": 1e-7},
+    "KerasAdagrad": {"lr": 1e-3, "initial_accumulator_value": 0.1, "eps": 1e-7},
+    "KerasAdam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.0},
+    "KerasAdamW": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004},
+    "KerasNadam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.0},
+    "KerasAdamax": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_DEFAULTS))
+def test_each_keras_optimizer_class_defaults_to_kerass_own_settings(name):
+    import imdb_lightning.optimizers as optimizers
+
+    group = getattr(optimizers, name)([torch.zeros(1, requires_grad=True)]).param_groups[0]
+    settings = {key: value for key, value in group.items() if key != "params"}
+    assert {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()} == KERAS_DEFAULTS[name]

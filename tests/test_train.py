@@ -422,3 +422,29 @@ def test_a_run_that_fails_after_its_folder_exists_says_so_in_metrics_json(data_d
         and metrics["error"].startswith("DataError: ")
         and "test/neg" in metrics["error"]
     )
+
+
+@pytest.mark.parametrize(("test_ckpt", "tested"), [("final", None), ("best", "best")])
+def test_test_ckpt_chooses_the_weights_the_test_evaluates(test_ckpt, tested, data_dir, tmp_path, monkeypatch):
+    import lightning as L
+
+    asked = []
+    test = L.Trainer.test
+    monkeypatch.setattr(
+        L.Trainer, "test", lambda self, *a, **k: (asked.append(k.get("ckpt_path")), test(self, *a, **k))[1]
+    )
+    train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=2", f"test_ckpt={test_ckpt}"]))
+    assert asked == [tested]
+
+
+def test_the_seed_chooses_the_initial_weights_and_data_seed_the_split(data_dir, tmp_path):
+    """Two seeds: other weights after an epoch on the same batches and the same validation reviews (the
+    shuffle follows data.seed): only the seed's own effect on the weights can tell them apart."""
+    saved = {}
+    for seed in (1, 2):
+        out = tmp_path / f"s{seed}"
+        train(compose_run(data_dir, out, ["trainer.max_epochs=1", "test=false", f"seed={seed}"]))
+        saved[seed] = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    kernels = [saved[seed]["state_dict"]["net.hidden_1.kernel"] for seed in (1, 2)]
+    assert not torch.equal(*kernels)
+    assert saved[1]["datamodule_hyper_parameters"]["seed"] == saved[2]["datamodule_hyper_parameters"]["seed"]

@@ -275,3 +275,16 @@ def test_a_lightning_module_without_bags_trains_on_the_multi_hot_rows(data_dir):
     )
     assert model.shapes == [(8, 20), (8, 20), (8, 20), (6, 20)]
     assert model.val_shapes == [(8, 20), (2, 20)]
+
+
+def test_data_modules_of_one_process_share_a_split_only_when_every_split_setting_agrees(data_dir):
+    """The in-process memo of prepared splits is keyed on the settings: another validation size or seed is
+    another split, not the first one's."""
+    first = ready(data_dir, val_size=10)
+    assert len(first.splits["val"]) == 10
+    resized = ready(data_dir, val_size=12)
+    assert (len(resized.splits["val"]), len(resized.splits["train"])) == (12, len(first.splits["train"]) - 2)
+    reseeded = ready(data_dir, val_size=10, seed=7)
+    assert reseeded.splits["val"].review_ids.tolist() != first.splits["val"].review_ids.tolist()
+    again = ready(data_dir, val_size=10)
+    assert again.splits["val"].review_ids.tolist() == first.splits["val"].review_ids.tolist()
