@@ -95,11 +95,15 @@ class RunFolder:
     def overrides_file(self) -> Path:
         return self.path / self.HYDRA / "overrides.yaml"
 
+    def trained(self) -> bool:
+        """Whether a run got as far as training here: its history or a checkpoint is there."""
+        return self.file(self.HISTORY).exists() or any(self.path.glob(f"{self.CHECKPOINTS}/*.ckpt"))
+
     def holds_run(self) -> bool:
         """Whether a run has written here: this version marks ``metrics.json`` first; an older one killed
         early left its history or checkpoints. (Not ``config.yaml``: a project folder may have one.) A run
         refused for its config before it trained is none: the corrected command may take its folder."""
-        if self.file(self.HISTORY).exists() or any(self.path.glob(f"{self.CHECKPOINTS}/*.ckpt")):
+        if self.trained():
             return True
         try:
             metrics = self.read_metrics()

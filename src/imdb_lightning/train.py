@@ -115,7 +115,7 @@ def train_model(cfg: DictConfig) -> Trained:
                 if isinstance(err, ConfigError) and previous is not None:
                     folder.write_metrics(previous)  # a refused continuation leaves the run as it was
                 else:
-                    folder.record_failure(err, refused=isinstance(err, ConfigError) and not trained(folder))
+                    folder.record_failure(err, refused=isinstance(err, ConfigError) and not folder.trained())
             raise
         finally:
             # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it.
@@ -124,11 +124,6 @@ def train_model(cfg: DictConfig) -> Trained:
             # The run's trainer, data and model sit in reference cycles that only a collection of the oldest
             # generation reaches; without one, each job of a sweep kept its data alive.
             release_memory()
-
-
-def trained(folder: RunFolder) -> bool:
-    """Whether the run got as far as training (its history or a checkpoint is there)."""
-    return folder.file(RunFolder.HISTORY).exists() or folder.path.joinpath(RunFolder.CHECKPOINTS).exists()
 
 
 def _checked_run(cfg: DictConfig, folder: RunFolder) -> Trained:
