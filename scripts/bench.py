@@ -73,9 +73,9 @@ def worker_loop(batch_format: str, dm=None) -> dict:
     import torch
 
     from imdb_lightning.data import BatchLoader
-    from imdb_lightning.model import DenseStack
-    from imdb_lightning.optimizers import KerasRMSprop
-    from imdb_lightning.train import freeze_library_heap
+    from imdb_lightning.network.model import DenseStack
+    from imdb_lightning.network.optimizers import KerasRMSprop
+    from imdb_lightning.running.train import freeze_library_heap
 
     torch.manual_seed(0)
     dm = dm or _data(batch_format)
@@ -135,7 +135,7 @@ def worker_lightning_bare() -> dict:
 
     import torch
 
-    from imdb_lightning.model import IMDBClassifier
+    from imdb_lightning.network.model import IMDBClassifier
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     torch.manual_seed(0)
@@ -166,7 +166,7 @@ def timed_fit(model, dm, trainer) -> float:
     """Seconds ``trainer.fit`` takes, with the import-time heap frozen as ``train()`` freezes it."""
     import torch
 
-    from imdb_lightning.train import freeze_library_heap
+    from imdb_lightning.running.train import freeze_library_heap
 
     freeze_library_heap()
     start = time.perf_counter()

@@ -6,8 +6,8 @@
 One process, the same 30 batches of 512 reviews for every method, fastest of ``--repeat`` passes, in ms per
 batch: the lecture's multi-hot rows times the kernel; a sparse CSR matrix of the bags times the kernel
 (PyTorch's backward transposes the batch); ``embedding_bag(mode="sum")`` with PyTorch's own backward (it
-sorts the ids); and the package's :class:`~imdb_lightning.layers.BagSum` (``embedding_bag`` forward, the
-compiled scatter backward). The kernel is stored ``[in, out]`` as the package's ``Dense`` stores it. All
+sorts the ids); and the package's :class:`~imdb_lightning.network.layers.BagSum` (``embedding_bag`` forward,
+the compiled scatter backward). The kernel is stored ``[in, out]`` as the package's ``Dense`` stores it. All
 give the same values and gradients; the script checks that too.
 """
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from imdb_lightning.data import IMDBDataModule, multi_hot
-from imdb_lightning.layers import BagSum
+from imdb_lightning.network.layers import BagSum
 
 
 def csr_rows(ids: torch.Tensor, offsets: torch.Tensor, width: int) -> torch.Tensor:

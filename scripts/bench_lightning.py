@@ -46,11 +46,12 @@ from bench import bare_trainer, count_correct, timed_fit, train_epoch, worker_lo
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from imdb_lightning.config import CONFIG_DIR, register_resolvers
+from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.data import IMDBDataModule
-from imdb_lightning.model import DenseStack, IMDBClassifier
-from imdb_lightning.optimizers import KerasRMSprop
-from imdb_lightning.train import instantiate_all
+from imdb_lightning.network.model import DenseStack, IMDBClassifier
+from imdb_lightning.network.optimizers import KerasRMSprop
+from imdb_lightning.running.naming import register_resolvers
+from imdb_lightning.running.train import instantiate_all
 
 
 class WholeEpoch:

@@ -85,7 +85,7 @@ def main() -> None:
         "--also",
         type=Path,
         help="another predict script to measure beside it on the same inputs (an older version's file: "
-        "git show REV:src/imdb_lightning/predict.py > old.py)",
+        "git show REV:src/imdb_lightning/results/predict.py > old.py)",
     )
     args = parser.parse_args()
     data_dir = Path(os.environ.get("IMDB_LIGHTNING_DATA", "")).expanduser()

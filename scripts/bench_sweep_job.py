@@ -61,7 +61,8 @@ def main() -> None:
     import lightning as L
 
     import imdb_lightning as il
-    from imdb_lightning import api, callbacks, train
+    from imdb_lightning import api
+    from imdb_lightning.running import callbacks, train
 
     os.environ.setdefault("IMDB_LIGHTNING_LOGS", tempfile.mkdtemp(prefix="bench_sweep_job_"))
     totals: dict[str, float] = collections.defaultdict(float)
@@ -98,7 +99,7 @@ def hydra_floor(rounds: int = 3, composes: int = 10) -> None:
     the fastest round of each."""
     from hydra import compose, initialize_config_dir
 
-    from imdb_lightning.config import CONFIG_DIR
+    from imdb_lightning.config.files import CONFIG_DIR
 
     with tempfile.TemporaryDirectory() as minimal:
         (Path(minimal) / "train.yaml").write_text("a: 1\n")

@@ -59,7 +59,7 @@ print(json.dumps({"python": platform.python_version(), "torch": torch.__version_
 EOF
 
 start=$(date +%s)
-"$python" -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider 2>&1 | tee "$out/gpu_tests.log"
+"$python" -m pytest -m gpu tests/scenarios/test_gpu.py -q -p no:cacheprovider 2>&1 | tee "$out/gpu_tests.log"
 tests=${PIPESTATUS[0]}
 "$python" scripts/bench.py --device "$device" --repeat 1 --grid --json "$out/bench_$device.json" 2>&1 | tee "$out/bench_$device.log"
 bench=${PIPESTATUS[0]}

@@ -40,9 +40,9 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 
-from imdb_lightning.callbacks import KerasHistory
-from imdb_lightning.config import CONFIG_DIR
+from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.data import IMDBDataModule
+from imdb_lightning.running.callbacks import KerasHistory
 
 WORKER = Path(__file__).with_name("keras_parity_worker.py")
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")

@@ -15,16 +15,21 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from imdb_lightning.config import CONFIG_DIR
+from imdb_lightning.config.files import CONFIG_DIR
 
 # Small synthetic data: 30 training, 10 validation and 40 test reviews with a 30-word index.
 SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.enable_progress_bar=false"]
 
 
+def composed(*overrides: str, hydra: bool = False) -> DictConfig:
+    """The config ``python -m imdb_lightning OVERRIDES`` runs with; Hydra's own node too with ``hydra``."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="train", overrides=list(overrides), return_hydra_config=hydra)
+
+
 def compose_run(out: Path, overrides: list[str]) -> DictConfig:
     """The composed config writing into ``out`` (the paths Hydra's runtime would fill in are set here)."""
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=overrides)
+    cfg = composed(*overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = str(out)
         cfg.paths.tensorboard_dir = str(out / "tensorboard")
@@ -37,7 +42,7 @@ def train_small_run(root: Path, *overrides: str) -> tuple[Path, dict]:
     the function-scoped ``data_dir`` and cache); returns its folder and metrics."""
     from synthetic import make_data_dir
 
-    from imdb_lightning.train import train
+    from imdb_lightning.running.train import train
 
     with pytest.MonkeyPatch.context() as mp:  # undone even when the run fails
         mp.setenv("IMDB_LIGHTNING_CACHE", str(root / "cache"))

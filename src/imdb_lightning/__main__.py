@@ -12,17 +12,12 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from imdb_lightning.config import (
-    CONFIG_DIR,
-    in_sweep,
-    null_group_hint,
-    register_resolvers,
-    sweep_job_number,
-    sweep_only,
-    unchosen_group_hint,
-)
-from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
-from imdb_lightning.run_folder import RunFolder, Status
+from imdb_lightning.config.files import CONFIG_DIR
+from imdb_lightning.config.hints import null_group_hint, sweep_only, unchosen_group_hint
+from imdb_lightning.config.runtime import in_sweep, sweep_job_number
+from imdb_lightning.running.folder import RunFolder, Status
+from imdb_lightning.running.naming import register_resolvers
+from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
 
 log = logging.getLogger("imdb_lightning")
 
@@ -31,7 +26,7 @@ log = logging.getLogger("imdb_lightning")
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _app(cfg: DictConfig) -> float:
     # Imported here: --help, --cfg and what Hydra refuses need none of PyTorch or Lightning (seconds).
-    from imdb_lightning.train import train
+    from imdb_lightning.running.train import train
 
     try:
         metrics = train(cfg)

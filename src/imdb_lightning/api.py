@@ -11,9 +11,10 @@
     il.load_sweep(grid.folder)                  # one row per run (a pandas DataFrame when pandas is there)
 
 The same code path as ``python -m imdb_lightning``: Hydra composes the same config from the same overrides,
-the same checks raise the same one-line errors (:class:`~imdb_lightning.errors.ConfigError`,
-:class:`~imdb_lightning.errors.DataError`), and each run leaves the same folder. Nothing reads ``sys.argv``
-or calls ``sys.exit``; epoch lines go to the cell, one an epoch, and to ``<run>/imdb_lightning.log``.
+the same checks raise the same one-line errors (:class:`~imdb_lightning.utils.errors.ConfigError`,
+:class:`~imdb_lightning.utils.errors.DataError`), and each run leaves the same folder. Nothing reads
+``sys.argv`` or calls ``sys.exit``; epoch lines go to the cell, one an epoch, and to
+``<run>/imdb_lightning.log``.
 """
 
 from __future__ import annotations
@@ -32,24 +33,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from imdb_lightning.atomic import unwritable
-from imdb_lightning.config import (
-    CONFIG_DIR,
-    job_name,
-    null_group_hint,
-    register_resolvers,
-    split_override,
-    sweep_jobs,
-    sweep_only,
-    unchosen_group_hint,
-)
-from imdb_lightning.errors import ConfigError, DataError
-from imdb_lightning.plots import compare_figure, history_figure
-from imdb_lightning.run_folder import RunFolder, SweepFolder
+from imdb_lightning.config.files import CONFIG_DIR
+from imdb_lightning.config.hints import null_group_hint, sweep_only, unchosen_group_hint
+from imdb_lightning.config.overrides import split_override, sweep_jobs
+from imdb_lightning.running.folder import RunFolder, SweepFolder
+from imdb_lightning.running.naming import job_name, register_resolvers
+from imdb_lightning.running.plots import compare_figure, history_figure
+from imdb_lightning.utils.atomic import unwritable
+from imdb_lightning.utils.errors import ConfigError, DataError
+from imdb_lightning.utils.private import hydra_runtime
 
 if TYPE_CHECKING:
     import lightning as L
@@ -74,7 +69,7 @@ class Result:
     def label(self) -> str:
         """What tells this run's configuration apart (its overrides less the seed): ``dropout``,
         ``baseline,optimizer.lr=0.01``."""
-        from imdb_lightning.report import configuration_label
+        from imdb_lightning.results.report import configuration_label
 
         return configuration_label(self.overrides)
 
@@ -128,7 +123,7 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     others go on; a refused first job stops the sweep (what the jobs share would stop every one)."""
     jobs = sweep_jobs(checked_overrides(overrides))
     base = compose_config(jobs[0] if jobs else [])
-    with _hydra_config(base):
+    with hydra_runtime(base):
         folder = Path(str(base.hydra.sweep.dir)).absolute()
     _check_writable(folder, "hydra.sweep.dir")
     # The sweep as Hydra records it: the report expands it again to list jobs that left no folder.
@@ -181,7 +176,7 @@ def load_sweep(path: str | Path):
     """One row per job of a sweep folder (a ``-m`` run's or :func:`sweep`'s): its configuration, seed,
     status and the lecture's measures. A pandas ``DataFrame`` when pandas is installed, else a list of
     dicts."""
-    from imdb_lightning.report import collect_runs, run_measures
+    from imdb_lightning.results.report import collect_runs, run_measures
 
     folder = Path(path)
     if not folder.is_dir():
@@ -227,7 +222,7 @@ def plot_histories(
             members = [value] if isinstance(value, (Result, Mapping)) else list(_iterable(value))
             groups[label] = [m.history if isinstance(m, Result) else _history(m) for m in members]
     else:
-        from imdb_lightning.report import configuration_labels
+        from imdb_lightning.results.report import configuration_labels
 
         runs = [r if isinstance(r, Result) else _not_plottable(r) for r in _iterable(runs)]
         for label, result in zip(configuration_labels([r.overrides for r in runs]), runs, strict=True):
@@ -294,19 +289,18 @@ def checked_overrides(overrides: Iterable[object]) -> list[str]:
 
 
 def _run_composed(cfg: DictConfig, run_dir: Path | None, quiet: bool) -> Result:
-    from imdb_lightning.train import train_model
+    from imdb_lightning.running.train import train_model
 
-    with _hydra_config(cfg):
-        with read_write(cfg.hydra), open_dict(cfg.hydra):
-            if run_dir is not None:
-                cfg.hydra.run.dir = str(run_dir)
-            output = Path(str(cfg.hydra.run.dir)).absolute()
-            _check_writable(output, "hydra.run.dir")
-            cfg.hydra.runtime.output_dir = str(output)
+    with hydra_runtime(cfg), read_write(cfg.hydra), open_dict(cfg.hydra):  # the run folder's name reads it
+        if run_dir is not None:
+            cfg.hydra.run.dir = str(run_dir)
+        output = Path(str(cfg.hydra.run.dir)).absolute()
+        _check_writable(output, "hydra.run.dir")
+        cfg.hydra.runtime.output_dir = str(output)
+    with hydra_runtime(cfg):
         folder = RunFolder(output)
         # Claimed before anything is written into it, as on the command line.
         folder.claim(resume_from=cfg.get("ckpt_path"))
-        HydraConfig.instance().set_config(cfg)
         task = copy.deepcopy(cfg)
         with read_write(task), open_dict(task):
             del task["hydra"]
@@ -321,18 +315,6 @@ def _run_composed(cfg: DictConfig, run_dir: Path | None, quiet: bool) -> Result:
     history_file = folder.file(RunFolder.HISTORY)
     history = json.loads(history_file.read_text()) if history_file.is_file() else {}
     return Result(output, overrides, task, trained.metrics, history, trained.model)
-
-
-@contextmanager
-def _hydra_config(cfg: DictConfig) -> Iterator[None]:
-    """Hydra's view of the run (``${hydra:...}`` values, the overrides), as a command-line run has it."""
-    instance = HydraConfig.instance()
-    previous = instance.cfg
-    instance.set_config(cfg)
-    try:
-        yield
-    finally:
-        instance.cfg = previous
 
 
 def _check_writable(folder: Path, key: str) -> None:

@@ -15,7 +15,7 @@ from imdb_lightning.data import DataError, KerasEncoding, encode_corpus, load_co
 from imdb_lightning.data import corpus as corpus_module
 from imdb_lightning.data.corpus import keras_orders
 from imdb_lightning.data.sources import cache_dir
-from imdb_lightning.errors import ConfigError
+from imdb_lightning.utils.errors import ConfigError
 
 
 def cached_files():

@@ -8,7 +8,7 @@ import torch
 
 from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, load_corpus, load_data, multi_hot
 from imdb_lightning.data.prepare import main as prepare_main
-from imdb_lightning.model import IMDBClassifier
+from imdb_lightning.network.model import IMDBClassifier
 
 
 def vectorize_sequences(sequences, dimension):

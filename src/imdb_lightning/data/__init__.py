@@ -1,6 +1,5 @@
 """IMDB reviews the way the lecture's Keras code sees them: encoding, sources, cache and DataModule."""
 
-from imdb_lightning.batches import CompactBatch, multi_hot
 from imdb_lightning.data.corpus import EncodedSplit, encode_corpus, load_corpus
 from imdb_lightning.data.datamodule import BatchLoader, IMDBDataModule
 from imdb_lightning.data.imdb import load_data
@@ -13,7 +12,8 @@ from imdb_lightning.data.tokenizer import (
     load_word_index,
     tokenize,
 )
-from imdb_lightning.errors import DataError
+from imdb_lightning.network.batches import CompactBatch, multi_hot
+from imdb_lightning.utils.errors import DataError
 
 __all__ = [
     "BatchLoader",

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from imdb_lightning.atomic import atomic_open, clear_stale_parts
 from imdb_lightning.data.sources import cache_dir, find_reviews, find_word_index
 from imdb_lightning.data.tokenizer import (
     TOKENIZER_VERSION,
@@ -35,9 +34,10 @@ from imdb_lightning.data.tokenizer import (
     ranks_of,
     tokenize,
 )
-from imdb_lightning.errors import ConfigError, DataError
-from imdb_lightning.kernels import gather_segments
-from imdb_lightning.terminal import progress
+from imdb_lightning.network.kernels import gather_segments
+from imdb_lightning.utils.atomic import atomic_open, clear_stale_parts
+from imdb_lightning.utils.errors import ConfigError, DataError
+from imdb_lightning.utils.terminal import progress
 
 log = logging.getLogger(__name__)
 

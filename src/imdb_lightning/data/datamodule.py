@@ -4,10 +4,10 @@ The lecture builds ``vectorize_sequences(train_data)``: a 25,000 × 10,000 float
 training starts. Here every split stays in its compact form (each review's distinct ids back to back +
 offsets), preloaded on the model's device, and each batch is made from a slice of it when it is served:
 ``(x, y)`` with ``x`` the lecture's multi-hot rows (``batch_format="dense"``, the default), or, for a model
-that declares ``accepts_bags``, the :class:`~imdb_lightning.batches.CompactBatch` itself (``"bag"``): our
-model sums its first layer's kernel rows for the ids (``x @ kernel`` of a multi-hot row is exactly that sum),
-which skips the 10,000-wide rows altogether. ``"auto"`` (the run's config) picks the bag on a CPU for such
-a model, and dense rows otherwise.
+that declares ``accepts_bags``, the :class:`~imdb_lightning.network.batches.CompactBatch` itself
+(``"bag"``): our model sums its first layer's kernel rows for the ids (``x @ kernel`` of a multi-hot row is
+exactly that sum), which skips the 10,000-wide rows altogether. ``"auto"`` (the run's config) picks the bag on
+a CPU for such a model, and dense rows otherwise.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ import lightning as L
 import numpy as np
 import torch
 
-from imdb_lightning.batches import CompactBatch, multi_hot
-from imdb_lightning.checks import (
+from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus, load_corpus, locate_corpus
+from imdb_lightning.data.tokenizer import KerasEncoding
+from imdb_lightning.network.batches import CompactBatch, multi_hot
+from imdb_lightning.network.kernels import gather_segments
+from imdb_lightning.utils.checks import (
     BOOLEAN,
     NON_NEGATIVE_INTEGER,
     POSITIVE_INTEGER,
@@ -32,10 +35,7 @@ from imdb_lightning.checks import (
     one_of,
     require,
 )
-from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus, load_corpus, locate_corpus
-from imdb_lightning.data.tokenizer import KerasEncoding
-from imdb_lightning.errors import ConfigError
-from imdb_lightning.kernels import gather_segments
+from imdb_lightning.utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from imdb_lightning.data.datamodule import IMDBDataModule
-from imdb_lightning.errors import ConfigError, DataError, exit_on_interrupt
+from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt
 
 
 def summarize(dm: IMDBDataModule) -> str:

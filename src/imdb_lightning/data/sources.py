@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from imdb_lightning.atomic import atomic_open, clear_stale_parts, unwritable
-from imdb_lightning.errors import DataError
-from imdb_lightning.terminal import interactive, progress
+from imdb_lightning.utils.atomic import atomic_open, clear_stale_parts, unwritable
+from imdb_lightning.utils.errors import DataError
+from imdb_lightning.utils.terminal import interactive, progress
 
 DATA_ENV = "IMDB_LIGHTNING_DATA"
 CACHE_ENV = "IMDB_LIGHTNING_CACHE"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imdb_lightning.errors import DataError
+from imdb_lightning.utils.errors import DataError
 
 # The Keras ``Tokenizer``'s default ``filters``: each becomes a word separator (tab and newline included).
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'

@@ -1,0 +1,76 @@
+"""Command-line overrides: how one is read, the one rule of which of them tell runs apart, and how a sweep's
+expand into its jobs."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import yaml
+from hydra.core.hydra_config import HydraConfig
+
+from imdb_lightning.config.files import CONFIG_DIR
+
+
+def split_override(override: str) -> tuple[str, str]:
+    """An override's key, without Hydra's ``+``, ``++`` or ``~``, and its value: ``("seed", "1")``."""
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+@functools.cache
+def incidental_keys() -> frozenset[str]:
+    """Keys whose overrides do not name a run (the data folder, the progress bar, ...): the app's
+    ``hydra.job.config.override_dirname.exclude_keys``, which also keeps them out of job folder names."""
+    hydra_config = yaml.safe_load((CONFIG_DIR / "hydra" / "default.yaml").read_text())
+    return frozenset(hydra_config["job"]["config"]["override_dirname"]["exclude_keys"])
+
+
+#: Keys that change where a run goes, how fast, or what it records, and not what it learns: a run that sets
+#: them is still its lecture experiment (the report compares it with the lecture's figures). ``callbacks`` is
+#: the group's choice: the diagnostics add histograms and change nothing trained.
+HOW_IT_RUNS = frozenset(
+    {
+        "torch_threads",
+        "trainer.accelerator",
+        "data.batch_format",
+        "data.eval_batch_size",
+        "data.cache",
+        "callbacks",
+        "callbacks.keras_history.plots",
+    }
+)
+
+
+def hydras_own(key: str) -> bool:
+    """Whether ``key`` is one of Hydra's settings (``hydra.run.dir``, ``hydra/launcher``)."""
+    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
+
+
+def names_the_run(key: str) -> bool:
+    """Whether an override of ``key`` tells runs apart (their TensorBoard names, the HParams tab, the report's
+    configurations): any but Hydra's own settings and the incidental keys."""
+    return not hydras_own(key) and key not in incidental_keys()
+
+
+def departs_from_lecture(key: str) -> bool:
+    """Whether an override of ``key`` makes a run another than its lecture experiment: one that names the run,
+    other than the experiment, the seed, a logger's setting or one of :data:`HOW_IT_RUNS`."""
+    same = key in ("experiment", "seed") or key in HOW_IT_RUNS or key.split(".", 1)[0] == "logger"
+    return names_the_run(key) and not same
+
+
+def command_line_overrides() -> list[str]:
+    """The overrides this run's command gave that name it (a sweep job's own values included); none outside
+    Hydra."""
+    if not HydraConfig.initialized():
+        return []
+    return [o for o in HydraConfig.get().overrides.task if names_the_run(split_override(o)[0])]
+
+
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """The override list of every job of a sweep given as on the command line (``seed=0,1``,
+    ``+experiment=glob(*)``), in the order Hydra's basic sweeper launches them."""
+    from imdb_lightning.utils.private import hydra_sweep_expansion
+
+    return list(itertools.chain.from_iterable(hydra_sweep_expansion(overrides, CONFIG_DIR)))

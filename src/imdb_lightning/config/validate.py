@@ -1,0 +1,169 @@
+"""Config checks: a bad value gets one line naming its key before any data is read or training starts."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Collection
+
+import hydra
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig, OmegaConf
+
+from imdb_lightning.config.files import group_options
+from imdb_lightning.config.overrides import command_line_overrides, split_override
+from imdb_lightning.utils.checks import (
+    BOOLEAN,
+    NON_NEGATIVE_NUMBER,
+    POSITIVE_INTEGER,
+    POSITIVE_NUMBER,
+    SEED,
+    Rule,
+    at_least,
+    one_of,
+    require,
+)
+from imdb_lightning.utils.errors import ConfigError, first_line
+
+log = logging.getLogger(__name__)
+
+
+#: Keys no constructor takes (train() reads them), every optimizer's learning rate (PyTorch's optimizers are
+#: not ours, and some accept lr=0) and the schedulers' settings. The data module's and the model's settings
+#: are checked by their own constructors, which :func:`validate` runs before any data is read.
+RULES: dict[str, Rule] = {
+    "seed": SEED,
+    "test": BOOLEAN,
+    "test_ckpt": one_of(("final", "best")),
+    "torch_threads": POSITIVE_INTEGER.or_null(),
+    "trainer.max_epochs": POSITIVE_INTEGER,
+    # Lightning takes these when the Trainer is made and fails only inside fit (a 0 divides by zero there), or
+    # ignores them (a negative gradient_clip_val clips nothing, and deterministic=maybe counts as true).
+    "trainer.check_val_every_n_epoch": POSITIVE_INTEGER.or_null(),
+    "trainer.val_check_interval": POSITIVE_NUMBER.or_null(),
+    "trainer.accumulate_grad_batches": POSITIVE_INTEGER,
+    "trainer.num_sanity_val_steps": at_least(-1),
+    "trainer.gradient_clip_val": NON_NEGATIVE_NUMBER.or_null(),
+    "trainer.deterministic": Rule(lambda v: isinstance(v, bool) or v == "warn", "true, false or warn"),
+    "optimizer.lr": POSITIVE_NUMBER,
+    # PyTorch's schedulers take these and fail only at the first epoch's end (a step_size of 0 divides by 0).
+    "scheduler.step_size": POSITIVE_INTEGER,
+    "scheduler.T_max": POSITIVE_INTEGER,
+    "scheduler.gamma": POSITIVE_NUMBER,
+}
+
+_ABSENT = object()
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` for the first value that cannot work, naming its key, what it must be and
+    what it is; and for a key that the object it configures does not take (``+model.dropuot=0.5``). Runs
+    before any data is read."""
+    for key, rule in RULES.items():
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is not _ABSENT:  # e.g. an optimizer without an lr setting
+            require(key, value, rule)
+    for group in ("data", "model", "optimizer", "scheduler", "trainer"):
+        node = cfg.get(group)
+        if not isinstance(node, DictConfig):
+            continue
+        if "_target_" not in node:  # keys given with + to an unchosen group
+            keys = ", ".join(f"{group}.{key}" for key in node)
+            raise ConfigError(f"{keys} given, but no {group} is chosen: add {group}={group_options(group)}")
+        unknown, accepted = unknown_keys(node)
+        if unknown:
+            raise ConfigError(
+                f"{group}.{unknown[0]} is not a setting of {node._target_.rsplit('.', 1)[-1]}; it takes "
+                f"{', '.join(accepted)}"
+            )
+    # The data module and the model check their own settings when made; both are cheap to make before the
+    # data loads (the model at a small input width).
+    made = {}
+    for group, passed in (("data", {}), ("model", {"input_dim": 4, "optimizer": None, "scheduler": None})):
+        node = cfg.get(group)
+        if isinstance(node, DictConfig) and "_target_" in node:
+            try:
+                made[group] = hydra.utils.instantiate(node, **passed)
+            except InstantiationException as err:
+                if isinstance(err.__cause__, ConfigError):
+                    raise err.__cause__ from None
+                raise
+    # A monitored metric the model never logs fails only at the first validation's end, inside fit.
+    monitorable = getattr(made.get("model"), "monitorable", None)
+    if monitorable:
+        for name, node in (cfg.get("callbacks") or {}).items():
+            if isinstance(node, DictConfig) and node.get("monitor") is not None:
+                require(f"callbacks.{name}.monitor", node.monitor, one_of(monitorable))
+    # The optimizer too: PyTorch's own check their settings (momentum, betas, nesterov) only when made, which
+    # would otherwise be inside fit.
+    node = cfg.get("optimizer")
+    if isinstance(node, DictConfig) and "_target_" in node:
+        try:
+            stand_in_optimizer(node)
+        except Exception as err:  # noqa: BLE001 -- whatever the constructor raises (torch's Adam: an
+            # IndexError for one beta) is its refusal of these settings
+            raise refused("optimizer", err) from None
+
+
+def stand_in_optimizer(node: DictConfig):  # -> torch.optim.Optimizer (torch is imported when needed)
+    """The optimizer ``node`` configures (a partial ``_target_``), made over one stand-in parameter."""
+    import torch
+
+    return hydra.utils.instantiate(node, _convert_="all")([torch.zeros(1, requires_grad=True)])
+
+
+def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:
+    """Settings of ``group`` that a library refused, in one line: the overrides of that group the command gave
+    (its choice, ``trainer=gpu``, and those of its keys that the library's message names, else those in
+    ``keys``, else all), or "the <group> settings", and the first line of the library's message. ``err`` may
+    be Hydra's wrapper of it; a :class:`ConfigError` of our own constructors' checks, which already names its
+    key, is returned as it is."""
+    if isinstance(err, InstantiationException) and err.__cause__ is not None:
+        err = err.__cause__
+    if isinstance(err, ConfigError):
+        return err
+    message = first_line(err) or type(err).__name__
+    choices, settings = [], []
+    for override in command_line_overrides():
+        key, value = split_override(override)
+        if key == group:
+            choices.append(override)
+        elif key.startswith(f"{group}."):
+            settings.append((key.split(".", 1)[1], value, override))
+    named = [override for key, value, override in settings if _names(message, key, value)]
+    fallback = [override for key, _, override in settings if not keys or key in keys]
+    given = choices + (named or fallback)
+    return ConfigError(f"{', '.join(given) or f'the {group} settings'} cannot work: {message}")
+
+
+def _names(message: str, key: str, value: str) -> bool:
+    """Whether a library's message names this setting: its key's last part as a word, or its value when
+    that is a word of its own (``abc``, not ``1`` or ``true``, which messages hold for other reasons)."""
+    if re.search(rf"\b{re.escape(key.rsplit('.', 1)[-1])}\b", message, re.IGNORECASE):
+        return True
+    wordy = len(value) >= 2 and not re.fullmatch(r"[-+.\d_e]+|true|false|null", value, re.IGNORECASE)
+    return wordy and value in message
+
+
+# Keys Hydra reads itself, and what train() passes to the model instead of taking them from the config.
+_HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
+_PASSED_BY_TRAIN = {"input_dim", "optimizer", "scheduler", "params", "callbacks", "logger"}
+
+
+def unknown_keys(node: DictConfig) -> tuple[list[str], list[str]]:
+    """The keys of a ``_target_`` node that its class or function does not accept, and those it does."""
+    try:
+        target = hydra.utils.get_object(node._target_)
+    except Exception as err:  # noqa: BLE001 -- an unknown target is reported by instantiate, with Hydra's message
+        log.debug("cannot inspect %s: %s", node._target_, err)
+        return [], []
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return [], []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return [], []
+    accepted = [name for name in parameters if name not in _PASSED_BY_TRAIN and name != "self"]
+    unknown = sorted(key for key in node if key not in _HYDRA_KEYS and key not in parameters)
+    return unknown, accepted

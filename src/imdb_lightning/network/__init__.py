@@ -1,0 +1,1 @@
+"""The network: Keras-like layers, initializers and optimizers, the classifier, its batches and kernels."""

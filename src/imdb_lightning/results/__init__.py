@@ -1,0 +1,1 @@
+"""What finished runs give: the sweep report and predictions."""

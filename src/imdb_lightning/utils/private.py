@@ -1,0 +1,65 @@
+"""Every use of a library's private API, in one place; ``tests/utils/test_private.py`` pins the behaviour each
+relies on, so that an upgrade that changes it fails there, by name, and not deep inside a run.
+
+- Hydra: expanding a sweep's overrides into its jobs as the basic sweeper does (``hydra._internal``), and
+  setting the ``HydraConfig`` singleton for a run the notebook API starts without Hydra's app.
+- Lightning: the checkpoint ``trainer.save_checkpoint`` would write, as a dict (``_checkpoint_connector``),
+  and the layout of its fit-loop progress counters.
+- TensorBoard: writing a prepared ``Summary`` (an encoded image, the HParams session records) through a
+  ``SummaryWriter``'s file writer, which its public methods would build again.
+
+Left where they are: ``torch._foreach_*`` (the multi-tensor ops of torch's own optimizers, in
+:mod:`imdb_lightning.network.optimizers`; the optimizer tests step them against Keras's formulas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def hydra_sweep_expansion(overrides: list[str], config_dir: Path) -> list[list[list[str]]]:
+    """Hydra's basic sweeper's split of a sweep's overrides into batches of jobs (each a list of overrides);
+    the config folder expands ``glob()`` over a group."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra._internal.utils import create_config_search_path
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir)))
+    parsed = OverridesParser.create(config_loader=loader).parse_overrides(list(overrides))
+    return BasicSweeper.split_arguments(parsed, None)
+
+
+@contextmanager
+def hydra_runtime(cfg: Any) -> Iterator[None]:
+    """Hydra's view of a run (``${hydra:...}`` values, ``HydraConfig.get()``) set to ``cfg``'s ``hydra``
+    node, as a command-line run has it; the previous view back afterwards."""
+    from hydra.core.hydra_config import HydraConfig
+
+    instance = HydraConfig.instance()
+    previous = instance.cfg
+    instance.set_config(cfg)
+    try:
+        yield
+    finally:
+        instance.cfg = previous
+
+
+def lightning_checkpoint(trainer: Any) -> dict:
+    """What ``trainer.save_checkpoint`` would write now, as a dict (Lightning's own assembly of it)."""
+    return trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+
+
+def as_epoch_end(checkpoint: dict) -> None:
+    """Make a checkpoint taken at an epoch's start read as the end of the epoch before: Lightning has counted
+    the new epoch "ready" by then, which a restore would read as a restart inside it."""
+    for counts in checkpoint["loops"]["fit_loop"]["epoch_progress"].values():
+        counts["ready"] = counts["completed"]
+
+
+def write_summary(writer: Any, summary: Any, step: int | None = None) -> None:
+    """Write a prepared ``Summary`` protobuf through a ``SummaryWriter``."""
+    writer._get_file_writer().add_summary(summary, step)

@@ -1,0 +1,32 @@
+"""The compiled loops: importable wherever the package is, even where numba cannot cache them on disk."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from imdb_lightning.network.kernels import gather_segments
+
+
+def test_gather_segments_puts_the_chosen_segments_back_to_back_in_order():
+    values, offsets = np.array([10, 11, 20, 21, 22, 30]), np.array([0, 2, 5, 6])
+    out, out_offsets = gather_segments(values, offsets, np.array([2, 0, 1]))
+    assert out.tolist() == [30, 10, 11, 20, 21, 22]
+    assert out_offsets.tolist() == [0, 1, 3, 6]
+
+
+def test_without_a_writable_cache_folder_the_loops_compile_at_import_with_a_warning():
+    # Only numba's zip-file locator: none of its places to cache this module's loops applies, as in a
+    # read-only install run by a user without a writable home; numba itself would fail the import.
+    env = {**os.environ, "NUMBA_CACHE_LOCATOR_CLASSES": "ZipCacheLocator"}
+    code = (
+        "from imdb_lightning.network.kernels import gather_segments; import numpy as np; "
+        "print(gather_segments(np.arange(3), np.array([0, 1, 3]), np.array([1]))[0].tolist())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1, 2]"
+    assert "NUMBA_CACHE_DIR" in done.stderr

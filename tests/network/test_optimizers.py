@@ -1,0 +1,185 @@
+"""Keras optimizer updates, checked step by step against the formulas Keras 3 implements."""
+
+from __future__ import annotations
+
+import math
+
+import hydra
+import pytest
+import torch
+from runs import composed
+
+from imdb_lightning.config.files import CONFIG_DIR
+from imdb_lightning.network.optimizers import (
+    KerasAdagrad,
+    KerasAdam,
+    KerasAdamax,
+    KerasAdamW,
+    KerasNadam,
+    KerasRMSprop,
+)
+
+GRADS = [torch.tensor([0.5, -1.0, 2e-4]), torch.tensor([0.1, 0.3, -2e-4]), torch.tensor([-0.7, 0.0, 1e-3])]
+W0 = [1.0, -2.0, 0.5]
+
+
+def run(optimizer_class, **kwargs) -> list[float]:
+    w = torch.nn.Parameter(torch.tensor(W0, dtype=torch.float64))
+    opt = optimizer_class([w], **kwargs)
+    for g in GRADS:
+        w.grad = g.to(torch.float64)
+        opt.step()
+    return w.detach().tolist()
+
+
+# Keras 3's update_step of each optimizer, written out for one scalar weight; defaults as Keras's.
+def keras_sgd(w, grads, lr=0.01, momentum=0.0, nesterov=False):
+    m = 0.0
+    for g in grads:
+        if momentum:
+            m = m * momentum - g * lr
+            w += m * momentum - g * lr if nesterov else m
+        else:
+            w -= g * lr
+    return w
+
+
+def keras_rmsprop(w, grads, lr=1e-3, rho=0.9, eps=1e-7):
+    v = 0.0
+    for g in grads:
+        v = rho * v + (1 - rho) * g * g
+        w -= lr * g / math.sqrt(v + eps)
+    return w
+
+
+def keras_adagrad(w, grads, lr=1e-3, eps=1e-7):
+    a = 0.1
+    for g in grads:
+        a += g * g
+        w -= lr * g / math.sqrt(a + eps)
+    return w
+
+
+def keras_adam(w, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7, weight_decay=0.0):
+    m = v = 0.0
+    for t, g in enumerate(grads, start=1):
+        w -= w * weight_decay * lr  # Optimizer._apply_weight_decay, before the update
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        w -= lr * math.sqrt(1 - b2**t) / (1 - b1**t) * m / (math.sqrt(v) + eps)
+    return w
+
+
+def keras_nadam(w, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
+    m = v = 0.0
+    u_product = 1.0
+    for t, g in enumerate(grads, start=1):
+        u_product *= b1 * (1 - 0.5 * 0.96**t)  # _backend_update_step, before update_step
+        u_t, u_t_1 = b1 * (1 - 0.5 * 0.96**t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        m += (g - m) * (1 - b1)
+        v += (g * g - v) * (1 - b2)
+        m_hat = u_t_1 * m / (1 - u_product * u_t_1) + (1 - u_t) * g / (1 - u_product)
+        v_hat = v / (1 - b2**t)
+        w -= m_hat * lr / (math.sqrt(v_hat) + eps)
+    return w
+
+
+def keras_adadelta(w, grads, lr=1e-3, rho=0.95, eps=1e-7):
+    acc_grad = acc_delta = 0.0
+    for g in grads:
+        acc_grad = rho * acc_grad + (1 - rho) * g * g
+        delta = -math.sqrt(acc_delta + eps) * g / math.sqrt(acc_grad + eps)
+        acc_delta = rho * acc_delta + (1 - rho) * delta * delta
+        w += lr * delta
+    return w
+
+
+def keras_adamax(w, grads, lr=1e-3, b1=0.9, b2=0.999, eps=1e-7):
+    m = u = 0.0
+    for t, g in enumerate(grads, start=1):
+        m += (g - m) * (1 - b1)
+        u = max(b2 * u, abs(g))
+        w -= lr * m / ((1 - b1**t) * (u + eps))
+    return w
+
+
+KERAS_UPDATES = {
+    "sgd": keras_sgd,
+    "momentum": lambda w, grads: keras_sgd(w, grads, momentum=0.9),
+    "nesterov": lambda w, grads: keras_sgd(w, grads, momentum=0.9, nesterov=True),
+    "rmsprop": keras_rmsprop,
+    "adagrad": keras_adagrad,
+    "adam": keras_adam,
+    "adamw": lambda w, grads: keras_adam(w, grads, weight_decay=0.004),
+    "nadam": keras_nadam,
+    "adadelta": keras_adadelta,
+    "adamax": keras_adamax,
+}
+OPTIMIZER_CONFIGS = sorted(p.stem for p in (CONFIG_DIR / "optimizer").glob("*.yaml"))
+
+
+def configured(name: str):
+    """The optimizer factory that ``optimizer=NAME`` builds, as train() builds it."""
+    cfg = composed(f"optimizer={name}")
+    return hydra.utils.instantiate(cfg.optimizer, _convert_="all")
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_UPDATES))
+def test_each_keras_optimizer_config_steps_as_kerass_update_written_out(name):
+    expected = [KERAS_UPDATES[name](w, [float(g[i]) for g in GRADS]) for i, w in enumerate(W0)]
+    assert run(configured(name)) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("name", OPTIMIZER_CONFIGS)
+def test_every_optimizer_config_builds_and_steps(name):
+    assert name in KERAS_UPDATES or name.startswith("torch_")  # a new Keras optimizer needs its formula above
+    w = run(configured(name))
+    assert all(math.isfinite(x) for x in w) and w != W0
+
+
+def test_pytorchs_nadam_is_not_kerass():
+    keras = run(configured("nadam"))
+    torch_nadam = run(torch.optim.NAdam, lr=1e-3, eps=1e-7)
+    assert abs(keras[0] - torch_nadam[0]) > 1e-5  # momentum decay 0.96**t against 0.96**(0.004 t)
+
+
+def test_keras_and_pytorch_rmsprop_differ_where_the_gradient_is_tiny():
+    keras = run(KerasRMSprop)
+    w = torch.nn.Parameter(torch.tensor(W0, dtype=torch.float64))
+    opt = torch.optim.RMSprop([w], lr=1e-3, alpha=0.9, eps=1e-7)
+    for g in GRADS:
+        w.grad = g.to(torch.float64)
+        opt.step()
+    assert keras[0] == pytest.approx(w[0].item(), rel=1e-6)  # large gradients: same step
+    assert abs(keras[2] - 0.5) < 0.75 * abs(
+        w[2].item() - 0.5
+    )  # tiny gradients: eps inside the root damps them
+
+
+@pytest.mark.parametrize("cls", [KerasRMSprop, KerasAdagrad, KerasAdam, KerasAdamW, KerasNadam, KerasAdamax])
+def test_non_positive_learning_rate_or_negative_eps_is_refused(cls):
+    with pytest.raises(ValueError, match="optimizer.lr must be a positive number, got 0.0"):
+        cls([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    with pytest.raises(ValueError, match="optimizer.eps must be a number >= 0, got -1"):
+        cls([torch.nn.Parameter(torch.zeros(1))], eps=-1)
+
+
+# Keras 3's own defaults (keras.optimizers.*): a class built with no setting must have them, whatever the
+# YAML configs pass (they set every value, so only this catches a class default that drifts).
+KERAS_DEFAULTS = {
+    "KerasRMSprop": {"lr": 1e-3, "rho": 0.9, "eps": 1e-7},
+    "KerasAdagrad": {"lr": 1e-3, "initial_accumulator_value": 0.1, "eps": 1e-7},
+    "KerasAdam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.0},
+    "KerasAdamW": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.004},
+    "KerasNadam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.0},
+    "KerasAdamax": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7, "weight_decay": 0.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_DEFAULTS))
+def test_each_keras_optimizer_class_defaults_to_kerass_own_settings(name):
+    import imdb_lightning.network.optimizers as optimizers
+
+    group = getattr(optimizers, name)([torch.zeros(1, requires_grad=True)]).param_groups[0]
+    settings = {key: value for key, value in group.items() if key != "params"}
+    assert {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()} == KERAS_DEFAULTS[name]

@@ -1,0 +1,152 @@
+"""TensorBoard shows why a run behaves as it does: HParams, per-layer histograms and gradient norms, curves.
+
+Checked by reading the event files back with TensorBoard's own reader.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from runs import SMALL, compose_run
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from imdb_lightning.running.train import train
+
+
+def events_of(run: Path) -> EventAccumulator:
+    return EventAccumulator(
+        str(run / "tensorboard"), size_guidance={"histograms": 0, "scalars": 0, "images": 0}
+    ).Reload()
+
+
+def run(data_dir: Path, out: Path, *overrides: str) -> EventAccumulator:
+    train(compose_run(out, [f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", *overrides]))
+    return events_of(out)
+
+
+def test_hparams_tab_holds_the_runs_settings_and_no_experiment_summary(data_dir, tmp_path):
+    events = run(data_dir, tmp_path / "run", "model.dropout=0.25")
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
+    assert start.hparams["model/dropout"].number_value == pytest.approx(0.25)
+    assert start.hparams["optimizer"].string_value == "KerasRMSprop" and start.hparams[
+        "optimizer/lr"
+    ].number_value == pytest.approx(1e-3)
+    assert (
+        "callbacks/model_checkpoint/dirpath" not in start.hparams and len(start.hparams) <= 16
+    )  # no plumbing
+    # No experiment summary: TensorBoard then infers the sweep from every run (running/test_tensorboard.py).
+    assert "_hparams_/experiment" not in content
+    assert {"curves/loss", "curves/accuracy"} <= set(events.Tags()["images"])
+
+
+def grad_norms(events: EventAccumulator, layer: str) -> list[float]:
+    return [e.value for e in events.Scalars(f"grad_norm/{layer}")]
+
+
+def test_initializer_experiments_show_why_they_fail(data_dir, tmp_path):
+    zeros = run(data_dir, tmp_path / "zeros", "+experiment=init_zeros")
+    glorot = run(data_dir, tmp_path / "glorot", "+experiment=init_glorot_uniform")
+    small = run(data_dir, tmp_path / "small", "+experiment=init_too_small")
+    large = run(data_dir, tmp_path / "large", "+experiment=init_too_large")
+    for events in (zeros, glorot, small, large):
+        tags = events.Tags()
+        assert {"weights/hidden_1", "weights/hidden_2", "weights/output", "gradients/hidden_1"} <= set(
+            tags["histograms"]
+        )
+    # zero init: the hidden layers never get a gradient, their weights stay a spike at 0
+    assert all(n == 0.0 for n in grad_norms(zeros, "hidden_1") + grad_norms(zeros, "hidden_2"))
+    last = zeros.Histograms("weights/hidden_1")[-1].histogram_value
+    assert last.min == 0.0 and last.max == 0.0
+    # too small: vanishing gradients (100x below Glorot's); too large: exploding ones (10x above, here)
+    glorot_norm = max(grad_norms(glorot, "hidden_1"))
+    assert max(grad_norms(small, "hidden_1")) < glorot_norm / 100
+    assert max(grad_norms(large, "hidden_1")) > glorot_norm * 10
+
+
+def test_diagnostics_are_off_by_default(data_dir, tmp_path):
+    events = run(data_dir, tmp_path / "run")
+    assert not events.Tags()["histograms"]
+    assert not [t for t in events.Tags()["scalars"] if t.startswith("grad_norm/")]
+
+
+def test_histograms_hold_every_value_with_its_range_and_moments(tmp_path):
+    import numpy as np
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    from imdb_lightning.running.callbacks import add_histogram
+
+    values = torch.randn(1000, 16, generator=torch.Generator().manual_seed(0))
+    writer = SummaryWriter(str(tmp_path / "tensorboard"))
+    add_histogram(writer, "w", values, 3)
+    add_histogram(writer, "zeros", torch.zeros(10, 4), 3)
+    writer.close()
+    events = events_of(tmp_path)
+    h = events.Histograms("w")[0]
+    assert h.step == 3
+    h = h.histogram_value
+    assert h.num == 16000 and sum(h.bucket) == 16000 and len(h.bucket) == len(h.bucket_limit) == 64
+    assert (h.min, h.max) == pytest.approx((values.min().item(), values.max().item()))
+    assert h.sum == pytest.approx(values.double().sum().item()) and h.sum_squares == pytest.approx(
+        values.double().square().sum().item()
+    )
+    expected, _ = np.histogram(values.numpy(), bins=64, range=(h.min, h.max))
+    assert (
+        np.abs(np.array(h.bucket) - expected).sum() <= 2
+    )  # histc and numpy may place a value on an edge differently
+    z = events.Histograms("zeros")[0].histogram_value
+    assert (z.min, z.max, z.num, list(z.bucket)) == (0.0, 0.0, 40, [40.0])
+
+
+def session_status(events: EventAccumulator) -> str:
+    from tensorboard.plugins.hparams import api_pb2
+
+    content = events.PluginTagToContent("hparams")
+    end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
+    return api_pb2.Status.Name(end.status)
+
+
+def test_hparams_session_ends_with_the_runs_status_and_no_placeholder_metrics(data_dir, tmp_path):
+    completed = run(data_dir, tmp_path / "ok")
+    assert session_status(completed) == "STATUS_SUCCESS"
+    assert not [t for t in completed.Tags()["scalars"] if t.startswith("hp")]  # no placeholder metrics
+    diverged = run(data_dir, tmp_path / "bad", "optimizer.lr=1e6")
+    assert session_status(diverged) == "STATUS_FAILURE"
+
+
+def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tmp_path):
+    from imdb_lightning.running.hparams import SHOWN, selected_settings
+
+    cfg = compose_run(tmp_path, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024"])
+    settings = selected_settings(
+        cfg, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024", "hydra.job.chdir=false"]
+    )
+    assert (
+        settings["lecture/name"] == "l2"
+        and settings["model/l2"] == 0.001
+        and settings["optimizer"] == "KerasRMSprop"
+    )
+    assert settings["trainer/max_epochs"] == 3 and settings["data/eval_batch_size"] == 1024
+    assert set(settings) == {
+        "optimizer",
+        *(k.replace(".", "/") for k in SHOWN),
+        "trainer/max_epochs",
+        "data/eval_batch_size",
+    }
+
+
+def test_scalars_are_drawn_against_the_epoch_counted_from_one(data_dir, tmp_path):
+    events = run(data_dir, tmp_path / "run", "trainer.max_epochs=3")
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"):
+        assert [e.step for e in events.Scalars(tag)] == [1, 2, 3], tag
+    for tag in ("test/loss", "test/acc"):
+        assert [e.step for e in events.Scalars(tag)] == [3], tag  # after fit: at the last epoch
+    assert "epoch" not in events.Tags()["scalars"]  # it became the axis
+    (image,) = events.Images("curves/loss")
+    assert image.step == 3 and image.encoded_image_string == (tmp_path / "run" / "loss.png").read_bytes()
+    assert (image.width, image.height) == (640, 420)  # the run folder's own figure

@@ -1,0 +1,102 @@
+"""The library behaviour each private use relies on (imdb_lightning.utils.private): an upgrade that changes
+it fails here, by name."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from runs import composed
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.proto.summary_pb2 import Summary
+from torch.utils.tensorboard import SummaryWriter
+
+from imdb_lightning.config.files import CONFIG_DIR
+from imdb_lightning.utils.private import (
+    as_epoch_end,
+    hydra_runtime,
+    hydra_sweep_expansion,
+    lightning_checkpoint,
+    write_summary,
+)
+
+
+def test_hydras_sweep_expansion_is_the_basic_sweepers_order_with_globs_over_a_group():
+    batches = hydra_sweep_expansion(["seed=0,1", "+experiment=dropout,l2"], CONFIG_DIR)
+    jobs = [job for batch in batches for job in batch]
+    assert jobs == [
+        ["seed=0", "+experiment=dropout"],
+        ["seed=0", "+experiment=l2"],
+        ["seed=1", "+experiment=dropout"],
+        ["seed=1", "+experiment=l2"],
+    ]
+    globbed = [
+        job for batch in hydra_sweep_expansion(["+experiment=glob(init_*)"], CONFIG_DIR) for job in batch
+    ]
+    assert ["+experiment=init_zeros"] in globbed and all(
+        j[0].startswith("+experiment=init_") for j in globbed
+    )
+
+
+def test_the_hydra_runtime_is_set_for_a_run_and_put_back_after():
+    from hydra.core.hydra_config import HydraConfig
+
+    before = HydraConfig.initialized()
+    cfg = composed("seed=3", hydra=True)
+    with hydra_runtime(cfg):
+        assert HydraConfig.initialized() and HydraConfig.get().job.name == cfg.hydra.job.name
+        assert list(HydraConfig.get().overrides.task) == ["seed=3"]
+    assert HydraConfig.initialized() is before
+
+
+class _Tiny(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch[0]).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+class _TakeAtSecondEpoch(L.Callback):
+    def __init__(self) -> None:
+        self.state: dict | None = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == 1:
+            self.state = lightning_checkpoint(trainer)
+
+
+def test_lightnings_checkpoint_at_an_epoch_start_counts_that_epoch_ready_and_reads_as_the_end_before(
+    tmp_path,
+):
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 2)), batch_size=2)
+    taken = _TakeAtSecondEpoch()
+    trainer = L.Trainer(
+        max_epochs=2,
+        callbacks=[taken],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(_Tiny(), data)
+    state = taken.state
+    assert state is not None and "layer.weight" in state["state_dict"] and state["optimizer_states"]
+    progress = state["loops"]["fit_loop"]["epoch_progress"]
+    assert progress["total"]["ready"] == 2 and progress["total"]["completed"] == 1
+    as_epoch_end(state)
+    assert all(counts["ready"] == counts["completed"] for counts in progress.values())
+
+
+def test_a_prepared_summary_is_written_through_a_summary_writers_file_writer(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    write_summary(writer, Summary(value=[Summary.Value(tag="check/value", simple_value=0.25)]), 3)
+    writer.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    (scalar,) = events.Scalars("check/value")
+    assert (scalar.step, scalar.value) == (3, 0.25)
