@@ -62,14 +62,14 @@ def main() -> None:
 
     import imdb_lightning as il
     from imdb_lightning import api
-    from imdb_lightning.running import callbacks, train
+    from imdb_lightning.running import history, train
 
     os.environ.setdefault("IMDB_LIGHTNING_LOGS", tempfile.mkdtemp(prefix="bench_sweep_job_"))
     totals: dict[str, float] = collections.defaultdict(float)
     for owner, name, label in (
         (api, "compose_config", "Hydra composes the job's config"),
         (train, "train_model", "train_model (everything below, and the rest)"),
-        (callbacks.KerasHistory, "plot", "the two figures (draw, encode, write, TensorBoard)"),
+        (history.KerasHistory, "plot", "the two figures (draw, encode, write, TensorBoard)"),
         (L.Trainer, "fit", "Trainer.fit (the timed fit and Lightning's setup around it)"),
         (L.Trainer, "test", "Trainer.test"),
         (train, "validate", "config checks"),

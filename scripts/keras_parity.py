@@ -42,7 +42,7 @@ from hydra import compose, initialize_config_dir
 
 from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.data import IMDBDataModule
-from imdb_lightning.running.callbacks import KerasHistory
+from imdb_lightning.running.history import KerasHistory
 
 WORKER = Path(__file__).with_name("keras_parity_worker.py")
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")

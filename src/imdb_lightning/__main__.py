@@ -17,7 +17,7 @@ from imdb_lightning.config.hints import null_group_hint, sweep_only, unchosen_gr
 from imdb_lightning.config.runtime import in_sweep, sweep_job_number
 from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.running.naming import register_resolvers
-from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt, in_one_line
+from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt, in_one_line, sweep_goes_on
 
 log = logging.getLogger("imdb_lightning")
 
@@ -31,12 +31,10 @@ def _app(cfg: DictConfig) -> float:
     try:
         metrics = train(cfg)
     except (ConfigError, DataError) as err:
-        if isinstance(err, ConfigError) and in_sweep() and sweep_job_number() > 0:
-            # The sweep's first job passed what its jobs share, so this refusal is of this job's own values
-            # (optimizer=sgd with nesterov=true in a grid): recorded failed in its folder, the sweep goes on.
+        if in_sweep() and sweep_goes_on(err, sweep_job_number()):  # recorded failed in its folder
             log.error("this sweep job was refused; the sweep goes on: %s", err)
             return cfg.optimized_worst
-        log.error("error: %s", err)  # a first job's refusal would stop every job: the sweep stops here
+        log.error("error: %s", err)
         sys.exit(2)
     except Exception as err:
         log_file = _log_file()
@@ -46,7 +44,7 @@ def _app(cfg: DictConfig) -> float:
         # `traceback_in`); the job's metrics.json says it failed. In a sweep the other jobs go on (Hydra's
         # launcher would stop the sweep here).
         where = {"exc_info": True, "extra": {"traceback_in": log_file}}
-        if in_sweep():
+        if in_sweep() and sweep_goes_on(err, sweep_job_number()):
             log.error("this sweep job failed; the sweep goes on: %s", in_one_line(err), **where)
             return cfg.optimized_worst
         log.error("the run failed: %s", in_one_line(err), **where)

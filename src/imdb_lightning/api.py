@@ -19,15 +19,10 @@ the same checks raise the same one-line errors (:class:`~imdb_lightning.utils.er
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import io
 import json
 import logging
 import math
-import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,16 +37,12 @@ from imdb_lightning.config.overrides import split_override, sweep_jobs
 from imdb_lightning.running.folder import RunFolder, SweepFolder
 from imdb_lightning.running.naming import job_name, register_resolvers
 from imdb_lightning.running.plots import compare_figure, history_figure
-from imdb_lightning.utils.atomic import unwritable
-from imdb_lightning.utils.errors import ConfigError, DataError
+from imdb_lightning.utils.errors import ConfigError, sweep_goes_on
 from imdb_lightning.utils.private import hydra_runtime
 
 if TYPE_CHECKING:
     import lightning as L
     from matplotlib.figure import Figure
-
-#: The format of the run's log file, as Hydra writes it for a command-line run.
-FILE_LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
 
 @dataclass
@@ -69,7 +60,7 @@ class Result:
     def label(self) -> str:
         """What tells this run's configuration apart (its overrides less the seed): ``dropout``,
         ``baseline,optimizer.lr=0.01``."""
-        from imdb_lightning.results.report import configuration_label
+        from imdb_lightning.results.runs import configuration_label
 
         return configuration_label(self.overrides)
 
@@ -112,7 +103,7 @@ def run(*overrides: str, quiet: bool = False) -> Result:
     and checkpoint kept, and raises ``KeyboardInterrupt``.
     """
     cfg = compose_config(overrides)
-    return _run_composed(cfg, run_dir=None, quiet=quiet)
+    return _run(cfg, run_dir=None, quiet=quiet)
 
 
 def sweep(*overrides: str, quiet: bool = False) -> Sweep:
@@ -125,7 +116,9 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     base = compose_config(jobs[0] if jobs else [])
     with hydra_runtime(base):
         folder = Path(str(base.hydra.sweep.dir)).absolute()
-    _check_writable(folder, "hydra.sweep.dir")
+    from imdb_lightning.running.in_process import check_writable
+
+    check_writable(folder, "hydra.sweep.dir")
     # The sweep as Hydra records it: the report expands it again to list jobs that left no folder.
     OmegaConf.save(
         OmegaConf.create({"hydra": {"overrides": {"task": list(overrides)}}}), folder / SweepFolder.PLAN
@@ -141,17 +134,17 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
         if not quiet:
             print(f"[sweep job {number + 1}/{len(jobs)}] {' '.join(job)}")
         try:
-            results.append(_run_composed(cfg, run_dir=folder / name, quiet=quiet))
-        except (ConfigError, DataError) as err:  # as the command line
-            if isinstance(err, ConfigError) and number > 0:
-                logging.getLogger("imdb_lightning").error("sweep job %d was refused: %s", number, err)
+            results.append(_run(cfg, run_dir=folder / name, quiet=quiet))
+        except Exception as err:
+            # As on the command line; train() has recorded it in the job's metrics.json.
+            if sweep_goes_on(err, number):
+                how = "refused" if isinstance(err, ConfigError) else "failed"
+                logging.getLogger("imdb_lightning").error("sweep job %d was %s: %s", number, how, err)
                 continue
             if not results:
                 raise
             done = f"the {len(results)} job(s) before it are in {folder}, for load_sweep"
             raise type(err)(f"{err} (sweep job {number + 1} of {len(jobs)}; {done})") from None
-        except Exception as err:  # noqa: BLE001 -- recorded in the job's metrics.json by train(); go on
-            logging.getLogger("imdb_lightning").error("sweep job %d failed: %s", number, err)
     return Sweep(results, folder)
 
 
@@ -176,7 +169,8 @@ def load_sweep(path: str | Path):
     """One row per job of a sweep folder (a ``-m`` run's or :func:`sweep`'s): its configuration, seed,
     status and the lecture's measures. A pandas ``DataFrame`` when pandas is installed, else a list of
     dicts."""
-    from imdb_lightning.results.report import collect_runs, run_measures
+    from imdb_lightning.results.report import run_measures
+    from imdb_lightning.results.runs import collect_runs
 
     folder = Path(path)
     if not folder.is_dir():
@@ -222,7 +216,7 @@ def plot_histories(
             members = [value] if isinstance(value, (Result, Mapping)) else list(_iterable(value))
             groups[label] = [m.history if isinstance(m, Result) else _history(m) for m in members]
     else:
-        from imdb_lightning.results.report import configuration_labels
+        from imdb_lightning.results.runs import configuration_labels
 
         runs = [r if isinstance(r, Result) else _not_plottable(r) for r in _iterable(runs)]
         for label, result in zip(configuration_labels([r.overrides for r in runs]), runs, strict=True):
@@ -288,72 +282,10 @@ def checked_overrides(overrides: Iterable[object]) -> list[str]:
     return overrides
 
 
-def _run_composed(cfg: DictConfig, run_dir: Path | None, quiet: bool) -> Result:
-    from imdb_lightning.running.train import train_model
+def _run(cfg: DictConfig, run_dir: Path | None, quiet: bool) -> Result:
+    from imdb_lightning.running.in_process import run_in_process
 
-    with hydra_runtime(cfg), read_write(cfg.hydra), open_dict(cfg.hydra):  # the run folder's name reads it
-        if run_dir is not None:
-            cfg.hydra.run.dir = str(run_dir)
-        output = Path(str(cfg.hydra.run.dir)).absolute()
-        _check_writable(output, "hydra.run.dir")
-        cfg.hydra.runtime.output_dir = str(output)
-    with hydra_runtime(cfg):
-        folder = RunFolder(output)
-        # Claimed before anything is written into it, as on the command line.
-        folder.claim(resume_from=cfg.get("ckpt_path"))
-        task = copy.deepcopy(cfg)
-        with read_write(task), open_dict(task):
-            del task["hydra"]
-        overrides = list(cfg.hydra.overrides.task)
-        # What Hydra leaves in a run folder: the report reads a job's overrides from it.
-        saved = output / RunFolder.HYDRA
-        saved.mkdir(parents=True, exist_ok=True)
-        for name, node in (("config", task), ("hydra", cfg.hydra), ("overrides", cfg.hydra.overrides.task)):
-            (saved / f"{name}.yaml").write_text(OmegaConf.to_yaml(node))
-        with _logs_to(output, quiet):
-            trained = train_model(task)
+    folder, task, trained = run_in_process(cfg, run_dir, quiet)
     history_file = folder.file(RunFolder.HISTORY)
     history = json.loads(history_file.read_text()) if history_file.is_file() else {}
-    return Result(output, overrides, task, trained.metrics, history, trained.model)
-
-
-def _check_writable(folder: Path, key: str) -> None:
-    problem = unwritable(folder)
-    if problem:
-        raise ConfigError(f"cannot write the run folder {folder} ({problem}); choose another with {key}=PATH")
-
-
-@contextmanager
-def _logs_to(run_dir: Path, quiet: bool) -> Iterator[None]:
-    """For one run: the package's log lines to the cell and to the run's log file. ``quiet``: to the file
-    only, with what the run prints (its test line, its folder) and Lightning's notes below warnings."""
-    logger = logging.getLogger("imdb_lightning")
-    to_file = logging.FileHandler(run_dir / RunFolder.LOG)
-    to_file.setFormatter(logging.Formatter(FILE_LOG_FORMAT))
-    handlers: list[logging.Handler] = [to_file]
-    if not quiet:
-        to_cell = logging.StreamHandler(sys.stdout)
-        to_cell.setFormatter(logging.Formatter("%(message)s"))
-        handlers.append(to_cell)
-    lightning = logging.getLogger("lightning.pytorch")
-    saved = logger.level, logger.propagate, lightning.level
-    logger.setLevel(logging.INFO)
-    logger.propagate = False  # a notebook that configured logging itself would show every line twice
-    if quiet:
-        lightning.setLevel(logging.WARNING)
-    for handler in handlers:
-        logger.addHandler(handler)
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed) if quiet else contextlib.nullcontext():
-            yield
-    finally:
-        for handler in handlers:
-            logger.removeHandler(handler)
-            handler.close()
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
-        lightning.setLevel(saved[2])
-        if printed.getvalue():
-            with open(run_dir / RunFolder.LOG, "a") as log_file:
-                log_file.write(printed.getvalue())
+    return Result(folder.path, list(cfg.hydra.overrides.task), task, trained.metrics, history, trained.model)

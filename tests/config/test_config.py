@@ -172,3 +172,28 @@ def test_job_folder_names_are_one_level_for_any_value(overrides, expected):
     assert folder_name(overrides) == expected
     long = folder_name("x=" + "a" * 300)
     assert len(long) == 120 and "/" not in long and long != folder_name("x=" + "a" * 299 + "b")
+
+
+def test_train_gives_the_model_and_the_trainer_what_the_checks_leave_out(data_dir, tmp_path, monkeypatch):
+    """``GIVEN_BY_TRAIN`` is not advertised as a setting (``+model.input_dim=3`` is refused): it must be what
+    train() really gives each constructor."""
+    import hydra
+
+    from imdb_lightning.config.validate import GIVEN_BY_TRAIN
+    from imdb_lightning.running.train import train
+
+    given: dict[str, set[str]] = {}
+    instantiate = hydra.utils.instantiate
+
+    def recording(config, *args, **kwargs):
+        target = str(config.get("_target_", "")) if hasattr(config, "get") else ""
+        given.setdefault(target.rsplit(".", 1)[-1], set()).update(kwargs)
+        return instantiate(config, *args, **kwargs)
+
+    monkeypatch.setattr(hydra.utils, "instantiate", recording)
+    overrides = [f"data.data_dir={data_dir}", *runs.SMALL, "+trainer.fast_dev_run=true"]
+    train(runs.compose_run(tmp_path / "run", overrides))
+    assert given["IMDBClassifier"] == set(GIVEN_BY_TRAIN["model"])
+    assert given["Trainer"] - {"enable_checkpointing"} == set(GIVEN_BY_TRAIN["trainer"])
+    with pytest.raises(ConfigError, match="model.input_dim is not a setting"):
+        validate(composed("+model.input_dim=3"))

@@ -12,7 +12,7 @@ from imdb_lightning.config.overrides import (
     names_the_run,
     split_override,
 )
-from imdb_lightning.results.report import configuration_label, departures
+from imdb_lightning.results.runs import configuration_label, departures_from_lecture
 from imdb_lightning.running.hparams import selected_settings
 
 
@@ -55,7 +55,7 @@ def test_the_report_and_the_hparams_tab_read_the_same_rule():
     shown = ["model.l2=0.02", "trainer.max_epochs=3"]
     overrides = ["+experiment=l2", *left_out, *shown]
     assert configuration_label(overrides) == "l2,model.l2=0.02,trainer.max_epochs=3"
-    assert departures(overrides) == shown
+    assert departures_from_lecture(overrides) == shown
     settings = selected_settings(composed("+experiment=l2", "model.l2=0.02"), overrides)
     assert {"model/l2", "trainer/max_epochs"} <= set(settings)
     assert not any(key.replace(".", "/") in settings for key in incidental_keys())

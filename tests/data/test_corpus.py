@@ -12,7 +12,7 @@ from conftest import read_only
 from synthetic import make_data_dir, write_word_index
 
 from imdb_lightning.data import DataError, KerasEncoding, encode_corpus, load_corpus
-from imdb_lightning.data import corpus as corpus_module
+from imdb_lightning.data import cache as cache_module
 from imdb_lightning.data.corpus import keras_orders
 from imdb_lightning.data.sources import cache_dir
 from imdb_lightning.utils.errors import ConfigError
@@ -51,7 +51,7 @@ def test_words_the_index_lacks_are_dropped_not_out_of_vocabulary(tmp_path):
 def test_second_load_comes_from_the_cache(data_dir, monkeypatch):
     first = load_corpus(data_dir)
     assert len(cached_files()) == 1
-    monkeypatch.setattr(corpus_module, "read_corpus", lambda *a: pytest.fail("re-read the reviews"))
+    monkeypatch.setattr(cache_module, "read_corpus", lambda *a: pytest.fail("re-read the reviews"))
     second = load_corpus(data_dir)
     np.testing.assert_array_equal(first.splits["test"].ranks, second.splits["test"].ranks)
     assert second.word_index == first.word_index and second.word_index["the"] == 1
@@ -105,7 +105,7 @@ def test_cache_with_inconsistent_arrays_is_rejected(data_dir, caplog):
     corpus = load_corpus(data_dir)
     path = cache_dir() / "encoded" / cached_files()[0]
     corpus.splits["train"].offsets[-1] += 5
-    corpus_module.save_corpus(corpus, path, corpus.meta["key"])
+    cache_module.save_corpus(corpus, path, corpus.meta["key"])
     with caplog.at_level(logging.WARNING):
         load_corpus(data_dir)
     assert "offsets" in caplog.text

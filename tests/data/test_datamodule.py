@@ -288,3 +288,17 @@ def test_data_modules_of_one_process_share_a_split_only_when_every_split_setting
     assert reseeded.splits["val"].review_ids.tolist() != first.splits["val"].review_ids.tolist()
     again = ready(data_dir, val_size=10)
     assert again.splits["val"].review_ids.tolist() == first.splits["val"].review_ids.tolist()
+
+
+def test_the_split_settings_are_the_data_modules_own_and_a_resume_compares_each():
+    import inspect
+
+    from imdb_lightning.data.datamodule import SPLIT_SETTINGS
+    from imdb_lightning.running.checkpoints import data_mismatch
+
+    parameters = inspect.signature(IMDBDataModule.__init__).parameters
+    assert set(SPLIT_SETTINGS) <= set(parameters) and {"val_size", "seed", "num_words"} <= set(SPLIT_SETTINGS)
+    saved = {key: parameters[key].default for key in SPLIT_SETTINGS}
+    for key in SPLIT_SETTINGS:
+        changed = {**saved, key: "other"}
+        assert data_mismatch({"datamodule_hyper_parameters": saved}, changed).startswith(f"data.{key}=")

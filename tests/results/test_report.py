@@ -13,7 +13,8 @@ from runs import sweep_with_more_configs
 from imdb_lightning.api import compose_config
 from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.config.overrides import incidental_keys
-from imdb_lightning.results.report import collect_runs, configuration_label, main, summarize, write_report
+from imdb_lightning.results.report import main, summarize, write_report
+from imdb_lightning.results.runs import collect_runs, configuration_label
 from imdb_lightning.utils.errors import ConfigError
 
 
@@ -222,3 +223,12 @@ def test_a_new_experiment_file_joins_the_report_without_code_changes(data_dir, t
     assert (grid.folder / "curves_capacity.png").is_file() and (
         grid.folder / "curves_regularization.png"
     ).is_file()
+
+
+def test_every_measure_of_a_run_has_its_column(sweep):
+    from imdb_lightning.results.report import COLUMNS, MEASURES, markdown_table, run_measures
+
+    run = collect_runs(sweep)[0]
+    assert tuple(run_measures(run)) == MEASURES
+    header = markdown_table(summarize([run])).splitlines()[0]
+    assert header.count("|") == len(COLUMNS) + 3  # configuration and runs, then a column a measure

@@ -79,7 +79,7 @@ def test_histograms_hold_every_value_with_its_range_and_moments(tmp_path):
     import torch
     from torch.utils.tensorboard import SummaryWriter
 
-    from imdb_lightning.running.callbacks import add_histogram
+    from imdb_lightning.running.diagnostics import add_histogram
 
     values = torch.randn(1000, 16, generator=torch.Generator().manual_seed(0))
     writer = SummaryWriter(str(tmp_path / "tensorboard"))
@@ -120,7 +120,7 @@ def test_hparams_session_ends_with_the_runs_status_and_no_placeholder_metrics(da
 
 
 def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tmp_path):
-    from imdb_lightning.running.hparams import SHOWN, selected_settings
+    from imdb_lightning.running.hparams import ALWAYS_SHOWN, selected_settings
 
     cfg = compose_run(tmp_path, ["+experiment=l2", "trainer.max_epochs=3", "data.eval_batch_size=1024"])
     settings = selected_settings(
@@ -134,7 +134,7 @@ def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tm
     assert settings["trainer/max_epochs"] == 3 and settings["data/eval_batch_size"] == 1024
     assert set(settings) == {
         "optimizer",
-        *(k.replace(".", "/") for k in SHOWN),
+        *(k.replace(".", "/") for k in ALWAYS_SHOWN),
         "trainer/max_epochs",
         "data/eval_batch_size",
     }

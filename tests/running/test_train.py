@@ -287,7 +287,7 @@ def best_checkpoint_state(folder: Path, score: float) -> dict:
 def test_a_run_resumed_into_a_new_folder_goes_on_from_the_earlier_best_checkpoint(tmp_path, caplog):
     """Lightning would forget the best score (the first resumed epoch would become best.ckpt): the earlier
     best checkpoint is copied into the new run folder and its score kept, without Lightning's warning."""
-    from imdb_lightning.running.callbacks import BestCheckpoint
+    from imdb_lightning.running.checkpoints import BestCheckpoint
 
     old, new = tmp_path / "part" / "checkpoints", tmp_path / "resumed" / "checkpoints"
     old.mkdir(parents=True)

@@ -71,6 +71,8 @@ CONFIG_CASES = {
     "trainer.max_epochs=3.5": ConfigError,
     "data.batch_size=true": ConfigError,
     "+model.dropuot=0.5": ConfigError,
+    # the run gives the model its input width (the data's): the setting was ignored without a word
+    "+model.input_dim=3": ConfigError,
     "+optimizer.nosuch=1": ConfigError,
     "optimizer=adam optimizer.betas=[2,0.9]": ConfigError,
     "optimizer=adam optimizer.betas=0.9": ConfigError,
@@ -132,12 +134,12 @@ def test_settings_a_library_refuses_are_named_before_the_data_loads(
     import torch
 
     import imdb_lightning as il
-    from imdb_lightning.data import corpus
+    from imdb_lightning.data import cache as cache_module  # load_corpus finds read_corpus there
 
     if overrides.endswith("gpu") and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
-    monkeypatch.setattr(corpus, "read_corpus", lambda *a: pytest.fail("the data was read first"))
+    monkeypatch.setattr(cache_module, "read_corpus", lambda *a: pytest.fail("the data was read first"))
     with pytest.raises(ConfigError) as info:
         il.run(f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=1", *overrides.split(), quiet=True)
     assert str(info.value).startswith(f"{', '.join(overrides.split())} cannot work: ")
@@ -263,10 +265,10 @@ def test_callback_and_trainer_settings_are_checked_before_the_data_loads(
     overrides, data_dir, tmp_path, monkeypatch
 ):
     import imdb_lightning as il
-    from imdb_lightning.data import corpus
+    from imdb_lightning.data import cache as cache_module  # load_corpus finds read_corpus there
 
     monkeypatch.setenv("IMDB_LIGHTNING_LOGS", str(tmp_path / "logs"))
-    monkeypatch.setattr(corpus, "read_corpus", lambda *a: pytest.fail("the data was read first"))
+    monkeypatch.setattr(cache_module, "read_corpus", lambda *a: pytest.fail("the data was read first"))
     with pytest.raises(ConfigError) as info:
         il.run(f"data.data_dir={data_dir}", *SMALL, "trainer.max_epochs=2", *overrides.split(), quiet=True)
     assert str(info.value).startswith(SETUP_CASES[overrides])
@@ -369,12 +371,12 @@ def test_a_custom_data_set_gets_its_counts_in_a_warning(data_dir, caplog, tmp_pa
 
 INTERRUPT_DURING_ENCODING = """
 import sys
-import imdb_lightning.data.corpus as corpus
+import imdb_lightning.data.cache as cache_module
 
 def interrupted(*args):
     raise KeyboardInterrupt
 
-corpus.read_corpus = interrupted
+cache_module.read_corpus = interrupted
 from {module} import main
 sys.argv = ["prog", *sys.argv[1:]]
 main()
@@ -488,10 +490,12 @@ RESUMED_OTHERWISE = {
 def test_a_bad_ckpt_path_is_refused_before_the_data_loads(case, checkpoint, data_dir, tmp_path, monkeypatch):
     import torch
 
-    from imdb_lightning.data import corpus
+    from imdb_lightning.data import cache as cache_module  # load_corpus finds read_corpus there
 
     monkeypatch.setattr(
-        corpus, "read_corpus", lambda *a: pytest.fail("the data was read before the checkpoint was checked")
+        cache_module,
+        "read_corpus",
+        lambda *a: pytest.fail("the data was read before the checkpoint was checked"),
     )
     paths = bad_checkpoints(checkpoint, tmp_path / "bad")
     path = paths.get(case, checkpoint)

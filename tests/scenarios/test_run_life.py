@@ -16,7 +16,7 @@ import pytest
 import runs
 import yaml
 
-from imdb_lightning.results.report import collect_runs
+from imdb_lightning.results.runs import collect_runs
 from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.running.train import train
 from imdb_lightning.utils.errors import ConfigError, Terminated
@@ -316,13 +316,13 @@ def test_one_odd_job_folder_never_stops_the_report(tmp_path):
 
 def test_sigterm_before_fit_while_the_data_loads_is_an_interruption_too(data_dir, tmp_path, monkeypatch):
     """Lightning's handler covers fit only: Python's default would end the process, leaving 'running'."""
-    from imdb_lightning.data import corpus
+    from imdb_lightning.data import cache as cache_module  # load_corpus finds read_corpus there
 
     def terminated(*args):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(1)
 
-    monkeypatch.setattr(corpus, "read_corpus", terminated)
+    monkeypatch.setattr(cache_module, "read_corpus", terminated)
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Terminated):
         train(compose_run(data_dir, tmp_path / "run", ["trainer.max_epochs=2"]))

@@ -40,7 +40,7 @@ def sweep_peak_mb(jobs: int, folder, data: str) -> float:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_the_peak_of_a_15_job_sweep_stays_within_10_percent_of_a_3_job_sweeps(real_data, tmp_path):
-    """A job that kept its data alive (about 75 MB each before the fix, docs/benchmarks.md) adds it 12 times."""
+    """A job that kept its data alive (75 MB a job before the fix, docs/benchmarks.md) shows 12 times."""
     small = sweep_peak_mb(3, tmp_path / "three", str(real_data))
     large = sweep_peak_mb(15, tmp_path / "fifteen", str(real_data))
     print(f"peak resident memory: 3 jobs {small:.0f} MB, 15 jobs {large:.0f} MB")

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from imdb_lightning.config.files import group_options
 from imdb_lightning.config.overrides import command_line_overrides, split_override
+from imdb_lightning.data.datamodule import MIN_NUM_WORDS
 from imdb_lightning.utils.checks import (
     BOOLEAN,
     NON_NEGATIVE_NUMBER,
@@ -80,7 +81,8 @@ def validate(cfg: DictConfig) -> None:
     # The data module and the model check their own settings when made; both are cheap to make before the
     # data loads (the model at a small input width).
     made = {}
-    for group, passed in (("data", {}), ("model", {"input_dim": 4, "optimizer": None, "scheduler": None})):
+    stand_ins = {"data": {}, "model": {"input_dim": MIN_NUM_WORDS, "optimizer": None, "scheduler": None}}
+    for group, passed in stand_ins.items():
         node = cfg.get(group)
         if isinstance(node, DictConfig) and "_target_" in node:
             try:
@@ -103,7 +105,7 @@ def validate(cfg: DictConfig) -> None:
             stand_in_optimizer(node)
         except Exception as err:  # noqa: BLE001 -- whatever the constructor raises (torch's Adam: an
             # IndexError for one beta) is its refusal of these settings
-            raise refused("optimizer", err) from None
+            raise settings_refused("optimizer", err) from None
 
 
 def stand_in_optimizer(node: DictConfig):  # -> torch.optim.Optimizer (torch is imported when needed)
@@ -113,7 +115,7 @@ def stand_in_optimizer(node: DictConfig):  # -> torch.optim.Optimizer (torch is 
     return hydra.utils.instantiate(node, _convert_="all")([torch.zeros(1, requires_grad=True)])
 
 
-def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:
+def settings_refused(group: str, err: BaseException, keys: Collection[str] = ()) -> ConfigError:
     """Settings of ``group`` that a library refused, in one line: the overrides of that group the command gave
     (its choice, ``trainer=gpu``, and those of its keys that the library's message names, else those in
     ``keys``, else all), or "the <group> settings", and the first line of the library's message. ``err`` may
@@ -131,13 +133,13 @@ def refused(group: str, err: BaseException, keys: Collection[str] = ()) -> Confi
             choices.append(override)
         elif key.startswith(f"{group}."):
             settings.append((key.split(".", 1)[1], value, override))
-    named = [override for key, value, override in settings if _names(message, key, value)]
+    named = [override for key, value, override in settings if _message_names(message, key, value)]
     fallback = [override for key, _, override in settings if not keys or key in keys]
     given = choices + (named or fallback)
     return ConfigError(f"{', '.join(given) or f'the {group} settings'} cannot work: {message}")
 
 
-def _names(message: str, key: str, value: str) -> bool:
+def _message_names(message: str, key: str, value: str) -> bool:
     """Whether a library's message names this setting: its key's last part as a word, or its value when
     that is a word of its own (``abc``, not ``1`` or ``true``, which messages hold for other reasons)."""
     if re.search(rf"\b{re.escape(key.rsplit('.', 1)[-1])}\b", message, re.IGNORECASE):
@@ -146,13 +148,21 @@ def _names(message: str, key: str, value: str) -> bool:
     return wordy and value in message
 
 
-# Keys Hydra reads itself, and what train() passes to the model instead of taking them from the config.
-_HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
-_PASSED_BY_TRAIN = {"input_dim", "optimizer", "scheduler", "params", "callbacks", "logger"}
+#: Keys Hydra reads itself.
+HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
+#: What train() gives each group's constructor besides its config: the model its input width (the data's)
+#: and its optimizer and scheduler, the optimizer its parameters (the model's), the trainer the callbacks and
+#: loggers (a test runs train() and checks that it gives no other).
+GIVEN_BY_TRAIN = {
+    "model": ("input_dim", "optimizer", "scheduler"),
+    "optimizer": ("params",),
+    "trainer": ("callbacks", "logger"),
+}
 
 
 def unknown_keys(node: DictConfig) -> tuple[list[str], list[str]]:
-    """The keys of a ``_target_`` node that its class or function does not accept, and those it does."""
+    """The keys of a ``_target_`` node that its class or function does not accept (or that train() gives
+    it: ``model.input_dim`` is the data's width), and those it does."""
     try:
         target = hydra.utils.get_object(node._target_)
     except Exception as err:  # noqa: BLE001 -- an unknown target is reported by instantiate, with Hydra's message
@@ -164,6 +174,7 @@ def unknown_keys(node: DictConfig) -> tuple[list[str], list[str]]:
         return [], []
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return [], []
-    accepted = [name for name in parameters if name not in _PASSED_BY_TRAIN and name != "self"]
-    unknown = sorted(key for key in node if key not in _HYDRA_KEYS and key not in parameters)
+    given = {key for keys in GIVEN_BY_TRAIN.values() for key in keys}  # set by the run: never the config's
+    accepted = [name for name in parameters if name not in given and name != "self"]
+    unknown = sorted(key for key in node if key not in HYDRA_KEYS and (key not in parameters or key in given))
     return unknown, accepted

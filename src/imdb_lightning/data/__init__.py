@@ -1,8 +1,10 @@
 """IMDB reviews the way the lecture's Keras code sees them: encoding, sources, cache and DataModule."""
 
-from imdb_lightning.data.corpus import EncodedSplit, encode_corpus, load_corpus
-from imdb_lightning.data.datamodule import BatchLoader, IMDBDataModule
+from imdb_lightning.data.cache import load_corpus
+from imdb_lightning.data.corpus import EncodedSplit, encode_corpus
+from imdb_lightning.data.datamodule import IMDBDataModule
 from imdb_lightning.data.imdb import load_data
+from imdb_lightning.data.loader import BatchLoader
 from imdb_lightning.data.sources import cache_dir
 from imdb_lightning.data.tokenizer import (
     KerasEncoding,

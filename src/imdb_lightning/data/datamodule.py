@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
 
-from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus, load_corpus, locate_corpus
+from imdb_lightning.data.cache import load_corpus, locate_corpus
+from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus
+from imdb_lightning.data.loader import BatchLoader
 from imdb_lightning.data.tokenizer import KerasEncoding
-from imdb_lightning.network.batches import CompactBatch, multi_hot
-from imdb_lightning.network.kernels import gather_segments
 from imdb_lightning.utils.checks import (
     BOOLEAN,
     NON_NEGATIVE_INTEGER,
@@ -41,114 +40,15 @@ log = logging.getLogger(__name__)
 
 
 BATCH_FORMATS = ("auto", "dense", "bag")
-
-
-class EpochPermutation:
-    """The order of one epoch, a pure function of (seed, epoch): reruns and resumed runs see the same batches.
-
-    Lightning calls ``set_epoch`` before every training epoch (it looks for ``loader.sampler.set_epoch``).
-    """
-
-    def __init__(self, size: int, *, shuffle: bool, seed: int, shard: tuple[int, int] = (0, 1)) -> None:
-        self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, 0
-        self.rank, self.world = shard
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    @property
-    def natural(self) -> bool:
-        """Every review, in the split's own order."""
-        return not self.shuffle and self.world == 1
-
-    def order(self) -> torch.Tensor:
-        """This epoch's order; under DDP, this process's share of it (every ``world``-th review)."""
-        if not self.shuffle:
-            order = torch.arange(self.size)
-        else:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            order = torch.randperm(self.size, generator=generator)
-        return order[self.rank :: self.world]
-
-
-class BatchLoader:
-    """Yields ``(x, y)`` batches of a preloaded split: ``x`` multi-hot float32 rows ``[batch, width]``
-    (``batch_format="dense"``) or the :class:`CompactBatch` of the batch (``"bag"``), ``y`` float32 labels.
-    No Dataset, no per-review Python work.
-
-    Any iterable with ``__len__`` serves as a Lightning loader; plain loops can iterate it directly.
-    ``sampler`` is the epoch order, where Lightning looks for ``set_epoch``.
-    """
-
-    batch_sampler = None  # Lightning inspects loaders that have a ``sampler`` for this DataLoader attribute
-
-    def __init__(
-        self,
-        split: EncodedSplit,
-        batch_size: int,
-        *,
-        shuffle: bool = False,
-        seed: int = 0,
-        device: torch.device | str = "cpu",
-        shard: tuple[int, int] = (0, 1),
-        batch_format: str = "dense",
-        width: int | None = None,
-    ) -> None:
-        if batch_size <= 0:
-            raise ConfigError(f"batch size must be positive, got {batch_size}")
-        if batch_format not in ("dense", "bag"):
-            raise ConfigError(f"a loader's batch_format is dense or bag, got {batch_format!r}")
-        self.batch_format = batch_format
-        self.width = width if width is not None else int(split.ids.max(initial=0)) + 1
-        self.device = torch.device(device)
-        self.ids = torch.from_numpy(split.ids).to(self.device)
-        self.offsets = torch.from_numpy(split.offsets).to(self.device)
-        self.labels = torch.from_numpy(split.labels).to(self.device)
-        self.batch_size = batch_size
-        self.sampler = EpochPermutation(len(split), shuffle=shuffle, seed=seed, shard=shard)
-
-    def __len__(self) -> int:
-        rank, world = self.sampler.rank, self.sampler.world
-        return -(-len(range(rank, len(self.labels), world)) // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor | CompactBatch, torch.Tensor]]:
-        """Gather the epoch's reviews in order once (nothing to gather in the split's own order); every batch
-        is then a slice of it: a few tensor views a step, however large the batch."""
-        if self.sampler.natural:
-            epoch = CompactBatch(self.ids, self.offsets, self.labels)
-        else:
-            epoch = self.gather(self.sampler.order().to(self.device))
-        rows = [*range(0, len(epoch.labels), self.batch_size), len(epoch.labels)]
-        cuts = epoch.offsets[rows].tolist()  # one copy to the host an epoch, none a step
-        for a, b, start, end in zip(rows, rows[1:], cuts, cuts[1:], strict=False):
-            yield self.inputs(
-                CompactBatch(epoch.ids[start:end], epoch.offsets[a : b + 1] - start, epoch.labels[a:b])
-            )
-
-    def inputs(self, batch: CompactBatch) -> tuple[torch.Tensor | CompactBatch, torch.Tensor]:
-        """``(x, y)`` of a compact batch in this loader's format (multi-hot rows built on its device)."""
-        if self.batch_format == "bag":
-            return batch, batch.labels
-        return multi_hot(batch.ids, batch.offsets, self.width), batch.labels
-
-    def gather(self, index: torch.Tensor, *, compiled: bool | None = None) -> CompactBatch:
-        """Reviews ``index``, in that order: by the compiled copy loop on a CPU, by tensor indexing
-        elsewhere."""
-        if compiled is None:
-            compiled = self.device.type == "cpu"
-        if compiled:
-            ids, offsets = gather_segments(self.ids.numpy(), self.offsets.numpy(), index.numpy())
-            return CompactBatch(torch.from_numpy(ids), torch.from_numpy(offsets), self.labels[index])
-        lengths = self.offsets.diff()[index]
-        offsets = torch.zeros(len(index) + 1, dtype=torch.int64, device=self.device)
-        torch.cumsum(lengths, 0, out=offsets[1:])
-        shift = torch.repeat_interleave(self.offsets[index] - offsets[:-1], lengths)
-        ids = self.ids[torch.arange(int(offsets[-1]), device=self.device) + shift]
-        return CompactBatch(ids, offsets, self.labels[index])
+#: The smallest vocabulary: ids 0-2 are reserved (pad, start, OOV), 3 is the first word.
+MIN_NUM_WORDS = 4
+#: The settings that choose which reviews validate and how a review is encoded (a resumed run must keep them):
+#: the encoding's, the word index and the validation size.
+SPLIT_SETTINGS = (*(f.name for f in fields(KerasEncoding)), "word_index", "val_size")
 
 
 @dataclass(frozen=True)
-class Prepared:
+class PreparedSplits:
     """Everything a data module serves, made from the corpus for one set of settings."""
 
     splits: dict[str, EncodedSplit]
@@ -163,10 +63,10 @@ class Prepared:
 
 # What this process prepared last: a sweep's jobs with the same data settings share it instead of reading and
 # encoding the corpus again (about 0.4 s a job). One entry, so memory stays that of one data set.
-_PREPARED: dict[tuple, Prepared] = {}
+_PREPARED_MEMO: dict[tuple, PreparedSplits] = {}
 
 
-def prepare(corpus: Corpus, encoding: KerasEncoding, val_size: int) -> Prepared:
+def prepare(corpus: Corpus, encoding: KerasEncoding, val_size: int) -> PreparedSplits:
     """Keras's arrays for ``encoding``, split into validation (the first ``val_size``), train and test."""
     largest = corpus.vocabulary_size + encoding.index_from + 1
     if encoding.num_words is not None and encoding.num_words > largest:
@@ -191,7 +91,7 @@ def prepare(corpus: Corpus, encoding: KerasEncoding, val_size: int) -> Prepared:
     # than that (words the index lacks are dropped). Serialized once: torch.save pickles a JSON string ten
     # times faster than a dict, and every checkpoint carries it.
     rank_limit = width - encoding.index_from
-    return Prepared(
+    return PreparedSplits(
         splits=splits,
         # A multi-hot row records presence only, so both batch formats are served from each review's distinct
         # ids (made here, before any timed fit).
@@ -241,7 +141,7 @@ class IMDBDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         for key, value, rule in (
-            ("num_words", num_words, at_least(4).or_null()),  # ids 0-2 are reserved, 3 is the first word
+            ("num_words", num_words, at_least(MIN_NUM_WORDS).or_null()),
             ("skip_top", skip_top, NON_NEGATIVE_INTEGER),
             ("maxlen", maxlen, POSITIVE_INTEGER.or_null()),
             ("start_char", start_char, NON_NEGATIVE_INTEGER.or_null()),
@@ -291,7 +191,7 @@ class IMDBDataModule(L.LightningDataModule):
         Nothing to do once the splits are loaded, or prepared in this process already: ``train()`` sets up
         before fitting, and ``Trainer.fit`` calls this again.
         """
-        if not self.splits and self._memo_key() not in _PREPARED:
+        if not self.splits and self._memo_key() not in _PREPARED_MEMO:
             hp = self.hparams
             load_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download, cache=hp.cache)
 
@@ -299,7 +199,7 @@ class IMDBDataModule(L.LightningDataModule):
         if self.splits:
             return
         key = self._memo_key()
-        prepared = _PREPARED.get(key)
+        prepared = _PREPARED_MEMO.get(key)
         if prepared is None:
             hp = self.hparams
             prepared = prepare(
@@ -307,8 +207,8 @@ class IMDBDataModule(L.LightningDataModule):
                 self.encoding,
                 hp.val_size,
             )
-            _PREPARED.clear()  # one data set at a time: a sweep over num_words keeps only the current one
-            _PREPARED[key] = prepared
+            _PREPARED_MEMO.clear()  # one data set at a time: a sweep over num_words keeps the current one
+            _PREPARED_MEMO[key] = prepared
         self.splits, self.bags, self._width = prepared.splits, prepared.bags, prepared.width
         self.vocabulary_size, self.cache_path = prepared.vocabulary_size, prepared.cache_path
         self.invalid_utf8 = prepared.invalid_utf8

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imdb_lightning.data.corpus import EncodedSplit, encode_corpus, load_corpus
+from imdb_lightning.data.cache import load_corpus
+from imdb_lightning.data.corpus import EncodedSplit, encode_corpus
 from imdb_lightning.data.tokenizer import KerasEncoding
 
 

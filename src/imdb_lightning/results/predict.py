@@ -47,7 +47,7 @@ def find_checkpoint(path: Path) -> tuple[Path, str]:
             saved = None
             print(f"warning: {config} cannot be read: taking the run's final weights", file=sys.stderr)
         test_ckpt = (saved.get("test_ckpt") if isinstance(saved, dict) else None) or "final"
-    tested = run.checkpoint(RunFolder.TESTED.get(test_ckpt, RunFolder.LAST))
+    tested = run.checkpoint(RunFolder.TESTED_CHECKPOINT.get(test_ckpt, RunFolder.LAST))
     if tested.is_file():
         return tested, f"the {test_ckpt} weights, the ones behind the run's test line"
     for name in (RunFolder.LAST, RunFolder.BEST, RunFolder.INTERRUPTED):

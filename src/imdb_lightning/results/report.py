@@ -16,162 +16,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import sys
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from imdb_lightning.config.overrides import departs_from_lecture, names_the_run, split_override, sweep_jobs
-from imdb_lightning.running.folder import RunFolder, Status, SweepFolder
-from imdb_lightning.running.plots import HISTORY_KEYS, as_floats, compare_figure, save_figure
+from imdb_lightning.results.runs import STATUSES, Run, collect_runs
+from imdb_lightning.running.folder import Status
+from imdb_lightning.running.plots import HISTORY_KEYS, compare_figure, save_figure
 from imdb_lightning.utils.errors import ConfigError
-
-# ------------------------------------------------------------------------------------------ a sweep's runs
-
-
-#: Every status a job can have, in the order the report counts them (see :class:`Status`).
-STATUSES = tuple(Status)
-
-
-@dataclass
-class Run:
-    """One job folder of a sweep, and what it left behind."""
-
-    folder: Path
-    job: int | None
-    label: str
-    seed: int | None
-    status: Status
-    history: dict[str, list[float | None]] = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    # The run's `lecture` config node: the report figure (section) it joins, its row order, the lecture's
-    # published figures. An experiment file sets it, so adding one needs no change here.
-    lecture: dict = field(default_factory=dict)
-    unreadable: list[str] = field(default_factory=list)  # files of the folder that could not be parsed
-    departures: list[str] = field(default_factory=list)  # overrides that change the lecture's experiment
-
-    def series(self, key: str) -> np.ndarray:
-        return as_floats(self.history.get(key, []))
-
-
-def departures(overrides: list[str]) -> list[str]:
-    """The overrides that make a run another than the lecture's experiment (the epochs, a learning rate, the
-    data: :func:`~imdb_lightning.config.overrides.departs_from_lecture`)."""
-    return [o for o in overrides if departs_from_lecture(split_override(o)[0])]
-
-
-def configuration_label(overrides: list[str]) -> str:
-    """What names a configuration: the overrides that name its runs, less the seed (runs are grouped over
-    it); ``+experiment=`` shows as the bare experiment name."""
-    parts = []
-    for override in overrides:
-        key, value = split_override(override)
-        if key != "seed" and names_the_run(key):
-            parts.append(value if key == "experiment" else f"{key}={value}")
-    return ",".join(parts) or "default"
-
-
-def configuration_labels(override_lists: list[list[str]]) -> list[str]:
-    """The label of each of several runs, less the overrides all of them share: ``trainer.max_epochs=5``
-    given to a whole sweep names none of its configurations (the experiment is always kept)."""
-    if len(override_lists) < 2:
-        return [configuration_label(overrides) for overrides in override_lists]
-    shared = set.intersection(*(set(overrides) for overrides in override_lists))
-    shared = {o for o in shared if split_override(o)[0] != "experiment"}
-    return [configuration_label([o for o in overrides if o not in shared]) for overrides in override_lists]
-
-
-def _seed(overrides: list[str], config: dict) -> int | str | None:
-    """The run's seed: an integer, or as given when it is none (a job refused for ``seed=1.5``)."""
-    for override in overrides:
-        key, value = split_override(override)
-        if key == "seed":
-            return int(value) if value.strip().lstrip("-").isdigit() else value
-    return config.get("seed")
-
-
-def expected_jobs(sweep: Path) -> list[list[str]] | None:
-    """The override lists of every job the sweep launched, in Hydra's job order; None when unknowable."""
-    multirun = sweep / SweepFolder.PLAN
-    if not multirun.is_file():
-        return None
-    try:
-        return sweep_jobs(yaml.safe_load(multirun.read_text())["hydra"]["overrides"]["task"])
-    except Exception:  # noqa: BLE001 -- a sweep we cannot expand still reports the jobs it has
-        return None
-
-
-def _read(path: Path, parse: Callable[[str], object], kind: type, unreadable: list[str]):
-    """A job file's content (an empty ``kind`` when the file is absent); a file that is there but cannot be
-    parsed (a disk filled up, a hand edit) is named in ``unreadable`` and read as empty, so that one folder
-    never stops a report."""
-    if not path.is_file():
-        return kind()
-    try:
-        content = parse(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
-        content = None
-    if content is None and path.stat().st_size == 0:
-        return kind()
-    if not isinstance(content, kind):
-        unreadable.append(path.name)
-        return kind()
-    return content
-
-
-def _history_of(content: dict, name: str, unreadable: list[str]) -> dict[str, list[float | None]]:
-    """A history as the report reads it: each key a list of numbers (None for a diverged epoch's). Valid
-    JSON of another shape is named in ``unreadable`` and read as empty, as an unparsable file is."""
-    number = (int, float)
-    if all(
-        isinstance(values, list)
-        and all(v is None or (isinstance(v, number) and not isinstance(v, bool)) for v in values)
-        for values in content.values()
-    ):
-        return content
-    unreadable.append(name)
-    return {}
-
-
-def collect_runs(sweep: Path) -> list[Run]:
-    """Every job of the sweep: each folder it left (a job is its folder: two sweeps into one folder number
-    their jobs alike), and each job of the last sweep's plan that left none (``missing``)."""
-    found: list[tuple[Run, list[str]]] = []
-    for folder in SweepFolder(sweep).jobs():
-        path = folder.path
-        unreadable: list[str] = []
-        overrides = [str(o) for o in _read(folder.overrides_file, yaml.safe_load, list, unreadable)]
-        config = _read(folder.file(RunFolder.CONFIG), yaml.safe_load, dict, unreadable)
-        head = path.name.split("-", 1)[0]
-        job = int(head) if head.isdigit() else None
-        history = _history_of(
-            _read(folder.file(RunFolder.HISTORY), json.loads, dict, unreadable), RunFolder.HISTORY, unreadable
-        )
-        metrics = _read(folder.file(RunFolder.METRICS), json.loads, dict, unreadable)
-        status = RunFolder.status_of(metrics or None)
-        lecture = config.get("lecture") if isinstance(config.get("lecture"), dict) else {}
-        run = Run(path, job, "", _seed(overrides, config), status, history, metrics, lecture, unreadable)
-        run.departures = departures(overrides)
-        found.append((run, overrides))
-    seen = {frozenset(overrides) for _, overrides in found}
-    for job, overrides in enumerate(expected_jobs(sweep) or []):
-        if frozenset(overrides) not in seen:
-            missing = Run(sweep / f"{job}-?", job, "", _seed(overrides, {}), Status.MISSING)
-            found.append((missing, overrides))
-    ordered = sorted(
-        found,
-        key=lambda r: (r[0].job is None, r[0].job if r[0].job is not None else 0, str(r[0].folder)),
-    )
-    for (run, _), label in zip(ordered, configuration_labels([o for _, o in ordered]), strict=True):
-        run.label = label
-    return [run for run, _ in ordered]
-
 
 # ------------------------------------------------------------------------------------------ summarizing
 
@@ -197,18 +53,6 @@ def run_measures(run: Run) -> dict[str, float]:
         "params": number(metric("params")),
         "s_per_epoch": number(metric("fit_seconds")) / epochs if epochs and epochs > 0 else math.nan,
     }
-
-
-MEASURES = (
-    "best_val_acc",
-    "best_epoch",
-    "final_val_loss",
-    "final_val_acc",
-    "test_loss",
-    "test_acc",
-    "params",
-    "s_per_epoch",
-)
 
 
 def summarize(runs: list[Run]) -> dict[str, dict]:
@@ -258,19 +102,23 @@ def _runs_cell(counts: dict[str, int]) -> str:
     return f"{counts[Status.COMPLETED]}/{total}" + (f" ({', '.join(extra)})" if extra else "")
 
 
+#: The report's measure columns, in order: each of :func:`run_measures`'s measures, its header, and how a
+#: configuration's row shows it (from the row's means and stds over its completed runs).
+COLUMNS: dict[str, tuple[str, Callable[[dict, str], str]]] = {
+    "best_val_acc": ("best val acc", lambda row, m: _fmt(row["mean"][m], row["std"][m])),
+    "best_epoch": ("best epoch", lambda row, m: _epochs_cell(row["best_epochs"])),
+    "final_val_loss": ("final val loss", lambda row, m: _fmt(row["mean"][m], row["std"][m])),
+    "final_val_acc": ("final val acc", lambda row, m: _fmt(row["mean"][m], row["std"][m])),
+    "test_loss": ("test loss", lambda row, m: _fmt(row["mean"][m], row["std"][m])),
+    "test_acc": ("test acc", lambda row, m: _fmt(row["mean"][m], row["std"][m])),
+    "params": ("params", lambda row, m: f"{row['mean'][m]:,.0f}" if math.isfinite(row["mean"][m]) else "—"),
+    "s_per_epoch": ("s / epoch", lambda row, m: _fmt(row["mean"][m], math.nan, 3)),
+}
+MEASURES = tuple(COLUMNS)
+
+
 def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
-    header = [
-        "configuration",
-        "runs",
-        "best val acc",
-        "best epoch",
-        "final val loss",
-        "final val acc",
-        "test loss",
-        "test acc",
-        "params",
-        "s / epoch",
-    ]
+    header = ["configuration", "runs", *(name for name, _ in COLUMNS.values())]
     if lecture:
         header += [
             "lecture (Keras, 1 run): best val acc (epoch), final val loss, final val acc, test",
@@ -278,21 +126,10 @@ def markdown_table(table: dict[str, dict], *, lecture: bool = False) -> str:
         ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in table.items():
-        mean, std = row["mean"], row["std"]
-        cells = [
-            f"`{label}`",
-            _runs_cell(row["counts"]),
-            _fmt(mean["best_val_acc"], std["best_val_acc"]),
-            _epochs_cell(row["best_epochs"]),
-            _fmt(mean["final_val_loss"], std["final_val_loss"]),
-            _fmt(mean["final_val_acc"], std["final_val_acc"]),
-            _fmt(mean["test_loss"], std["test_loss"]),
-            _fmt(mean["test_acc"], std["test_acc"]),
-            f"{mean['params']:,.0f}" if math.isfinite(mean["params"]) else "—",
-            _fmt(mean["s_per_epoch"], math.nan, 3),
-        ]
+        cells = [f"`{label}`", _runs_cell(row["counts"])]
+        cells += [cell(row, measure) for measure, (_, cell) in COLUMNS.items()]
         if lecture:
-            cells += _lecture_cells(row["lecture"].get("published") or {}, mean, row["departures"])
+            cells += _lecture_cells(row["lecture"].get("published") or {}, row["mean"], row["departures"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

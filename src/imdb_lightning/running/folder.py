@@ -72,7 +72,7 @@ class RunFolder:
     TENSORBOARD = "tensorboard"
     HYDRA = ".hydra"  # Hydra's record of the job: overrides.yaml, config.yaml, hydra.yaml
     #: The checkpoint behind a run's printed test line, by its ``test_ckpt`` setting.
-    TESTED = {"final": LAST, "best": BEST}
+    TESTED_CHECKPOINT = {"final": LAST, "best": BEST}
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -37,7 +37,7 @@ STATUS = {
 
 
 #: Shown for every run, beside the keys its command line sets or sweeps: what tells the lecture's runs apart.
-SHOWN = (
+ALWAYS_SHOWN = (
     "lecture.name",
     "seed",
     "model.hidden_sizes",
@@ -54,10 +54,10 @@ SHOWN = (
 
 
 def selected_settings(cfg: DictConfig, overrides: Iterable[str] = ()) -> dict:
-    """The settings the HParams tab shows: :data:`SHOWN`, the optimizer's class, and every key the command
-    line set or swept (``overrides`` as Hydra records them), not the ~70 keys of callback and path plumbing.
-    """
-    keys = list(SHOWN)
+    """The settings the HParams tab shows: :data:`ALWAYS_SHOWN`, the optimizer's class, and every key the
+    command line set or swept (``overrides`` as Hydra records them), not the ~70 keys of callback and path
+    plumbing."""
+    keys = list(ALWAYS_SHOWN)
     for override in overrides:
         key = split_override(override)[0]
         if key not in keys and names_the_run(key) and key not in ("experiment", "optimizer"):

@@ -1,11 +1,14 @@
-"""TensorBoard, with the lecture's x axis: the epoch."""
+"""TensorBoard: the logger, with the lecture's x axis (the epoch), and what callbacks write to its writers."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+
+from imdb_lightning.utils.private import write_summary
 
 
 class EpochTensorBoardLogger(TensorBoardLogger):
@@ -26,3 +29,17 @@ class EpochTensorBoardLogger(TensorBoardLogger):
             step = int(epoch) if after_fit else int(epoch) + 1
         if metrics:
             super().log_metrics(metrics, step)
+
+
+def add_png(writer, tag: str, png: bytes, shape: tuple[int, ...], step: int) -> None:
+    """``writer.add_image`` of an already encoded PNG (``add_image`` would encode the pixels again)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    height, width, channels = shape
+    image = Summary.Image(height=height, width=width, colorspace=channels, encoded_image_string=png)
+    write_summary(writer, Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+
+def tensorboards(trainer: L.Trainer) -> list:
+    """The TensorBoard ``SummaryWriter`` of each TensorBoard logger the run has."""
+    return [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]

@@ -22,18 +22,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from imdb_lightning.config.overrides import command_line_overrides
 from imdb_lightning.config.runtime import parallel_jobs, torch_threads
-from imdb_lightning.config.validate import refused, stand_in_optimizer, validate
+from imdb_lightning.config.validate import settings_refused, validate
 from imdb_lightning.network.summary import count_parameters, keras_summary
-from imdb_lightning.running.checkpoints import (
-    data_mismatch,
-    model_mismatches,
-    optimizer_mismatch,
-    read_checkpoint,
-    shape_mismatch,
-)
-from imdb_lightning.running.console import KerasProgressBar, quiet_libraries
 from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.running.hparams import hparams_session, selected_settings
+from imdb_lightning.running.preflight import check_resumable, check_setup
+from imdb_lightning.running.printout import KerasProgressBar, quiet_libraries
 from imdb_lightning.utils.errors import ConfigError, Terminated, sigterm_interrupts, stopped_by
 
 log = logging.getLogger(__name__)
@@ -62,7 +56,7 @@ def instantiate_all(cfg: DictConfig, group: str) -> list:
             try:
                 made.append(hydra.utils.instantiate(child))
             except InstantiationException as err:
-                raise refused(group, err) from None
+                raise settings_refused(group, err) from None
     return made
 
 
@@ -169,80 +163,7 @@ def make_trainer(settings: DictConfig, callbacks: list, loggers: list) -> L.Trai
     try:
         return hydra.utils.instantiate(settings, callbacks=callbacks, logger=loggers or False, **passed)
     except InstantiationException as err:
-        raise refused("trainer", err, _HARDWARE_KEYS) from None
-
-
-def check_setup(cfg: DictConfig, trainer: L.Trainer) -> None:
-    """Before the data loads: what this trainer and its callbacks cannot do for this config."""
-    keeps_best = any(isinstance(c, ModelCheckpoint) and c.monitor for c in trainer.callbacks)
-    if cfg.test and cfg.test_ckpt == "best" and not keeps_best:
-        raise ConfigError(
-            "test_ckpt=best needs a checkpoint of the best epoch: keep callbacks.model_checkpoint (best.ckpt)"
-        )
-    unvalidated = why_never_validated(trainer)
-    if cfg.test and cfg.test_ckpt == "best" and unvalidated:
-        raise ConfigError(f"test_ckpt=best needs validation to choose the best epoch: {unvalidated}")
-    if cfg.test and trainer.limit_test_batches == 0:
-        raise ConfigError(
-            "trainer.limit_test_batches=0 leaves the test no batch: add test=false to skip the test"
-        )
-    if (
-        cfg.trainer.get("sync_batchnorm")
-        and cfg.model.get("batchnorm")
-        and trainer.strategy.root_device.type == "cpu"
-    ):
-        raise ConfigError(
-            "trainer.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm); on CPUs add "
-            "trainer.sync_batchnorm=false: each process then normalizes with its own batches' statistics"
-        )
-
-
-def why_never_validated(trainer: L.Trainer) -> str | None:
-    """Why this trainer's fit would never validate (no best epoch to keep), or None."""
-    if trainer.limit_val_batches == 0:
-        return "trainer.limit_val_batches=0 turns it off"
-    every, epochs = trainer.check_val_every_n_epoch, trainer.max_epochs
-    if every is not None and epochs is not None and every > epochs:
-        return f"trainer.check_val_every_n_epoch={every} is more than trainer.max_epochs={epochs}"
-    return None
-
-
-def check_resumable(cfg: DictConfig) -> None:
-    """Before any data loads: ``ckpt_path`` is a readable checkpoint of a model of this config's shape, with
-    no more epochs run than ``trainer.max_epochs`` (the run's total, not the epochs to add), trained with
-    this config's data split and optimizer settings (resuming keeps those of the run it continues)."""
-    checkpoint = read_checkpoint(cfg.ckpt_path)
-    if not checkpoint.get("optimizer_states"):
-        raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path} holds the weights only (no optimizer state) and cannot be resumed: "
-            f"give a run's {RunFolder.CHECKPOINTS}/{RunFolder.LAST}"
-        )
-    problems = model_mismatches(checkpoint, cfg.model)
-    problems += [
-        data_mismatch(checkpoint, cfg.data),
-        optimizer_mismatch(checkpoint, stand_in_optimizer(cfg.optimizer)),
-    ]
-    problems = [p for p in problems if p]
-    if problems:
-        raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path} was trained with {', '.join(problems)}: a resumed run keeps the "
-            "model, the data split and the optimizer settings of the run it continues (give the same, or "
-            "start a new run)"
-        )
-    done, total = checkpoint.get("epoch"), cfg.trainer.get("max_epochs")
-    if isinstance(done, int) and isinstance(total, int) and total >= 0 and done > total:
-        raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path} has run {done} epochs already: trainer.max_epochs={total} is the "
-            f"run's total (at least {done}), not the epochs to add"
-        )
-    saved = checkpoint["state_dict"].get("net.hidden_1.kernel")
-    width = cfg.data.num_words or (
-        saved.shape[0] if saved is not None else 4
-    )  # null: the data decides; trust the checkpoint
-    model = hydra.utils.instantiate(cfg.model, input_dim=width, optimizer=None, scheduler=None)
-    problem = shape_mismatch(checkpoint, model)
-    if problem:
-        raise ConfigError(f"ckpt_path={cfg.ckpt_path} was saved by a model of another shape: {problem}")
+        raise settings_refused("trainer", err, _HARDWARE_KEYS) from None
 
 
 def is_rank_zero() -> bool:

@@ -25,6 +25,17 @@ class Terminated(KeyboardInterrupt):
 EXIT_REFUSED, EXIT_FAILED, EXIT_SIGINT, EXIT_SIGTERM = 2, 1, 130, 143
 
 
+def sweep_goes_on(err: BaseException, job_number: int) -> bool:
+    """Whether a sweep goes on after its job ``job_number`` (from 0) ended in ``err``, on the command line and
+    in the notebook alike. A refused first job stops it (it was refused for what every job shares), a later
+    one was refused for its own values (``optimizer=sgd`` with ``nesterov=true`` in a grid); a data error
+    stops it (every job reads the data); any other failure is recorded in the job's folder and the sweep goes
+    on."""
+    if isinstance(err, ConfigError):
+        return job_number > 0
+    return not isinstance(err, DataError)
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an error's message ("" when it has none)."""
     text = str(err).strip()

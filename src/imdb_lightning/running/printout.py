@@ -50,7 +50,7 @@ def quiet_libraries() -> None:
 class KerasProgressBar(TQDMProgressBar):
     """Lightning's TQDM bar with Keras's epoch numbers ("Epoch 3/20"), whichever extras are installed
     (Lightning picks a Rich bar when ``rich`` is present). Outside a terminal it stays off: the epoch lines of
-    :class:`~imdb_lightning.running.callbacks.KerasHistory` are then the progress, one line an epoch, as
+    :class:`~imdb_lightning.running.history.KerasHistory` are then the progress, one line an epoch, as
     Keras's ``verbose=2``."""
 
     def __init__(self) -> None:

@@ -9,7 +9,7 @@ import lightning as L
 
 from imdb_lightning.data import IMDBDataModule
 from imdb_lightning.network.model import IMDBClassifier
-from imdb_lightning.running.console import KerasProgressBar
+from imdb_lightning.running.printout import KerasProgressBar
 from imdb_lightning.utils import terminal
 
 SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.max_epochs=3"]
