@@ -18,6 +18,7 @@ from imdb_lightning.config.runtime import in_sweep, sweep_job_number
 from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.running.naming import register_resolvers
 from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt, in_one_line, sweep_goes_on
+from imdb_lightning.utils.terminal import interactive
 
 log = logging.getLogger("imdb_lightning")
 
@@ -145,6 +146,8 @@ def main() -> None:
     if hint:
         print(f"error: {hint}", file=sys.stderr)
         sys.exit(2)
+    if not interactive():  # Optuna's colorlog lines would carry escape codes into logs and files
+        os.environ.setdefault("NO_COLOR", "1")
     register_resolvers()
     _app()
 

@@ -164,6 +164,12 @@ def test_two_runs_started_at_once_get_their_own_folders(tmp_path, data_dir):
     [
         ("ckpt_path=/some/dir/last.ckpt,seed=1", "ckpt_path=_some_dir_last.ckpt,seed=1"),
         ("model.hidden_sizes=[16,16]", "model.hidden_sizes=[16,16]"),
+        # an Optuna trial's values, to four significant digits; short ones as given
+        (
+            "model.dropout=0.30000000000000004,optimizer.lr=0.0012345678901,seed=3",
+            "model.dropout=0.3,optimizer.lr=0.001235,seed=3",
+        ),
+        ("optimizer.lr=1e-05,model.l2=0.001", "optimizer.lr=1e-05,model.l2=0.001"),
     ],
 )
 def test_job_folder_names_are_one_level_for_any_value(overrides, expected):

@@ -12,6 +12,7 @@ import numpy as np
 
 from imdb_lightning.data.datamodule import IMDBDataModule
 from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt
+from imdb_lightning.utils.terminal import plain
 
 
 def summarize(dm: IMDBDataModule) -> str:
@@ -35,7 +36,7 @@ def summarize(dm: IMDBDataModule) -> str:
 
 @exit_on_interrupt()
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="imdb-lightning-prepare", description=__doc__)
+    parser = argparse.ArgumentParser(prog="imdb-lightning-prepare", description=plain(__doc__))
     parser.add_argument(
         "--data-dir",
         help="folder with aclImdb/ or aclImdb*.tar.gz and imdb_word_index.json "

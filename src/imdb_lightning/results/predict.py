@@ -25,6 +25,7 @@ from imdb_lightning.network.model import IMDBClassifier
 from imdb_lightning.running.checkpoints import read_checkpoint
 from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt
+from imdb_lightning.utils.terminal import plain
 
 
 def find_checkpoint(path: Path) -> tuple[Path, str]:
@@ -136,7 +137,7 @@ def reviews(texts: list[str], file: Path | None) -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m imdb_lightning.predict",
-        description=__doc__,
+        description=plain(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", type=Path, help="a .ckpt file or a run folder (logs/runs/<date>)")

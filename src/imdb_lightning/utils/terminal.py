@@ -4,6 +4,7 @@ SLURM job's output (where a carriage return leaves a smear of half-lines)."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 
@@ -18,6 +19,13 @@ def progress(text: str, *, done: bool = False) -> None:
         print(f"\r{text}", end="\n" if done else "", file=sys.stderr, flush=True)
     else:
         print(text, file=sys.stderr, flush=True)
+
+
+def plain(docstring: str) -> str:
+    """A docstring as a command's ``--help`` shows it: reST's ````literal```` and ``:func:`name``` roles as
+    the bare text."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", docstring)
+    return text.replace("``", "")
 
 
 class ConsoleFormatter(logging.Formatter):
