@@ -61,6 +61,18 @@ def test_scale_sets_the_stddev_of_the_plain_normals():
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "stddev"),
+    [("random_normal", 0.05), ("too_small", 1e-4), ("too_large", 1.0)],  # conf/experiment/init_*.yaml
+)
+def test_the_plain_normals_default_to_the_lectures_stddevs(name, stddev):
+    """Keras's ``RandomNormal()`` (stddev 0.05), and the lecture's vanishing and exploding examples."""
+    layer = fresh()
+    initialize(layer, name)
+    assert layer.kernel.std().item() == pytest.approx(stddev, rel=0.03)
+    assert target_stddev(name, tuple(layer.kernel.shape)) == stddev
+
+
 def test_zeros_kernel_is_all_zero_and_unknown_names_list_the_choices():
     layer = fresh()
     initialize(layer, "zeros")

@@ -205,3 +205,13 @@ def test_dropout_drops_the_rate_it_is_given_and_scales_the_rest_up():
     out = dropout(torch.ones(200_000))
     assert float((out == 0).float().mean()) == pytest.approx(0.2, abs=0.005)
     assert float(out.max()) == pytest.approx(1 / 0.8)
+
+
+def test_the_best_validation_accuracy_so_far_is_kept_in_the_models_state():
+    """A resumed run remembers its best epoch: ``val/acc_best`` is part of the checkpoint's state dict."""
+    trained = IMDBClassifier(input_dim=8)
+    trained.val_acc_best.update(torch.tensor(0.75))
+    resumed = IMDBClassifier(input_dim=8)
+    resumed.load_state_dict(trained.state_dict())
+    resumed.val_acc_best.update(torch.tensor(0.5))
+    assert float(resumed.val_acc_best.compute()) == 0.75

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,11 @@ def test_means_and_stds_are_computed_from_the_histories(sweep):
     assert base["mean"]["final_val_loss"] == pytest.approx(1 - (0.86 + 0.90) / 2)
     assert base["mean"]["test_acc"] == pytest.approx(0.86)
     assert base["mean"]["s_per_epoch"] == pytest.approx(2.0)
+    # Only completed runs count: dropout's crashed run and l2's diverged one left histories, not results.
+    assert table["dropout"]["mean"]["best_val_acc"] == pytest.approx(0.80)
+    assert math.isnan(table["dropout"]["std"]["best_val_acc"]) and math.isnan(
+        table["l2"]["mean"]["best_val_acc"]
+    )
     assert table["dropout"]["counts"] == {
         "completed": 1,
         "diverged": 0,

@@ -117,6 +117,9 @@ def test_hparams_session_ends_with_the_runs_status_and_no_placeholder_metrics(da
     assert not [t for t in completed.Tags()["scalars"] if t.startswith("hp")]  # no placeholder metrics
     diverged = run(data_dir, tmp_path / "bad", "optimizer.lr=1e6")
     assert session_status(diverged) == "STATUS_FAILURE"
+    with pytest.raises(RuntimeError, match="the disk went away"):  # a run that fails inside fit
+        run(data_dir, tmp_path / "failed", "+callbacks.boom._target_=runs.FailAt", "+callbacks.boom.epoch=1")
+    assert session_status(events_of(tmp_path / "failed")) == "STATUS_FAILURE"
 
 
 def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tmp_path):
@@ -150,3 +153,25 @@ def test_scalars_are_drawn_against_the_epoch_counted_from_one(data_dir, tmp_path
     (image,) = events.Images("curves/loss")
     assert image.step == 3 and image.encoded_image_string == (tmp_path / "run" / "loss.png").read_bytes()
     assert (image.width, image.height) == (640, 420)  # the run folder's own figure
+
+
+@pytest.mark.parametrize(("epoch_loss", "stops"), [(99.0, False), (101.0, True)])
+def test_divergence_by_default_is_an_epoch_loss_over_100_times_the_first_batchs(epoch_loss, stops, tmp_path):
+    """The README's rule, with the class's own default factor: 100 times the initial weights' loss."""
+    import json
+    from types import SimpleNamespace
+
+    import torch
+
+    from imdb_lightning.running.divergence import StopOnDivergence
+
+    guard = StopOnDivergence(folder=tmp_path)
+    trainer = SimpleNamespace(current_epoch=0, should_stop=False, is_global_zero=True, callback_metrics={})
+    guard.on_train_batch_end(trainer, None, torch.tensor(1.0), None, 0)
+    trainer.callback_metrics = {"train/loss": torch.tensor(epoch_loss)}
+    guard.on_train_epoch_end(trainer, None)
+    assert trainer.should_stop is stops and (guard.diverged_at is not None) is stops
+    marked = tmp_path / "metrics.json"
+    assert marked.is_file() is stops
+    if stops:
+        assert json.loads(marked.read_text())["status"] == "diverged" and "101" in guard.reason
