@@ -301,8 +301,8 @@ MUTANTS = [
     Mutant(
         "divergence compares with the last batch",
         "running/divergence.py",
-        "        if self.first_loss is None:\n            self.first_loss = float(loss)",
-        "        if True:\n            self.first_loss = float(loss)",
+        "        if self.first_loss is None:\n            self.first_loss = float(loss.reshape(-1)[0])",
+        "        if True:\n            self.first_loss = float(loss.reshape(-1)[0])",
         RUN,
     ),
     Mutant(
@@ -320,10 +320,10 @@ MUTANTS = [
         (*RUN, "results"),
     ),
     Mutant(
-        "claim without an exclusive create",
+        "a refused run's record holds its folder",
         "running/folder.py",
-        "os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644",
-        "os.O_WRONLY | os.O_CREAT, 0o644",
+        'return metrics is not None and not metrics.get("refused")',
+        "return metrics is not None",
         RUN,
     ),
     Mutant(
@@ -435,11 +435,14 @@ def run_mutant(mutant: Mutant, root: Path, timeout: int) -> tuple[str, float, st
     started = time.perf_counter()
     try:
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-        result = "caught" if done.returncode != 0 else "survived"
         failed = next(
             (line.split(" ")[1] for line in done.stdout.splitlines() if line.startswith("FAILED")), ""
         )
-        if done.returncode not in (0, 1):  # an error of collection or of pytest itself is no catch
+        if failed:  # pytest-xdist's -x ends as "interrupted" (exit 2) after the first failure
+            result = "caught"
+        elif done.returncode == 0:
+            result = "survived"
+        else:  # an error of collection or of pytest itself is no catch
             result, failed = "error", done.stdout[-300:]
     except subprocess.TimeoutExpired:
         result, failed = "timeout", ""

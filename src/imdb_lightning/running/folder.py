@@ -10,10 +10,13 @@ and its process is gone.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 
@@ -202,10 +205,15 @@ class RunFolder:
         Free: a folder that does not exist, or holds no run (Hydra's own ``.hydra/`` and log may be there).
         Also free to the run that continues its own checkpoint here (``resume_from`` inside the folder) once
         that run's process is gone: then the ``metrics.json`` it replaces is returned, for a refused
-        continuation to put back. Two processes claiming at once: one gets it (an exclusive create)."""
+        continuation to put back. Processes claiming at once take turns (a lock on the folder), and the
+        first takes it (an exclusive create, also between hosts that share the folder)."""
         if self.owned_here():
             return None
         self.path.mkdir(parents=True, exist_ok=True)
+        with _locked(self.path):  # what the folder holds, then the write: one claim at a time
+            return self._claim(resume_from)
+
+    def _claim(self, resume_from: str | Path | None) -> dict | None:
         mark = json.dumps(self.running_mark(), indent=1)
         if not self.holds_run():
             if self.file(self.METRICS).exists():  # a refused run's record: replaced
@@ -271,3 +279,15 @@ class SweepFolder:
     def jobs(self) -> list[RunFolder]:
         """Every job folder (one with Hydra's record of its overrides), by name."""
         return [RunFolder(p) for p in sorted(self.path.iterdir()) if RunFolder(p).overrides_file.is_file()]
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """This process alone inside the block among those that lock ``folder`` (an exclusive ``flock`` of the
+    folder itself: no lock file is left behind)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
