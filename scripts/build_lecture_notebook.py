@@ -4,7 +4,8 @@
 
 ``docs/lecture.py`` is the source (cells marked ``# %%``, prose cells ``# %% [markdown]``); the notebook is
 written with the outputs of this run. ``--epochs N`` runs a shorter version (what the test does);
-``--out PATH`` writes elsewhere. Needs the ``notebook`` extra (nbclient, nbformat, ipykernel).
+``--out PATH`` writes elsewhere. ``--check NOTEBOOK`` runs nothing: it says which cell of the notebook is not
+the source's (exit 1), or nothing (exit 0). Needs the ``notebook`` extra (nbclient, nbformat, ipykernel).
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def execute(notebook, *, epochs: int | None, cwd: Path, timeout: int = 1800):
     return client.execute()
 
 
+def stale_cells(notebook: dict, source: str) -> list[int]:
+    """The cells (from 1) of a notebook's JSON that are not the source's, and one past the shorter of both
+    when their counts differ."""
+    made = cells_of(source)
+    found = [
+        (c["cell_type"], "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+        for c in notebook["cells"]
+    ]
+    stale = [i + 1 for i, (a, b) in enumerate(zip(found, made, strict=False)) if a != b]
+    return stale + ([min(len(found), len(made)) + 1] if len(found) != len(made) else [])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -69,7 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="epochs per run (default: the lecture's 20)")
     parser.add_argument("--out", type=Path, default=SOURCE.with_suffix(".ipynb"))
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="where the runs' logs/ folder goes")
+    parser.add_argument(
+        "--check", type=Path, metavar="NOTEBOOK", help="only say whether NOTEBOOK is the source's"
+    )
     args = parser.parse_args(argv)
+    if args.check:
+        import json
+
+        stale = stale_cells(json.loads(args.check.read_text()), SOURCE.read_text())
+        for cell in stale:
+            print(f"{args.check}: cell {cell} is not {SOURCE.name}'s (rebuild it with this script)")
+        return 1 if stale else 0
     try:
         import nbformat
     except ImportError:

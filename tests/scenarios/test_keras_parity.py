@@ -7,7 +7,9 @@ Runs when TensorFlow is importable here or ``IMDB_LIGHTNING_KERAS_PYTHON`` names
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,21 +28,27 @@ def keras_python() -> str | None:
 
 
 @pytest.fixture
-def parity(monkeypatch):
+def keras():
     python = keras_python()
     if python is None:
         pytest.skip("no TensorFlow: set IMDB_LIGHTNING_KERAS_PYTHON to an interpreter that has it")
-    monkeypatch.syspath_prepend(str(SCRIPTS))
-    import keras_parity
-
-    return python, keras_parity
+    return python
 
 
-def test_baseline_and_batchnorm_follow_keras_epoch_by_epoch(parity, tmp_path):
-    python, keras_parity = parity
+def parity(python: str, variants: list[str], epochs: int, overrides: list[str]) -> tuple[list[dict], dict]:
+    """``scripts/keras_parity.py`` as a user runs it: its rows and versions (the last line it prints)."""
+    command = [sys.executable, str(SCRIPTS / "keras_parity.py"), "--keras-python", python]
+    command += ["--variants", ",".join(variants), "--epochs", str(epochs), *overrides]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures["rows"], figures["versions"]
+
+
+def test_baseline_and_batchnorm_follow_keras_epoch_by_epoch(keras, tmp_path):
     data_dir = make_data_dir(tmp_path / "data", n_per_label=100)
     overrides = [f"data.data_dir={data_dir}", "data.val_size=50", "data.num_words=30", "data.batch_size=32"]
-    rows, versions = keras_parity.run(python, ["baseline", "batchnorm"], 2, overrides, tmp_path)
+    rows, versions = parity(keras, ["baseline", "batchnorm"], 2, overrides)
     assert "keras" in versions
     for row in rows:
         assert row["epoch1_loss"] <= 1e-4 and row["epoch1_val_loss"] <= 1e-4, row

@@ -3,7 +3,7 @@
 Both move whole rows of a few numbers by index, which vectorized tensor code can only do through large index
 tensors or a sort: adding each review's gradient onto its ids' kernel rows (the sparse first layer's
 backward), and copying reviews' id segments into a new order (an epoch's shuffle).
-``scripts/bench_first_layer.py`` measures the first against PyTorch's alternatives (docs/benchmarks.md).
+``scripts/bench.py first-layer`` measures the first against PyTorch's alternatives (docs/benchmarks.md).
 They are compiled for the listed types when this module is first imported and cached on disk by numba, so
 no timed fit pays for compilation.
 """

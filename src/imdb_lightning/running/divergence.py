@@ -40,7 +40,7 @@ class StopOnDivergence(L.Callback):
         if self.diverged_at is not None or loss is None:
             return
         if self.first_loss is None:
-            self.first_loss = float(loss)
+            self.first_loss = float(loss.reshape(-1)[0])  # a step of several batches: its first
         finite = torch.isfinite(loss).all()
         if loss.device.type == "cpu":
             if not finite:

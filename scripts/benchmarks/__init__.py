@@ -1,0 +1,1 @@
+"""The benchmarks behind docs/benchmarks.md, one module a subject, run through ``scripts/bench.py``."""
