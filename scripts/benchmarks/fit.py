@@ -40,15 +40,14 @@ def gpu_peak_mb() -> dict:
 
 
 def threads_as_a_run() -> None:
-    """Torch's threads as a run of the app sets them by default (``torch_threads`` in ``train.yaml``), so
-    that every row computes alike."""
+    """Torch's threads as a run of the app sets them by default (its composed ``torch_threads``), so that
+    every row computes alike."""
     import torch
-    import yaml
 
-    from imdb_lightning.config.files import CONFIG_DIR
+    from imdb_lightning.api import compose_config
     from imdb_lightning.config.runtime import torch_threads
 
-    configured = yaml.safe_load((CONFIG_DIR / "train.yaml").read_text()).get("torch_threads")
+    configured = compose_config([]).get("torch_threads")
     torch.set_num_threads(torch_threads(configured, None, os.cpu_count() or 1))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
@@ -23,6 +22,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 from imdb_lightning.config.overrides import names_the_run, split_override
 from imdb_lightning.running.folder import Status
+from imdb_lightning.running.loggers import tensorboard_loggers
 from imdb_lightning.utils.private import write_summary
 
 # An interrupted run neither failed nor finished: TensorBoard has no closer word than "unknown". A running run
@@ -124,7 +124,3 @@ def end_session(loggers: Iterable, status: Status) -> None:
     for logger in tensorboard_loggers(loggers):
         write_summary(logger.experiment, summary)
         logger.save()
-
-
-def tensorboard_loggers(loggers: Iterable) -> list[TensorBoardLogger]:
-    return [logger for logger in loggers if isinstance(logger, TensorBoardLogger)]

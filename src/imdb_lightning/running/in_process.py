@@ -21,8 +21,6 @@ from imdb_lightning.utils.atomic import unwritable
 from imdb_lightning.utils.errors import ConfigError
 from imdb_lightning.utils.private import hydra_runtime
 
-#: The format of the run's log file, as Hydra writes it for a command-line run.
-
 
 def run_in_process(
     cfg: DictConfig, run_dir: Path | None, quiet: bool

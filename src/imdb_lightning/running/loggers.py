@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -40,6 +40,11 @@ def add_png(writer, tag: str, png: bytes, shape: tuple[int, ...], step: int) -> 
     write_summary(writer, Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
 
+def tensorboard_loggers(loggers: Iterable) -> list[TensorBoardLogger]:
+    """The TensorBoard loggers among a run's loggers."""
+    return [logger for logger in loggers if isinstance(logger, TensorBoardLogger)]
+
+
 def tensorboards(trainer: L.Trainer) -> list:
     """The TensorBoard ``SummaryWriter`` of each TensorBoard logger the run has."""
-    return [logger.experiment for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]
+    return [logger.experiment for logger in tensorboard_loggers(trainer.loggers)]

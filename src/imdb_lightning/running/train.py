@@ -16,7 +16,6 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,6 +25,7 @@ from imdb_lightning.config.validate import settings_refused, validate
 from imdb_lightning.network.summary import count_parameters, keras_summary
 from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.running.hparams import hparams_session, selected_settings
+from imdb_lightning.running.loggers import tensorboard_loggers
 from imdb_lightning.running.preflight import check_resumable, check_setup
 from imdb_lightning.running.printout import KerasProgressBar, quiet_libraries
 from imdb_lightning.utils.errors import ConfigError, Terminated, sigterm_interrupts, stopped_by
@@ -218,7 +218,7 @@ def _fit_and_test(cfg: DictConfig, folder: RunFolder) -> Trained:
     if status is Status.DIVERGED:
         print(f"the run diverged ({recorded.get('reason')}); its history is kept")
     print(f"run folder: {folder.path}")
-    if any(isinstance(logger, TensorBoardLogger) for logger in loggers):
+    if tensorboard_loggers(loggers):
         print(f"TensorBoard: tensorboard --logdir {cfg.paths.tensorboard_dir}")
     return trained
 
