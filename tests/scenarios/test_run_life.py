@@ -83,6 +83,10 @@ def test_a_stopped_run_continues_in_its_own_folder_and_no_other_run_may(data_dir
     metrics = train(compose_run(data_dir, run, ["trainer.max_epochs=3", f"ckpt_path={ckpt}"]))
     assert metrics["status"] == "completed" and metrics["epochs"] == 3
     assert len(json.loads((run / "history.json").read_text())["loss"]) == 3
+    # The finished run's folder offers no stale checkpoint to continue from: last.ckpt is its end.
+    assert not ckpt.exists() and (run / "checkpoints" / "last.ckpt").is_file()
+    with pytest.raises(ConfigError, match=r"holds another run \(completed\).*ckpt_path=.*last.ckpt"):
+        train(compose_run(data_dir, run, ["trainer.max_epochs=3"]))
 
 
 def test_a_stop_in_the_first_epoch_leaves_no_checkpoint_to_resume_from(data_dir, tmp_path):

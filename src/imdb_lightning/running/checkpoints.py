@@ -190,6 +190,8 @@ class LastCheckpoint(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         save_checkpoint(trainer, self.dirpath / RunFolder.LAST)
+        if trainer.is_global_zero:  # a run that stopped here and went on to its end: last.ckpt is newer
+            (self.dirpath / RunFolder.INTERRUPTED).unlink(missing_ok=True)
 
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
