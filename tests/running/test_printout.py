@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import lightning as L
+from screen import run_in_pty, screen_lines
 
 from imdb_lightning.data import IMDBDataModule
 from imdb_lightning.network.model import IMDBClassifier
@@ -42,6 +43,24 @@ def test_a_logged_run_prints_one_line_an_epoch_and_no_library_chatter(data_dir, 
     # Lightning's notes, once each (its own console handler and Hydra's would print them twice)
     assert out.count("GPU available: False") == 1
     assert out.count("`max_epochs=3` reached") == 1
+
+
+def test_on_a_terminal_the_bar_and_the_epoch_lines_never_share_a_line(data_dir, tmp_path):
+    # A real pseudo-terminal 80 columns wide, as a newcomer's: the bar redraws itself, the log lines go
+    # between its redraws, and what is left on the screen is read as a person would read it.
+    status, output = run_in_pty(
+        [sys.executable, "-m", "imdb_lightning", *SMALL[:-1], "trainer.max_epochs=4"]
+        + [f"data.data_dir={data_dir}", f"hydra.run.dir={tmp_path}"],
+        columns=80,
+    )
+    assert status == 0, output[-2000:]
+    lines = screen_lines(output, columns=80)
+    epoch_lines = [line for line in lines if " - loss: " in line]
+    assert [line.split(" - ")[0] for line in epoch_lines] == [f"Epoch {n}/4" for n in (1, 2, 3, 4)]
+    assert "%|" in output  # the bar was drawn, on this terminal
+    for line in epoch_lines + [line for line in lines if "`Trainer.fit` stopped" in line]:
+        assert "%|" not in line and "it/s" not in line, line
+        assert line.startswith(("Epoch", "`Trainer.fit`")), line
 
 
 def test_the_progress_bar_counts_epochs_as_keras_does(data_dir, monkeypatch, capsys):

@@ -28,6 +28,25 @@ def plain(docstring: str) -> str:
     return text.replace("``", "")
 
 
+class ConsoleHandler(logging.StreamHandler):
+    """Hydra's console handler, which on a terminal lifts the progress bars off their line while it writes
+    one: a bar ends its line only when it closes, so a log line written mid-bar would end the bar's."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _is_terminal(self.stream):
+            super().emit(record)
+            return
+        from tqdm import tqdm  # Lightning's bars are tqdm's
+
+        with tqdm.external_write_mode(file=self.stream):
+            super().emit(record)
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 class ConsoleFormatter(logging.Formatter):
     """Log records for a person at a terminal: the message alone, as Keras prints its epoch lines, with
     ``warning:`` or ``error:`` in front of those that are one. A record whose traceback goes to a file
