@@ -13,7 +13,7 @@ import hydra
 from omegaconf import DictConfig
 
 from imdb_lightning.config.files import CONFIG_DIR
-from imdb_lightning.config.hints import null_group_hint, sweep_only, unchosen_group_hint
+from imdb_lightning.config.hints import override_hint, sweep_only
 from imdb_lightning.config.runtime import in_sweep, sweep_job_number
 from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.running.naming import register_resolvers
@@ -139,8 +139,7 @@ def main() -> None:
     hint = (
         modes_hint(argv)
         or missing_plugin(argv)
-        or null_group_hint(argv)
-        or unchosen_group_hint(argv)
+        or override_hint(argv)
         or search_without_sweep(argv)
     )
     if hint:

@@ -32,7 +32,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from imdb_lightning.config.files import CONFIG_DIR
-from imdb_lightning.config.hints import null_group_hint, sweep_only, unchosen_group_hint
+from imdb_lightning.config.hints import override_hint, sweep_only
 from imdb_lightning.config.overrides import split_override, sweep_jobs
 from imdb_lightning.running.folder import RunFolder, SweepFolder
 from imdb_lightning.running.naming import job_name, register_resolvers
@@ -273,7 +273,7 @@ def checked_overrides(overrides: Iterable[object]) -> list[str]:
                 f"{override} is a command-line flag: here, give overrides only (imdb_lightning.sweep runs a "
                 "sweep, help(imdb_lightning) says the rest)"
             )
-    hint = null_group_hint(overrides) or unchosen_group_hint(overrides)
+    hint = override_hint(overrides)
     if hint:
         raise ConfigError(hint)
     chosen = sweep_only(overrides)

@@ -104,10 +104,11 @@ def test_cli_reports_a_bad_value_in_one_line_and_exits_2(tmp_path):
     assert not (tmp_path / "run" / "history.json").exists()
 
 
-def test_cli_lists_the_experiments_when_a_name_is_unknown(tmp_path):
-    result = cli("+experiment=dropuot", tmp_path=tmp_path)
-    assert result.returncode != 0
-    assert "Could not find 'experiment/dropuot'" in result.stderr and "batchnorm" in result.stderr
+def test_cli_lists_the_experiments_when_a_name_is_like_none_of_them(tmp_path):
+    result = cli("+experiment=regularized", tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: +experiment=regularized: experiment has no option regularized;")
+    assert "batchnorm, dropout, init_glorot_normal" in result.stderr
 
 
 def test_cli_without_data_says_how_to_get_it(tmp_path):

@@ -70,7 +70,7 @@ def test_bad_config_raises_the_command_lines_one_line_errors(small):
         il.run(*small, "data.batch_size=-1")
     with pytest.raises(ConfigError, match=r"Could not override 'model.nosuch'"):
         il.run("model.nosuch=1")
-    with pytest.raises(ConfigError, match=r"Could not find 'experiment/nosuch'"):
+    with pytest.raises(ConfigError, match=r"experiment has no option nosuch; its options: baseline, "):
         il.run("+experiment=nosuch")
 
 
