@@ -136,12 +136,7 @@ def _importable(module: str) -> bool:
 @exit_on_interrupt()
 def main() -> None:
     argv = sys.argv[1:]
-    hint = (
-        modes_hint(argv)
-        or missing_plugin(argv)
-        or override_hint(argv)
-        or search_without_sweep(argv)
-    )
+    hint = modes_hint(argv) or missing_plugin(argv) or override_hint(argv) or search_without_sweep(argv)
     if hint:
         print(f"error: {hint}", file=sys.stderr)
         sys.exit(2)
