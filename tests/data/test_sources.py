@@ -38,6 +38,40 @@ def test_environment_variable_names_the_data_folder_and_argument_wins(tmp_path, 
     assert find_reviews(arg_folder) == arg_folder / "aclImdb_v1.tar.gz"
 
 
+def test_a_relative_data_folder_is_read_from_the_working_folder(tmp_path, monkeypatch):
+    make_data_dir(tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IMDB_LIGHTNING_DATA", "data")
+    assert find_reviews() == tmp_path / "data" / "aclImdb"  # absolute: it holds when the folder changes
+
+
+def test_a_relative_data_folder_named_in_the_shell_is_found_from_a_notebook_folder(tmp_path, monkeypatch):
+    # Jupyter started in the project (the shell's $PWD); the kernel runs in the notebook's folder, docs/.
+    make_data_dir(tmp_path / "shared" / "data")
+    project = tmp_path / "project"
+    (project / "docs").mkdir(parents=True)
+    monkeypatch.chdir(project / "docs")
+    monkeypatch.setenv("PWD", str(project))
+    monkeypatch.setenv("IMDB_LIGHTNING_DATA", "../shared/data")
+    assert find_reviews() == tmp_path / "shared" / "data" / "aclImdb"
+    assert find_word_index() == tmp_path / "shared" / "data" / "imdb_word_index.json"
+
+
+def test_a_missing_relative_data_folder_is_named_absolute_with_the_folders_it_was_read_from(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path / "docs")
+    monkeypatch.setenv("PWD", str(tmp_path))
+    with pytest.raises(DataError) as info:
+        find_reviews("../nowhere")
+    first = str(info.value).splitlines()[0]
+    assert first == (
+        f"the data folder {tmp_path / 'nowhere'} does not exist (data.data_dir or IMDB_LIGHTNING_DATA gave "
+        f"../nowhere, looked up from the working folder {tmp_path / 'docs'} and the shell's {tmp_path})."
+    )
+
+
 def test_cache_folder_follows_its_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("IMDB_LIGHTNING_CACHE", str(tmp_path / "elsewhere"))
     assert cache_dir() == tmp_path / "elsewhere"

@@ -121,3 +121,13 @@ def test_every_entry_point_has_a_console_script_that_resolves_to_its_main():
     for target in scripts.values():
         module, _, name = target.partition(":")
         assert callable(getattr(importlib.import_module(module), name)), target
+
+
+@pytest.mark.skipif(not (REPO / ".git").exists(), reason="not a git checkout")
+def test_what_runs_write_is_ignored_by_git_wherever_they_run():
+    # The README's Optuna storage, and the runs of the notebook opened in docs/ (its kernel runs there).
+    written = ["logs/runs/x/metrics.json", "logs/optuna.db", "docs/logs/runs/x/metrics.json"]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *written], cwd=REPO, capture_output=True, text=True
+    )
+    assert done.stdout.split() == written

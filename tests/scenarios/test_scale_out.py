@@ -55,16 +55,19 @@ def test_optuna_study_runs_trials_stores_them_in_sqlite_and_resumes(data_dir, tm
     assert "Best value" in result.stdout + result.stderr
     assert "\x1b[" not in result.stdout + result.stderr  # no colour codes where no terminal shows them
     assert len(jobs(tmp_path / "a")) == 3 and (tmp_path / "a" / "optimization_results.yaml").is_file()
+    # The same command again goes on with the study: new proposals, not the first run's again.
     cli(
         *common,
-        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.n_trials=2",
         f"hydra.sweep.dir={tmp_path / 'b'}",
         cwd=tmp_path,
         data_dir=data_dir,
     )
     study = optuna.load_study(study_name="t", storage=storage)
-    assert len(study.trials) == 4 and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert len(study.trials) == 5 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert all(0.0 <= t.value <= 1.0 for t in study.trials)
+    first, resumed = study.trials[:3], study.trials[3:]
+    assert not [t.number for t in resumed if any(t.params == f.params for f in first)]
 
 
 def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_path):

@@ -79,9 +79,33 @@ def cache_dir() -> Path:
 
 
 def data_dir_from(data_dir: str | Path | None) -> Path | None:
-    """The data folder in force: the argument, else ``$IMDB_LIGHTNING_DATA``, else none."""
+    """The data folder in force, as an absolute path: the argument, else ``$IMDB_LIGHTNING_DATA``, else none.
+    A relative folder is looked up from the working folder, then the shell's (:func:`resolve_relative`)."""
     chosen = data_dir if data_dir not in (None, "") else os.environ.get(DATA_ENV) or None
-    return Path(chosen).expanduser() if chosen else None
+    return resolve_relative(Path(chosen).expanduser()) if chosen else None
+
+
+def resolve_relative(path: Path) -> Path:
+    """``path`` made absolute: from the working folder, or from ``$PWD`` (the folder of the shell that started
+    this process) when only there it exists. A notebook's kernel runs in the notebook's folder, while the
+    user named the path in the shell that started Jupyter."""
+    here = Path(os.path.abspath(path))
+    if path.is_absolute() or here.exists():
+        return here
+    shell = os.environ.get("PWD", "")
+    there = Path(os.path.abspath(Path(shell) / path)) if os.path.isabs(shell) else here
+    return there if there.exists() else here
+
+
+def _named(data_dir: str | Path | None) -> str:
+    """How the data folder was named, for an error: the setting, and for a relative path the folders it was
+    looked up from (the absolute path alone hides where a relative one was taken from)."""
+    given = str(data_dir if data_dir not in (None, "") else os.environ.get(DATA_ENV))
+    if Path(given).expanduser().is_absolute():
+        return f"{CONFIG_KEY} or {DATA_ENV}"
+    shell = os.environ.get("PWD", "")
+    also = f" and the shell's {shell}" if os.path.isabs(shell) and Path(shell) != Path.cwd() else ""
+    return f"{CONFIG_KEY} or {DATA_ENV} gave {given}, looked up from the working folder {Path.cwd()}{also}"
 
 
 def find_reviews_in(folder: Path) -> Path | None:
@@ -99,10 +123,7 @@ def find_reviews(data_dir: str | Path | None = None, *, download: bool = True) -
     if folder is not None:
         if not folder.exists() or not folder.is_dir():
             what = "does not exist" if not folder.exists() else "is not a folder"
-            raise DataError(
-                f"the data folder {folder} {what} (data.data_dir or IMDB_LIGHTNING_DATA).\n"
-                + how_to_get_data()
-            )
+            raise DataError(f"the data folder {folder} {what} ({_named(data_dir)}).\n" + how_to_get_data())
         found = find_reviews_in(folder)
         if found is None:
             raise DataError(

@@ -11,8 +11,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from imdb_lightning.running.folder import RunFolder
+from imdb_lightning.running.study import storage_problem
 from imdb_lightning.utils.atomic import unwritable
-from imdb_lightning.utils.errors import EXIT_REFUSED, ConfigError, first_line
+from imdb_lightning.utils.errors import EXIT_REFUSED, ConfigError
 
 
 def _exit_unless_writable(folder: str, key: str) -> None:
@@ -54,36 +55,10 @@ class CheckOutputFolder(Callback):
                 sys.exit(EXIT_REFUSED)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        _exit_unless_writable(config.hydra.sweep.dir, "hydra.sweep.dir")
         storage = config.hydra.sweeper.get("storage")
-        problem = storage_problem(str(storage)) if storage else None
+        problem = storage_problem(str(storage), log_dir=config.paths.log_dir) if storage else None
         if problem:  # Optuna's answer comes as two tracebacks, before any trial runs
             print(f"error: hydra.sweeper.storage={storage} cannot hold the study: {problem}", file=sys.stderr)
             sys.exit(EXIT_REFUSED)
-
-
-#: The first bytes of every SQLite database file.
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def storage_problem(url: str) -> str | None:
-    """Why an Optuna storage URL cannot hold a study, or None: it is no database URL, or an SQLite file
-    whose folder is missing or which is another kind of file."""
-    from sqlalchemy.engine import make_url  # the sweep extra's; only sweeps with a storage get here
-
-    try:
-        parsed = make_url(url)
-    except Exception as err:  # noqa: BLE001 -- SQLAlchemy's ArgumentError, ValueError, ...
-        return f"it is not a database URL ({first_line(err)}); e.g. sqlite:///optuna.db"
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    path = Path(parsed.database).absolute()
-    if not path.parent.is_dir():
-        return f"the folder {path.parent} does not exist"
-    if path.is_dir():
-        return f"{path} is a folder"
-    if path.is_file() and path.stat().st_size > 0:
-        with open(path, "rb") as f:
-            if f.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
-                return f"{path} is not an SQLite database"
-    return None
+        # Last: it makes the sweep folder, which a sweep refused above would leave behind empty.
+        _exit_unless_writable(config.hydra.sweep.dir, "hydra.sweep.dir")

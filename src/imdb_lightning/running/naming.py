@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from imdb_lightning.config.runtime import in_sweep
 from imdb_lightning.running.folder import RunFolder
+from imdb_lightning.running.study import study_seed
 
 
 def tensorboard_root() -> str:
@@ -66,7 +67,11 @@ def unique_folder(path: str) -> str:
 
 def register_resolvers() -> None:
     """The resolvers the app's config names (``${imdb_unique_folder:...}`` and the rest)."""
-    for name, fn in (("imdb_tensorboard_root", tensorboard_root), ("imdb_run_name", run_name)):
+    for name, fn in (
+        ("imdb_tensorboard_root", tensorboard_root),
+        ("imdb_run_name", run_name),
+        ("imdb_study_seed", study_seed),
+    ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     # Cached: Hydra reads its run folder more than once, and each read must give the same folder.
