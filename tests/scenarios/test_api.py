@@ -172,9 +172,13 @@ def test_a_search_can_skip_each_jobs_figures_and_keep_its_history(small):
     assert (result.run_dir / "history.csv").is_file() and result.status == "completed"
 
 
-def test_a_job_refused_for_its_own_values_is_recorded_and_the_sweep_goes_on(small):
-    done = il.sweep("optimizer=momentum", "optimizer.momentum=0.5,-1,0.9", *small, quiet=True)
+def test_a_job_refused_for_its_own_values_is_recorded_and_the_sweep_goes_on(small, capsys):
+    done = il.sweep("optimizer=momentum", "optimizer.momentum=0.5,-1,0.9", *small)
     assert len(done) == 2
+    # It ends as a command-line sweep does: its jobs by status, the best one, the report command.
+    assert capsys.readouterr().out.strip().splitlines()[-3] == (
+        f"sweep of 3 jobs: 2 completed, 1 failed ({done.folder})"
+    )
     rows = il.load_sweep(done.folder)
     assert rows["status"].tolist() == ["completed", "failed", "completed"]  # the refused job says so
     assert json.loads((Path(rows["folder"][1]) / "metrics.json").read_text())["error"].startswith(

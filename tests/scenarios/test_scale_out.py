@@ -71,7 +71,7 @@ def test_optuna_study_runs_trials_stores_them_in_sqlite_and_resumes(data_dir, tm
 
 
 def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_path):
-    cli(
+    result = cli(
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         "torch_threads=null",  # the cores shared out among the jobs (the default is one thread a run)
@@ -84,6 +84,11 @@ def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_pa
     assert len(done) == 2 and all((job / "history.json").is_file() for job in done)
     expected = torch_threads(None, 2, os.cpu_count() or 1)
     assert all(f"torch threads: {expected}" in (job / "imdb_lightning.log").read_text() for job in done)
+    # The sweep ends with its summary (conf/hydra/default.yaml's callback), printed once by the launcher.
+    summary = result.stdout.strip().splitlines()[-3:]
+    assert summary[0] == f"sweep of 2 jobs: 2 completed ({tmp_path / 's'})"
+    assert summary[1].startswith("best by validation accuracy: optimizer=")
+    assert result.stdout.count("sweep of 2 jobs") == 1
 
 
 def test_submitit_local_executor_runs_the_sweep_as_jobs(data_dir, tmp_path):
