@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from runs import SMALL, compose_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from imdb_lightning.running.train import train
@@ -41,7 +42,7 @@ def test_hparams_tab_holds_the_runs_settings_and_no_experiment_summary(data_dir,
     )  # no plumbing
     # No experiment summary: TensorBoard then infers the sweep from every run (running/test_tensorboard.py).
     assert "_hparams_/experiment" not in content
-    assert {"curves/loss", "curves/accuracy"} <= set(events.Tags()["images"])
+    assert {"plots/loss", "plots/accuracy"} <= set(events.Tags()["images"])
 
 
 def grad_norms(events: EventAccumulator, layer: str) -> list[float]:
@@ -145,12 +146,15 @@ def test_hparams_show_the_lectures_settings_and_whatever_the_command_line_set(tm
 
 def test_scalars_are_drawn_against_the_epoch_counted_from_one(data_dir, tmp_path):
     events = run(data_dir, tmp_path / "run", "trainer.max_epochs=3")
-    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"):
-        assert [e.step for e in events.Scalars(tag)] == [1, 2, 3], tag
-    for tag in ("test/loss", "test/acc"):
+    board = EventMultiplexer().AddRunsFromDirectory(str(tmp_path / "run" / "tensorboard")).Reload()
+    for sub_run in ("train", "validation"):
+        for tag in ("epoch_loss", "epoch_accuracy"):
+            assert [e.step for e in board.Scalars(sub_run, tag)] == [1, 2, 3], (sub_run, tag)
+    assert [e.step for e in events.Scalars("summary/best_val_accuracy")] == [1, 2, 3]
+    for tag in ("summary/test_loss", "summary/test_accuracy"):
         assert [e.step for e in events.Scalars(tag)] == [3], tag  # after fit: at the last epoch
     assert "epoch" not in events.Tags()["scalars"]  # it became the axis
-    (image,) = events.Images("curves/loss")
+    (image,) = events.Images("plots/loss")
     assert image.step == 3 and image.encoded_image_string == (tmp_path / "run" / "loss.png").read_bytes()
     assert (image.width, image.height) == (640, 420)  # the run folder's own figure
 

@@ -15,6 +15,7 @@ import runs
 import torch
 
 from imdb_lightning.config.files import CONFIG_DIR
+from imdb_lightning.running.loggers import TENSORBOARD_TAGS
 from imdb_lightning.running.train import train
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
@@ -54,12 +55,14 @@ def test_run_folder_holds_history_plots_checkpoints_and_tensorboard(data_dir, tm
     assert metrics["val/acc_best"] == pytest.approx(max(history["val_accuracy"]))
     assert json.loads((out / "metrics.json").read_text())["test/acc"] == pytest.approx(metrics["test/acc"])
 
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
-    events = EventAccumulator(str(out / "tensorboard")).Reload()
-    tags = set(events.Tags()["scalars"])
-    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best", "test/loss", "test/acc"} <= tags
-    assert [e.value for e in events.Scalars("val/acc")] == pytest.approx(history["val_accuracy"])
+    board = EventMultiplexer().AddRunsFromDirectory(str(out / "tensorboard")).Reload()
+    # Every metric of the run is in TensorBoard, under the name running/loggers.py gives it.
+    for key, (sub_run, tag) in TENSORBOARD_TAGS.items():
+        assert tag in board.Runs()[sub_run or "."]["scalars"], key
+    epochs = board.Scalars("validation", "epoch_accuracy")
+    assert [e.value for e in epochs] == pytest.approx(history["val_accuracy"])
 
     printed = capsys.readouterr().out
     assert "test [loss, accuracy]: [" in printed

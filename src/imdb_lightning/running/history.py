@@ -85,7 +85,7 @@ class KerasHistory(L.Callback):
             png = png_bytes(pixels)  # drawn and encoded once, for the file and the Images tab
             RunFolder(self.folder).plot(metric).write_bytes(png)
             for writer in writers:
-                add_png(writer, f"curves/{metric}", png, pixels.shape, trainer.current_epoch)
+                add_png(writer, f"plots/{metric}", png, pixels.shape, trainer.current_epoch)
 
     def state_dict(self) -> dict:
         return {"history": self.history}

@@ -2,9 +2,9 @@
 
 No experiment summary is written: given one, TensorBoard shows that run's own keys as the sweep's and marks
 none as differing. Without it, the tab reads every run's settings and marks the keys whose values differ (the
-swept ones, shown first), and its metric columns are the runs' scalars, each at its last value
-(``val/acc_best`` is the best validation accuracy, ``val/loss`` the final validation loss, ``test/acc`` the
-test accuracy).
+swept ones, shown first), and its metric columns are the runs' scalars (their sub-runs' too), each at its
+last value (``summary/best_val_accuracy``; ``validation`` ``epoch_loss``, the final validation loss; the
+names of :data:`~imdb_lightning.running.loggers.TENSORBOARD_TAGS`).
 Lightning's ``log_hyperparams(params, metrics)`` would also write 0.0 placeholder metrics and end the session
 as a success before the run did anything.
 """
