@@ -33,7 +33,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.config.hints import override_hint, sweep_only
-from imdb_lightning.config.overrides import split_override, sweep_jobs
+from imdb_lightning.config.overrides import (
+    configuration_label,
+    configuration_labels,
+    run_title,
+    split_override,
+    sweep_jobs,
+)
 from imdb_lightning.running.folder import RunFolder, SweepFolder
 from imdb_lightning.running.naming import job_name, register_resolvers
 from imdb_lightning.running.plots import compare_figure, history_figure
@@ -60,8 +66,6 @@ class Result:
     def label(self) -> str:
         """What tells this run's configuration apart (its overrides less the seed): ``dropout``,
         ``baseline,optimizer.lr=0.01``."""
-        from imdb_lightning.results.runs import configuration_label
-
         return configuration_label(self.overrides)
 
     @property
@@ -70,7 +74,7 @@ class Result:
 
     def plot(self, metrics: Sequence[str] = ("loss", "accuracy")) -> Figure | None:
         """Training and validation curves, one panel per metric, as the lecture draws them."""
-        return history_figure(self.history, metrics)
+        return history_figure(self.history, metrics, title=run_title(self.overrides, self.config.get("seed")))
 
     def __repr__(self) -> str:
         parts = [self.label, self.status]
@@ -221,8 +225,6 @@ def plot_histories(
             members = [value] if isinstance(value, (Result, Mapping)) else list(_iterable(value))
             groups[label] = [m.history if isinstance(m, Result) else _history(m) for m in members]
     else:
-        from imdb_lightning.results.runs import configuration_labels
-
         runs = [r if isinstance(r, Result) else _not_plottable(r) for r in _iterable(runs)]
         for label, result in zip(configuration_labels([r.overrides for r in runs]), runs, strict=True):
             groups.setdefault(label, []).append(result.history)

@@ -7,12 +7,13 @@ import pytest
 from runs import composed
 
 from imdb_lightning.config.overrides import (
+    configuration_label,
     departs_from_lecture,
     incidental_keys,
     names_the_run,
     split_override,
 )
-from imdb_lightning.results.runs import configuration_label, departures_from_lecture
+from imdb_lightning.results.runs import departures_from_lecture
 from imdb_lightning.running.hparams import selected_settings
 
 

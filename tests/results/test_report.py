@@ -12,9 +12,9 @@ from runs import sweep_with_more_configs
 from sweeps import fake_job, lecture_sweep
 
 from imdb_lightning.api import compose_config
-from imdb_lightning.config.overrides import incidental_keys
+from imdb_lightning.config.overrides import configuration_label, incidental_keys
 from imdb_lightning.results.report import main, summarize, write_report
-from imdb_lightning.results.runs import collect_runs, configuration_label
+from imdb_lightning.results.runs import collect_runs
 from imdb_lightning.utils.errors import ConfigError
 
 

@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from imdb_lightning.running.history import KerasHistory
 from imdb_lightning.running.train import train
 
 
@@ -179,3 +180,22 @@ def test_divergence_by_default_is_an_epoch_loss_over_100_times_the_first_batchs(
     assert marked.is_file() is stops
     if stops:
         assert json.loads(marked.read_text())["status"] == "diverged" and "101" in guard.reason
+
+
+def test_a_runs_figures_are_titled_by_its_configuration(tmp_path, monkeypatch):
+    import imdb_lightning.running.history as history_module
+
+    drawn = []
+    real = history_module.history_figure
+    monkeypatch.setattr(
+        history_module, "history_figure", lambda *a, **k: drawn.append(k.get("title")) or real(*a, **k)
+    )
+    callback = KerasHistory(tmp_path, title="dropout,model.dropout=0.2 (seed 3)")
+    callback.history = {
+        "loss": [0.6, 0.5],
+        "accuracy": [0.7, 0.8],
+        "val_loss": [0.6, 0.55],
+        "val_accuracy": [0.7, 0.75],
+    }
+    callback.plot()
+    assert drawn == ["dropout,model.dropout=0.2 (seed 3)"] * 2 and (tmp_path / "loss.png").is_file()

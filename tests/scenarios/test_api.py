@@ -56,12 +56,17 @@ def test_a_run_returns_the_keras_history_metrics_model_and_folder(small, capsys)
     assert "best val acc" in repr(result) and str(result.run_dir) in repr(result)
 
 
-def test_a_run_plots_the_lectures_two_figures(small):
-    fig = il.run(*small, quiet=True).plot()
-    assert [ax.get_title() for ax in fig.axes] == [
+def test_a_run_plots_the_lectures_two_figures_titled_by_its_configuration(small):
+    result = il.run("+experiment=dropout", "model.dropout=0.2", "seed=3", *small, quiet=True)
+    fig = result.plot()
+    assert [ax.get_title().splitlines()[0] for ax in fig.axes] == [
         "Training and validation loss",
         "Training and validation accuracy",
     ]
+    (subtitle,) = {ax.get_title().splitlines()[1] for ax in fig.axes}
+    assert subtitle.startswith("dropout,model.dropout=0.2,") and subtitle.endswith(" (seed 3)")
+    # The run folder's figures carry the same title, given by the run's config.
+    assert result.config.callbacks.keras_history.title == subtitle
     assert [len(line.get_xdata()) for line in fig.axes[0].lines] == [3, 3]
 
 

@@ -60,6 +60,32 @@ def departs_from_lecture(key: str) -> bool:
     return names_the_run(key) and not same
 
 
+def configuration_label(overrides: list[str]) -> str:
+    """What names a configuration: the overrides that name its runs, less the seed (runs are grouped over
+    it); ``+experiment=`` shows as the bare experiment name."""
+    parts = []
+    for override in overrides:
+        key, value = split_override(override)
+        if key != "seed" and names_the_run(key):
+            parts.append(value if key == "experiment" else f"{key}={value}")
+    return ",".join(parts) or "default"
+
+
+def run_title(overrides: list[str], seed: object) -> str:
+    """What one run's figures are titled by: its configuration and its seed (``dropout (seed 1)``)."""
+    return f"{configuration_label(overrides)} (seed {seed})"
+
+
+def configuration_labels(override_lists: list[list[str]]) -> list[str]:
+    """The label of each of several runs, less the overrides all of them share: ``trainer.max_epochs=5``
+    given to a whole sweep names none of its configurations (the experiment is always kept)."""
+    if len(override_lists) < 2:
+        return [configuration_label(overrides) for overrides in override_lists]
+    shared = set.intersection(*(set(overrides) for overrides in override_lists))
+    shared = {o for o in shared if split_override(o)[0] != "experiment"}
+    return [configuration_label([o for o in overrides if o not in shared]) for overrides in override_lists]
+
+
 def command_line_overrides() -> list[str]:
     """The overrides this run's command gave that name it (a sweep job's own values included); none outside
     Hydra."""

@@ -12,7 +12,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from imdb_lightning.config.overrides import departs_from_lecture, names_the_run, split_override, sweep_jobs
+from imdb_lightning.config.overrides import (
+    configuration_labels,
+    departs_from_lecture,
+    split_override,
+    sweep_jobs,
+)
 from imdb_lightning.running.folder import RunFolder, Status, SweepFolder
 from imdb_lightning.running.plots import as_floats
 
@@ -45,27 +50,6 @@ def departures_from_lecture(overrides: list[str]) -> list[str]:
     """The overrides that make a run another than the lecture's experiment (the epochs, a learning rate, the
     data: :func:`~imdb_lightning.config.overrides.departs_from_lecture`)."""
     return [o for o in overrides if departs_from_lecture(split_override(o)[0])]
-
-
-def configuration_label(overrides: list[str]) -> str:
-    """What names a configuration: the overrides that name its runs, less the seed (runs are grouped over
-    it); ``+experiment=`` shows as the bare experiment name."""
-    parts = []
-    for override in overrides:
-        key, value = split_override(override)
-        if key != "seed" and names_the_run(key):
-            parts.append(value if key == "experiment" else f"{key}={value}")
-    return ",".join(parts) or "default"
-
-
-def configuration_labels(override_lists: list[list[str]]) -> list[str]:
-    """The label of each of several runs, less the overrides all of them share: ``trainer.max_epochs=5``
-    given to a whole sweep names none of its configurations (the experiment is always kept)."""
-    if len(override_lists) < 2:
-        return [configuration_label(overrides) for overrides in override_lists]
-    shared = set.intersection(*(set(overrides) for overrides in override_lists))
-    shared = {o for o in shared if split_override(o)[0] != "experiment"}
-    return [configuration_label([o for o in overrides if o not in shared]) for overrides in override_lists]
 
 
 def _seed(overrides: list[str], config: dict) -> int | str | None:

@@ -44,10 +44,11 @@ class KerasHistory(L.Callback):
     """Collect one value per epoch of each Keras History key, write them after every epoch (a crash or
     Ctrl-C loses nothing already measured) and print a Keras-style epoch line; :meth:`plot` draws them."""
 
-    def __init__(self, folder: str | Path, plots: bool = True) -> None:
+    def __init__(self, folder: str | Path, plots: bool = True, title: str = "") -> None:
         require("callbacks.keras_history.plots", plots, BOOLEAN)
         self.folder = Path(folder)
         self.plots = plots
+        self.title = str(title)
         self.history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -78,7 +79,7 @@ class KerasHistory(L.Callback):
             return
         writers = tensorboards(trainer) if trainer is not None else []
         for metric in RunFolder.PLOTS:
-            fig = history_figure(self.history, [metric])
+            fig = history_figure(self.history, [metric], title=self.title)
             if fig is None:
                 continue
             pixels = figure_pixels(fig, dpi=100)

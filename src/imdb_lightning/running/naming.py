@@ -10,6 +10,7 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
+from imdb_lightning.config.overrides import command_line_overrides, run_title
 from imdb_lightning.config.runtime import in_sweep
 from imdb_lightning.running.folder import RunFolder
 from imdb_lightning.running.study import study_seed
@@ -27,6 +28,11 @@ def run_name() -> str:
         return ""
     job = HydraConfig.get().job
     return job_name(job.num, job.override_dirname)
+
+
+def title(seed: object) -> str:
+    """The title of a run's figures: :func:`~imdb_lightning.config.overrides.run_title` of its command."""
+    return run_title(command_line_overrides(), seed)
 
 
 def job_name(number: int, overrides: str) -> str:
@@ -70,6 +76,7 @@ def register_resolvers() -> None:
     for name, fn in (
         ("imdb_tensorboard_root", tensorboard_root),
         ("imdb_run_name", run_name),
+        ("imdb_run_title", title),
         ("imdb_study_seed", study_seed),
     ):
         if not OmegaConf.has_resolver(name):

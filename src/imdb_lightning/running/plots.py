@@ -24,9 +24,11 @@ HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 History = Mapping[str, Sequence[float | None]]
 
 
-def history_figure(history: History, metrics: Sequence[str] = ("loss", "accuracy")) -> Figure | None:
+def history_figure(
+    history: History, metrics: Sequence[str] = ("loss", "accuracy"), title: str = ""
+) -> Figure | None:
     """Training and validation curves per epoch as the lecture plots them, one panel per metric (``loss``,
-    ``accuracy``); None when the history has none of them."""
+    ``accuracy``), under ``title`` (the run's configuration); None when the history has none of them."""
     metrics = [m for m in metrics if history.get(m) or history.get(f"val_{m}")]
     if not metrics:
         return None
@@ -34,13 +36,15 @@ def history_figure(history: History, metrics: Sequence[str] = ("loss", "accuracy
 
     fig = _figure_class()(figsize=(6.4 * len(metrics), 4.2))
     # Fixed margins: a run draws its figures after every fit, and computing a tight layout doubled that cost.
-    fig.subplots_adjust(left=0.12 / len(metrics), right=0.97, bottom=0.12, top=0.92, wspace=0.25)
+    top = 0.86 if title else 0.92
+    fig.subplots_adjust(left=0.12 / len(metrics), right=0.97, bottom=0.12, top=top, wspace=0.25)
     for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics, strict=True):
         for key, style, name in ((metric, "b-o", "Training"), (f"val_{metric}", "r-o", "Validation")):
             values = history.get(key, [])
             if values:
                 ax.plot(range(1, len(values) + 1), as_floats(values), style, label=f"{name} {metric}")
-        ax.set(title=f"Training and validation {metric}", xlabel="Epochs", ylabel=metric.capitalize())
+        heading = f"Training and validation {metric}" + (f"\n{title}" if title else "")
+        ax.set(title=heading, xlabel="Epochs", ylabel=metric.capitalize())
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
     return fig
