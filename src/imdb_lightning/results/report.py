@@ -169,7 +169,8 @@ def section_of(row: dict) -> str:
 
 
 def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
-    """One figure per section: validation loss and accuracy per epoch, mean ± std band over seeds."""
+    """One figure per section: validation loss and accuracy per epoch, mean ± std band over seeds, with the
+    training curves beside them (dashed), as the lecture draws them."""
     by_section: dict[str, list[str]] = defaultdict(list)
     for label, row in table.items():
         by_section[section_of(row)].append(label)
@@ -179,7 +180,7 @@ def plot_curves(table: dict[str, dict], folder: Path) -> list[Path]:
             label: [r.history for r in table[label]["runs"] if r.status is Status.COMPLETED and r.history]
             for label in labels
         }
-        fig = compare_figure(histories, title=section)
+        fig = compare_figure(histories, title=section, training=True)
         written.append(save_figure(fig, folder / f"curves_{section}.png", dpi=90))
     return written
 

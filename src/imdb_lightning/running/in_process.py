@@ -50,7 +50,7 @@ def run_in_process(
             (saved / f"{name}.yaml").write_text(OmegaConf.to_yaml(node))
         with logs_to(output / RunFolder.LOG, _file_format(cfg), quiet):
             trained = train_model(task)
-        # Resolved while Hydra's view is this run's: read later, ${hydra:...} and our resolvers would read none.
+        # Resolved while Hydra's view is this run's: read later, ${hydra:...} and our resolvers read none.
         OmegaConf.resolve(task)
     return folder, task, trained
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,45 +51,98 @@ def history_figure(
     return fig
 
 
+#: One marker per configuration, so that curves that coincide (``init_zeros`` and ``init_too_small`` both stay
+#: at 0.4947) still show each of them.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+#: A loss panel whose curves span more than this factor is drawn on a log scale: ``init_too_large``'s ~25
+#: would flatten everyone else's 0.3-0.7 into one line.
+LOG_SCALE_SPAN = 20.0
+
+
 def compare_figure(
     histories: Mapping[str, Sequence[History]],
     keys: Sequence[str] = ("val_loss", "val_accuracy"),
     title: str = "",
+    training: bool = False,
 ) -> Figure:
     """One panel per history key, one curve per label: the mean over that label's runs (seeds), with a band
-    of ±1 standard deviation when there are several. The legend sits beside the panels, off the curves."""
+    of ±1 standard deviation when there are several; with ``training``, each validation key's training curve
+    beside it, dashed, in the label's colour. A label whose curves are another's is named as such in the
+    legend; a loss spanning more than :data:`LOG_SCALE_SPAN` is drawn on a log scale, and says so. The legend
+    sits beside the panels, off the curves."""
     from matplotlib.ticker import MaxNLocator
 
     fig = _figure_class()(figsize=(5.2 * len(keys) + 2.4, 4.5), layout="constrained")
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
-    for label, runs in histories.items():
+    drawn: dict[str, list[np.ndarray]] = {}  # each label's mean curves, to find labels that coincide
+    for number, (label, runs) in enumerate(histories.items()):
         runs = [run for run in runs if run.get(keys[0])]
         if not runs:
             continue
-        color = None
-        for ax, key in zip(axes, keys, strict=True):
-            length = min(len(run.get(key, [])) for run in runs)
-            if length == 0:
+        means = [_mean_and_std(runs, key) for key in keys]
+        same = next(
+            (other for other, curves in drawn.items() if _same_curves(curves, [m for m, _ in means])), None
+        )
+        drawn[label] = [m for m, _ in means]
+        name = f"{label} (n={len(runs)})" if len(runs) > 1 else label
+        name += f" (the same curves as {same})" if same else ""
+        marker, color = MARKERS[number % len(MARKERS)], None
+        for ax, key, (mean, std) in zip(axes, keys, means, strict=True):
+            if mean.size == 0:
                 continue
-            stack = np.stack([as_floats(run[key][:length]) for run in runs])
-            epochs = np.arange(1, length + 1)
-            mean = np.nanmean(stack, axis=0)
-            name = f"{label} (n={len(runs)})" if len(runs) > 1 else label
-            (line,) = ax.plot(epochs, mean, "-o", markersize=3, color=color, label=name)
+            epochs = np.arange(1, mean.size + 1)
+            (line,) = ax.plot(epochs, mean, "-", marker=marker, markersize=4, color=color, label=name)
             color = line.get_color()  # one colour per label across the panels
             if len(runs) > 1:
-                std = np.nanstd(stack, axis=0)
                 ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+            train_key = key.removeprefix("val_")
+            if training and train_key != key:
+                train_mean, _ = _mean_and_std(runs, train_key)
+                if train_mean.size:
+                    ax.plot(np.arange(1, train_mean.size + 1), train_mean, "--", color=color, alpha=0.7)
     for ax, key in zip(axes, keys, strict=True):
         name = key.replace("val_", "validation ").replace("_", " ")
-        ax.set(title=name.capitalize() + (f" — {title}" if title else ""), xlabel="Epochs")
-        ax.set_ylabel(key.rsplit("_", 1)[-1].capitalize())
+        ax.set(title=name.capitalize(), xlabel="Epochs")
+        ylabel = key.rsplit("_", 1)[-1].capitalize()
+        if key.endswith("loss") and _span(ax) > LOG_SCALE_SPAN:
+            ax.set_yscale("log")
+            ylabel += " (log scale)"
+        ax.set_ylabel(ylabel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+    if training:
+        title += ("; " if title else "") + "training curves dashed"
+    if title:
+        fig.suptitle(title)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside right upper", fontsize=8)
     return fig
+
+
+def _mean_and_std(runs: Sequence[History], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and std over ``runs`` of ``key``'s values, epoch by epoch, as long as the shortest run's."""
+    length = min(len(run.get(key, [])) for run in runs)
+    if length == 0:
+        return np.array([]), np.array([])
+    stack = np.stack([as_floats(run[key][:length]) for run in runs])
+    with warnings.catch_warnings():  # an epoch every run diverged in is NaN (a gap), not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(stack, axis=0), np.nanstd(stack, axis=0)
+
+
+def _same_curves(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
+    return all(x.shape == y.shape and np.allclose(x, y, equal_nan=True) for x, y in zip(a, b, strict=True))
+
+
+def _span(ax) -> float:
+    """How many times its smallest positive value a panel's largest is (1 for a panel without two)."""
+    values = np.concatenate(
+        [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines] or [np.array([])]
+    )
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(values.max() / values.min()) if values.size > 1 else 1.0
 
 
 def save_figure(fig: Figure, path: Path, dpi: int) -> Path:
