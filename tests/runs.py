@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from imdb_lightning.config.files import CONFIG_DIR
+from imdb_lightning.running.naming import register_resolvers
 
 # Small synthetic data: 30 training, 10 validation and 40 test reviews with a 30-word index.
 SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.enable_progress_bar=false"]
@@ -23,6 +24,7 @@ SMALL = ["data.val_size=10", "data.num_words=30", "data.batch_size=8", "trainer.
 
 def composed(*overrides: str, hydra: bool = False) -> DictConfig:
     """The config ``python -m imdb_lightning OVERRIDES`` runs with; Hydra's own node too with ``hydra``."""
+    register_resolvers()  # as the app does before it composes
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(config_name="train", overrides=list(overrides), return_hydra_config=hydra)
 

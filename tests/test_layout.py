@@ -40,3 +40,19 @@ def test_every_folder_imports_only_the_folders_above_it():
 def test_the_layers_are_the_packages_folders():
     folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     assert folders == set(LAYERS)
+
+
+def test_the_settings_rules_load_without_pytorch_and_every_public_name_of_data_resolves():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import imdb_lightning.config.rules; "
+        "print(sorted({'torch', 'lightning'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"  # what the command line checks before PyTorch loads
+
+    import imdb_lightning.data as data
+
+    assert all(getattr(data, name) is not None for name in data.__all__)

@@ -14,8 +14,10 @@ from omegaconf import DictConfig
 
 from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.config.hints import override_hint, sweep_only
+from imdb_lightning.config.rules import check_values
 from imdb_lightning.config.runtime import in_sweep, sweep_job_number
 from imdb_lightning.running.folder import RunFolder, Status
+from imdb_lightning.running.hydra_callbacks import rank
 from imdb_lightning.running.naming import register_resolvers
 from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt, in_one_line, sweep_goes_on
 from imdb_lightning.utils.terminal import interactive
@@ -26,17 +28,22 @@ log = logging.getLogger("imdb_lightning")
 # An absolute config path: works the same from a source checkout, an installed wheel and any folder.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _app(cfg: DictConfig) -> float:
+    try:
+        check_values(cfg)
+    except (
+        ConfigError
+    ) as err:  # answered before PyTorch and Lightning load (seconds), recorded as train() would
+        if rank() == 0:
+            folder = RunFolder(cfg.paths.output_dir)
+            folder.record_error(err, folder.claim(resume_from=cfg.get("ckpt_path")))
+        return _refused(cfg, err)
     # Imported here: --help, --cfg and what Hydra refuses need none of PyTorch or Lightning (seconds).
     from imdb_lightning.running.train import train
 
     try:
         metrics = train(cfg)
     except (ConfigError, DataError) as err:
-        if in_sweep() and sweep_goes_on(err, sweep_job_number()):  # recorded failed in its folder
-            log.error("this sweep job was refused; the sweep goes on: %s", err)
-            return cfg.optimized_worst
-        log.error("error: %s", err)
-        sys.exit(2)
+        return _refused(cfg, err)
     except Exception as err:
         log_file = _log_file()
         if log_file is None or (os.environ.get("HYDRA_FULL_ERROR") == "1" and not in_sweep()):
@@ -51,6 +58,16 @@ def _app(cfg: DictConfig) -> float:
         log.error("the run failed: %s", in_one_line(err), **where)
         sys.exit(1)
     return objective(metrics, cfg.optimized_metric, cfg.optimized_worst)
+
+
+def _refused(cfg: DictConfig, err: ConfigError | DataError) -> float:
+    """A run refused for its config or data: one line and exit status 2, or in a sweep whose other jobs go
+    on, the sweeper's worst score (the job's folder says it failed)."""
+    if in_sweep() and sweep_goes_on(err, sweep_job_number()):
+        log.error("this sweep job was refused; the sweep goes on: %s", err)
+        return cfg.optimized_worst
+    log.error("error: %s", err)
+    sys.exit(2)
 
 
 def _log_file() -> str | None:

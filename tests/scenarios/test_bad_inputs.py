@@ -111,6 +111,38 @@ def test_bad_config_value_names_its_key(override, tmp_path):
     )
 
 
+# The command line with PyTorch and Lightning made unimportable: what it answers without them, it answers
+# before they load (they take seconds).
+WITHOUT_TORCH = (
+    "import runpy, sys; sys.modules.update(torch=None, lightning=None); "
+    "sys.argv[0] = 'imdb_lightning'; runpy.run_module('imdb_lightning', run_name='__main__')"
+)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.dropout=1.5", "model.dropout must be in [0, 1), got 1.5"),
+        ("model.l2=-0.2", "model.l2 must be a number >= 0, got -0.2"),
+        ("data.batch_size=0", "data.batch_size must be a positive integer, got 0"),
+        ("trainer.max_epochs=0", "trainer.max_epochs must be a positive integer, got 0"),
+    ],
+)
+def test_a_refused_value_is_answered_before_pytorch_loads_and_recorded_in_its_folder(
+    override, message, tmp_path
+):
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, override, f"hydra.run.dir={run}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert (done.returncode, done.stdout.strip()) == (2, f"error: {message}"), done.stderr[-2000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics == {"status": "failed", "error": f"ConfigError: {message}", "refused": True}
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

@@ -9,19 +9,13 @@ from collections.abc import Collection
 
 import hydra
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from imdb_lightning.config.files import group_options
 from imdb_lightning.config.overrides import command_line_overrides, split_override
-from imdb_lightning.data.datamodule import MIN_NUM_WORDS
+from imdb_lightning.config.rules import check_values
+from imdb_lightning.data.settings import MIN_NUM_WORDS
 from imdb_lightning.utils.checks import (
-    BOOLEAN,
-    NON_NEGATIVE_NUMBER,
-    POSITIVE_INTEGER,
-    POSITIVE_NUMBER,
-    SEED,
-    Rule,
-    at_least,
     one_of,
     require,
 )
@@ -30,41 +24,11 @@ from imdb_lightning.utils.errors import ConfigError, first_line
 log = logging.getLogger(__name__)
 
 
-#: Keys no constructor takes (train() reads them), every optimizer's learning rate (PyTorch's optimizers are
-#: not ours, and some accept lr=0) and the schedulers' settings. The data module's and the model's settings
-#: are checked by their own constructors, which :func:`validate` runs before any data is read.
-RULES: dict[str, Rule] = {
-    "seed": SEED,
-    "test": BOOLEAN,
-    "test_ckpt": one_of(("final", "best")),
-    "torch_threads": POSITIVE_INTEGER.or_null(),
-    "trainer.max_epochs": POSITIVE_INTEGER,
-    # Lightning takes these when the Trainer is made and fails only inside fit (a 0 divides by zero there), or
-    # ignores them (a negative gradient_clip_val clips nothing, and deterministic=maybe counts as true).
-    "trainer.check_val_every_n_epoch": POSITIVE_INTEGER.or_null(),
-    "trainer.val_check_interval": POSITIVE_NUMBER.or_null(),
-    "trainer.accumulate_grad_batches": POSITIVE_INTEGER,
-    "trainer.num_sanity_val_steps": at_least(-1),
-    "trainer.gradient_clip_val": NON_NEGATIVE_NUMBER.or_null(),
-    "trainer.deterministic": Rule(lambda v: isinstance(v, bool) or v == "warn", "true, false or warn"),
-    "optimizer.lr": POSITIVE_NUMBER,
-    # PyTorch's schedulers take these and fail only at the first epoch's end (a step_size of 0 divides by 0).
-    "scheduler.step_size": POSITIVE_INTEGER,
-    "scheduler.T_max": POSITIVE_INTEGER,
-    "scheduler.gamma": POSITIVE_NUMBER,
-}
-
-_ABSENT = object()
-
-
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first value that cannot work, naming its key, what it must be and
     what it is; and for a key that the object it configures does not take (``+model.dropuot=0.5``). Runs
     before any data is read."""
-    for key, rule in RULES.items():
-        value = OmegaConf.select(cfg, key, default=_ABSENT)
-        if value is not _ABSENT:  # e.g. an optimizer without an lr setting
-            require(key, value, rule)
+    check_values(cfg)
     for group in ("data", "model", "optimizer", "scheduler", "trainer"):
         node = cfg.get(group)
         if not isinstance(node, DictConfig):

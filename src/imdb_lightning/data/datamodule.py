@@ -24,24 +24,14 @@ import torch
 from imdb_lightning.data.cache import load_corpus, locate_corpus
 from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus
 from imdb_lightning.data.loader import BatchLoader
+from imdb_lightning.data.settings import DATA_RULES
 from imdb_lightning.data.tokenizer import KerasEncoding
-from imdb_lightning.utils.checks import (
-    BOOLEAN,
-    NON_NEGATIVE_INTEGER,
-    POSITIVE_INTEGER,
-    SEED,
-    at_least,
-    one_of,
-    require,
-)
+from imdb_lightning.utils.checks import require
 from imdb_lightning.utils.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-BATCH_FORMATS = ("auto", "dense", "bag")
-#: The smallest vocabulary: ids 0-2 are reserved (pad, start, OOV), 3 is the first word.
-MIN_NUM_WORDS = 4
 #: The settings that choose which reviews validate and how a review is encoded (a resumed run must keep them):
 #: the encoding's, the word index and the validation size.
 SPLIT_SETTINGS = (*(f.name for f in fields(KerasEncoding)), "word_index", "val_size")
@@ -140,23 +130,24 @@ class IMDBDataModule(L.LightningDataModule):
         cache: bool = True,
     ) -> None:
         super().__init__()
-        for key, value, rule in (
-            ("num_words", num_words, at_least(MIN_NUM_WORDS).or_null()),
-            ("skip_top", skip_top, NON_NEGATIVE_INTEGER),
-            ("maxlen", maxlen, POSITIVE_INTEGER.or_null()),
-            ("start_char", start_char, NON_NEGATIVE_INTEGER.or_null()),
-            ("oov_char", oov_char, NON_NEGATIVE_INTEGER.or_null()),
-            ("index_from", index_from, NON_NEGATIVE_INTEGER),
-            ("word_index", word_index, one_of(("keras", "corpus"))),
-            ("val_size", val_size, POSITIVE_INTEGER),
-            ("batch_size", batch_size, POSITIVE_INTEGER),
-            ("eval_batch_size", eval_batch_size, POSITIVE_INTEGER.or_null()),
-            ("seed", seed, SEED),
-            ("shuffle_seed", shuffle_seed, SEED.or_null()),
-            ("batch_format", batch_format, one_of(BATCH_FORMATS)),
-            ("download", download, BOOLEAN),
-        ):
-            require(f"data.{key}", value, rule)
+        given = {
+            "num_words": num_words,
+            "skip_top": skip_top,
+            "maxlen": maxlen,
+            "start_char": start_char,
+            "oov_char": oov_char,
+            "index_from": index_from,
+            "word_index": word_index,
+            "val_size": val_size,
+            "batch_size": batch_size,
+            "eval_batch_size": eval_batch_size,
+            "seed": seed,
+            "shuffle_seed": shuffle_seed,
+            "batch_format": batch_format,
+            "download": download,
+        }
+        for key, value in given.items():
+            require(f"data.{key}", value, DATA_RULES[key])
         self.save_hyperparameters(logger=False)  # train() logs the whole config once
         self.encoding = KerasEncoding(num_words, skip_top, maxlen, seed, start_char, oov_char, index_from)
         self.splits: dict[str, EncodedSplit] = {}

@@ -17,7 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from imdb_lightning.utils.checks import POSITIVE_NUMBER, one_of, require
+from imdb_lightning.network.settings import MODEL_RULES
+from imdb_lightning.utils.checks import one_of, require
 from imdb_lightning.utils.errors import ConfigError
 
 TRUNCATED_STDDEV = 0.87962566103423978  # stddev of N(0, 1) truncated to [-2, 2]
@@ -102,7 +103,7 @@ def initialize(
 ) -> None:
     """Initialize a Dense layer's ``kernel`` with ``name`` and its ``bias`` with zeros, as Keras does."""
     require("model.init", name, one_of(INITIALIZERS))
-    require("model.init_scale", scale, POSITIVE_NUMBER.or_null())
+    require("model.init_scale", scale, MODEL_RULES["init_scale"])
     if scale is not None and name not in DEFAULT_SCALES:  # it would be ignored: runs the same, named apart
         raise ConfigError(
             f"model.init_scale sets the stddev of {', '.join(DEFAULT_SCALES)} only; model.init={name} would "

@@ -13,11 +13,8 @@ from torchmetrics import MaxMetric, Metric
 from imdb_lightning.network.batches import CompactBatch
 from imdb_lightning.network.layers import BatchNormalization, Dense
 from imdb_lightning.network.optimizers import KerasRMSprop
+from imdb_lightning.network.settings import MODEL_RULES
 from imdb_lightning.utils.checks import (
-    BOOLEAN,
-    FRACTION,
-    NON_NEGATIVE_NUMBER,
-    POSITIVE_INTEGERS,
     one_of,
     require,
 )
@@ -52,10 +49,10 @@ class DenseStack(nn.Sequential):
         init: str = "glorot_uniform",
         init_scale: float | None = None,
     ) -> None:
-        require("model.hidden_sizes", hidden_sizes, POSITIVE_INTEGERS)
+        require("model.hidden_sizes", hidden_sizes, MODEL_RULES["hidden_sizes"])
         require("model.activation", activation, one_of(ACTIVATIONS))
-        require("model.dropout", dropout, FRACTION)
-        require("model.batchnorm", batchnorm, BOOLEAN)
+        require("model.dropout", dropout, MODEL_RULES["dropout"])
+        require("model.batchnorm", batchnorm, MODEL_RULES["batchnorm"])
         layers: dict[str, nn.Module] = {}
         width = input_dim
         for i, size in enumerate(hidden_sizes, start=1):
@@ -160,8 +157,8 @@ class IMDBClassifier(L.LightningModule):
         scheduler: Callable[..., object] | None = None,
     ) -> None:
         super().__init__()
-        require("model.l1", l1, NON_NEGATIVE_NUMBER)
-        require("model.l2", l2, NON_NEGATIVE_NUMBER)
+        require("model.l1", l1, MODEL_RULES["l1"])
+        require("model.l2", l2, MODEL_RULES["l2"])
         self.net = DenseStack(  # checks the network's own settings
             input_dim,
             hidden_sizes,

@@ -179,6 +179,15 @@ class RunFolder:
         (the folder holds no run then)."""
         self.record(Status.FAILED, error=in_one_line(err), **({"refused": True} if refused else {}))
 
+    def record_error(self, err: Exception, previous: dict | None) -> None:
+        """What the folder says of a run stopped by ``err``: ``failed`` with its first line (``refused`` for a
+        config refused before training); a refused continuation of the folder's run puts that run's own record
+        back (``previous``, what :meth:`claim` returned)."""
+        if isinstance(err, ConfigError) and previous is not None:
+            self.write_metrics(previous)
+        else:
+            self.record_failure(err, refused=isinstance(err, ConfigError) and not self.trained())
+
     # ---------------------------------------------------------------------------------------- the claim
 
     def owned_here(self) -> bool:

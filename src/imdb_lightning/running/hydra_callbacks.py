@@ -28,7 +28,7 @@ def _exit_unless_writable(folder: str, key: str) -> None:
         sys.exit(2)
 
 
-def _rank() -> int:
+def rank() -> int:
     """This process's rank as a launcher set it (Lightning's DDP processes after the first, SLURM tasks), as
     Lightning reads it; 0 for a lone process."""
     for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
@@ -47,7 +47,7 @@ class CheckOutputFolder(Callback):
         _exit_unless_writable(config.hydra.run.dir, "hydra.run.dir")
         folder, ckpt = RunFolder(config.hydra.run.dir), config.get("ckpt_path")
         # A run continuing its own folder is claimed by train(), which puts the folder back if refused.
-        if _rank() == 0 and not folder.continues(ckpt):
+        if rank() == 0 and not folder.continues(ckpt):
             try:
                 folder.claim(resume_from=ckpt)
             except ConfigError as err:

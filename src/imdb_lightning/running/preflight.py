@@ -9,7 +9,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
 from imdb_lightning.config.validate import stand_in_optimizer
-from imdb_lightning.data.datamodule import MIN_NUM_WORDS
+from imdb_lightning.data.settings import MIN_NUM_WORDS
 from imdb_lightning.running.checkpoints import (
     data_mismatch,
     model_mismatches,

@@ -28,7 +28,7 @@ from imdb_lightning.running.hparams import hparams_session, selected_settings
 from imdb_lightning.running.loggers import tensorboard_loggers
 from imdb_lightning.running.preflight import check_resumable, check_setup
 from imdb_lightning.running.printout import KerasProgressBar, quiet_libraries
-from imdb_lightning.utils.errors import ConfigError, Terminated, sigterm_interrupts, stopped_by
+from imdb_lightning.utils.errors import Terminated, sigterm_interrupts, stopped_by
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,7 @@ def train_model(cfg: DictConfig) -> Trained:
             if isinstance(err, Exception) and is_rank_zero():
                 # The run folder says what happened (a sweep report and a reader of the folder see it), then
                 # the error goes on to the caller as before.
-                if isinstance(err, ConfigError) and previous is not None:
-                    folder.write_metrics(previous)  # a refused continuation leaves the run as it was
-                else:
-                    folder.record_failure(err, refused=isinstance(err, ConfigError) and not folder.trained())
+                folder.record_error(err, previous)
             raise
         finally:
             # Lightning ignores Ctrl-C after the first one and leaves it so: a notebook's next run needs it.
