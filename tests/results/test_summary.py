@@ -16,7 +16,7 @@ def test_a_sweep_is_summed_up_by_status_best_configuration_and_report_command(tm
         f"sweep of 6 jobs: 3 completed, 1 diverged, 1 crashed, 1 missing ({sweep})",
         # Mean over the completed seeds of each configuration's best epoch (0.88 and 0.90); dropout's crashed
         # seed and l2's diverged one take no part.
-        "best by validation accuracy: baseline, 0.8900 ± 0.0100 (mean of 2 runs)",
+        "best by validation accuracy: 0.8900 ± 0.0100 (mean of 2 runs), baseline",
         f"report: python -m imdb_lightning.report {shlex.quote(str(sweep))}",
     ]
 

@@ -87,7 +87,7 @@ def test_joblib_runs_jobs_in_parallel_with_the_cores_shared_out(data_dir, tmp_pa
     # The sweep ends with its summary (conf/hydra/default.yaml's callback), printed once by the launcher.
     summary = result.stdout.strip().splitlines()[-3:]
     assert summary[0] == f"sweep of 2 jobs: 2 completed ({tmp_path / 's'})"
-    assert summary[1].startswith("best by validation accuracy: optimizer=")
+    assert summary[1].startswith("best by validation accuracy: ") and ", optimizer=" in summary[1]
     assert result.stdout.count("sweep of 2 jobs") == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
 
 import yaml
 from hydra.core.hydra_config import HydraConfig
@@ -84,6 +85,16 @@ def configuration_labels(override_lists: list[list[str]]) -> list[str]:
     shared = set.intersection(*(set(overrides) for overrides in override_lists))
     shared = {o for o in shared if split_override(o)[0] != "experiment"}
     return [configuration_label([o for o in overrides if o not in shared]) for overrides in override_lists]
+
+
+#: A number with more than four significant digits after its point, as Optuna proposes them.
+_LONG_NUMBER = re.compile(r"(?<==)(-?\d+\.\d*[1-9]\d{4,}(?:e-?\d+)?)(?=,|$)")
+
+
+def short_numbers(overrides: str) -> str:
+    """Comma-joined overrides with each long number to four significant digits, for a name or a line
+    (``optimizer.lr=0.0012345678901`` as ``optimizer.lr=0.001235``)."""
+    return _LONG_NUMBER.sub(lambda m: f"{float(m.group(1)):.4g}", overrides)
 
 
 def command_line_overrides() -> list[str]:

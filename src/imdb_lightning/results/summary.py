@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 def sweep_summary(sweep: Path) -> str:
     """What a sweep folder holds, in three lines (two when no run completed)."""
     # Here, not above: Hydra makes the callback for every run, and a single run never needs the report's.
+    from imdb_lightning.config.overrides import short_numbers
     from imdb_lightning.results.report import summarize
     from imdb_lightning.results.runs import STATUSES, collect_runs
     from imdb_lightning.running.folder import Status
@@ -31,7 +32,7 @@ def sweep_summary(sweep: Path) -> str:
         spread = row["std"]["best_val_acc"]
         value = f"{row['mean']['best_val_acc']:.4f}" + (f" ± {spread:.4f}" if math.isfinite(spread) else "")
         over = f"mean of {completed} runs" if completed > 1 else "one run"
-        lines.append(f"best by validation accuracy: {label or 'the defaults'}, {value} ({over})")
+        lines.append(f"best by validation accuracy: {value} ({over}), {short_numbers(label)}")
     lines.append(f"report: python -m imdb_lightning.report {shlex.quote(str(sweep))}")
     return "\n".join(lines)
 

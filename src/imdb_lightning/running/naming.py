@@ -4,13 +4,12 @@ roots and run names."""
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from imdb_lightning.config.overrides import command_line_overrides, run_title
+from imdb_lightning.config.overrides import command_line_overrides, run_title, short_numbers
 from imdb_lightning.config.runtime import in_sweep
 from imdb_lightning.running.folder import RunFolder
 from imdb_lightning.running.study import study_seed
@@ -40,16 +39,12 @@ def job_name(number: int, overrides: str) -> str:
     return f"{number}-{folder_name(overrides)}" if overrides else str(number)
 
 
-#: A number with more than four significant digits after its point, as Optuna proposes them.
-_LONG_NUMBER = re.compile(r"(?<==)(-?\d+\.\d*[1-9]\d{4,}(?:e-?\d+)?)(?=,|$)")
-
-
 def folder_name(overrides: str, limit: int = 120) -> str:
     """A sweep job's overrides as one folder name: numbers to four significant digits (an Optuna trial's
     ``optimizer.lr=0.0012345678901`` as ``optimizer.lr=0.001235``; the job's number keeps names distinct), no
     ``/`` (a path value would nest folders), at most ``limit`` characters (a long one ends in a hash of the
     whole, so that names stay distinct)."""
-    name = _LONG_NUMBER.sub(lambda m: f"{float(m.group(1)):.4g}", overrides)
+    name = short_numbers(overrides)
     name = name.replace("/", "_").replace("\\", "_")
     if len(name) > limit:
         name = f"{name[: limit - 9]}-{hashlib.sha256(overrides.encode()).hexdigest()[:8]}"
