@@ -116,7 +116,7 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
     into one sweep folder that :func:`load_sweep` and ``python -m imdb_lightning.report`` read. A job that
     fails, or a job after the first refused for its own values, is recorded (``status: failed``) and the
     others go on; a refused first job stops the sweep (what the jobs share would stop every one). It ends with
-    the sweep's summary (jobs by status, the best configuration, the report command) unless ``quiet``."""
+    the sweep's summary (jobs by status, the best configuration, the report command), ``quiet`` or not."""
     jobs = sweep_jobs(checked_overrides(overrides))
     base = compose_config(jobs[0] if jobs else [])
     with hydra_runtime(base):
@@ -150,10 +150,9 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
                 raise
             done = f"the {len(results)} job(s) before it are in {folder}, for load_sweep"
             raise type(err)(f"{err} (sweep job {number + 1} of {len(jobs)}; {done})") from None
-    if not quiet:
-        from imdb_lightning.results.summary import sweep_summary
+    from imdb_lightning.results.summary import sweep_summary
 
-        print(sweep_summary(folder))
+    print(sweep_summary(folder))  # the sweep's outcome, not its progress: shown when quiet too
     return Sweep(results, folder)
 
 

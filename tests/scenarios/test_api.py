@@ -178,7 +178,7 @@ def test_a_search_can_skip_each_jobs_figures_and_keep_its_history(small):
 
 
 def test_a_job_refused_for_its_own_values_is_recorded_and_the_sweep_goes_on(small, capsys):
-    done = il.sweep("optimizer=momentum", "optimizer.momentum=0.5,-1,0.9", *small)
+    done = il.sweep("optimizer=momentum", "optimizer.momentum=0.5,-1,0.9", *small, quiet=True)
     assert len(done) == 2
     # It ends as a command-line sweep does: its jobs by status, the best one, the report command.
     assert capsys.readouterr().out.strip().splitlines()[-3] == (
