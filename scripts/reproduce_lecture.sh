@@ -19,8 +19,9 @@ if python -c "import hydra_plugins.hydra_joblib_launcher" 2>/dev/null; then
 fi
 python -m imdb_lightning -m '+experiment=glob(*)' "seed=${seeds}" trainer.enable_progress_bar=false "hydra.sweep.dir=${sweep}" "${parallel[@]}"
 python -m imdb_lightning.report "${sweep}" --lecture
-if [ -n "${publish}" ]; then
-  python -m imdb_lightning.report "${sweep}" --lecture --out "${publish}" > /dev/null
+if [ -n "${publish}" ]; then  # the report's files as written, not drawn a second time
+  mkdir -p "${publish}"
+  cp "${sweep}"/report.md "${sweep}"/epochs.csv "${sweep}"/curves_*.png "${publish}/"
   echo "published: ${publish}/report.md"
 fi
 echo "reproduce_lecture: seeds ${seeds}, $(( $(date +%s) - start )) s in all, sweep folder ${sweep}"

@@ -7,8 +7,20 @@ import subprocess
 import sys
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
-from imdb_lightning.network.kernels import gather_segments
+from imdb_lightning.network.kernels import distinct_segments, gather_segments
+
+
+@given(st.lists(st.lists(st.integers(0, 40), max_size=12), max_size=8))
+def test_distinct_segments_keeps_each_segments_distinct_values_sorted(segments):
+    values = np.array([v for segment in segments for v in segment], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in segments])]).astype(np.int64)
+    out, out_offsets = distinct_segments(values, offsets)
+    found = [out[out_offsets[i] : out_offsets[i + 1]].tolist() for i in range(len(segments))]
+    assert found == [sorted(set(segment)) for segment in segments]
+    assert out.dtype == np.int32 and out_offsets[-1] == len(out)
 
 
 def test_gather_segments_puts_the_chosen_segments_back_to_back_in_order():

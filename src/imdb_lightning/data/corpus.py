@@ -22,7 +22,7 @@ from imdb_lightning.data.tokenizer import (
     ranks_of,
     tokenize,
 )
-from imdb_lightning.network.kernels import gather_segments
+from imdb_lightning.network.kernels import distinct_segments, gather_segments
 from imdb_lightning.utils.errors import ConfigError, DataError
 from imdb_lightning.utils.terminal import progress
 
@@ -76,20 +76,9 @@ class EncodedSplit:
         return np.diff(self.offsets)
 
     def distinct(self) -> EncodedSplit:
-        """Each review's distinct ids, sorted: what a multi-hot row holds, as a bag for sparse sums.
-
-        One sort of ``review * width + id`` keys for the whole split, rather than a set per review.
-        """
-        width = int(self.ids.max()) + 1 if len(self.ids) else 1
-        review = np.repeat(np.arange(len(self), dtype=np.int64), self.lengths)
-        keys = review * width + self.ids
-        keys.sort()
-        first = np.ones(len(keys), dtype=bool)
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-        keys = keys[first]
-        counts = np.bincount(keys // width, minlength=len(self))
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return EncodedSplit((keys % width).astype(np.int32), offsets, self.labels, self.review_ids)
+        """Each review's distinct ids, sorted: what a multi-hot row holds, as a bag for sparse sums."""
+        ids, offsets = distinct_segments(self.ids, self.offsets)
+        return EncodedSplit(ids, offsets, self.labels, self.review_ids)
 
     def take(self, index: np.ndarray) -> EncodedSplit:
         """A new split holding reviews ``index`` in that order (used for shuffling and splitting)."""

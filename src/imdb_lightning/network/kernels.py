@@ -1,8 +1,8 @@
-"""The two loops PyTorch has no fast CPU kernel for, compiled by numba.
+"""The loops PyTorch and numpy have no fast CPU kernel for, compiled by numba.
 
-Both move whole rows of a few numbers by index, which vectorized tensor code can only do through large index
-tensors or a sort: adding each review's gradient onto its ids' kernel rows (the sparse first layer's
-backward), and copying reviews' id segments into a new order (an epoch's shuffle).
+Each walks reviews' id segments, which vectorized code can only do through large index tensors or a sort:
+adding each review's gradient onto its ids' kernel rows (the sparse first layer's backward), copying
+segments into a new order (an epoch's shuffle), and keeping each review's distinct ids (its multi-hot row).
 ``scripts/bench.py first-layer`` measures the first against PyTorch's alternatives (docs/benchmarks.md).
 They are compiled for the listed types when this module is first imported and cached on disk by numba, so
 no timed fit pays for compilation.
@@ -64,6 +64,34 @@ def _copy_segments(values, offsets, index, out, out_offsets):  # pragma: no cove
         out[pos : pos + end - start] = values[start:end]
         pos += end - start
         out_offsets[i + 1] = pos
+
+
+@compiled(["int64(int32[::1], int64[::1], int32[::1], int64[::1], uint8[::1])"])
+def _distinct_segments(values, offsets, out, out_offsets, seen):  # pragma: no cover -- compiled
+    pos = 0
+    for r in range(len(offsets) - 1):
+        start = pos
+        for j in range(offsets[r], offsets[r + 1]):
+            if not seen[values[j]]:
+                seen[values[j]] = 1
+                out[pos] = values[j]
+                pos += 1
+        out[start:pos].sort()
+        for k in range(start, pos):  # cleared by the review's own ids: no pass over the whole vocabulary
+            seen[out[k]] = 0
+        out_offsets[r + 1] = pos
+    return pos
+
+
+def distinct_segments(values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each segment's distinct values (non-negative int32), sorted, back to back, and their offsets."""
+    values = np.ascontiguousarray(values, dtype=np.int32)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    out = np.empty(len(values), dtype=np.int32)
+    out_offsets = np.zeros(len(offsets), dtype=np.int64)
+    seen = np.zeros(int(values.max()) + 1 if len(values) else 1, dtype=np.uint8)
+    kept = _distinct_segments(values, offsets, out, out_offsets, seen)
+    return out[:kept].copy(), out_offsets
 
 
 def gather_segments(
