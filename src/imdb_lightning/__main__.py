@@ -28,11 +28,11 @@ log = logging.getLogger("imdb_lightning")
 # An absolute config path: works the same from a source checkout, an installed wheel and any folder.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _app(cfg: DictConfig) -> float:
+    # What the config alone can judge is answered before PyTorch and Lightning load (seconds), and recorded
+    # in the run folder as train() records a refusal.
     try:
         check_values(cfg)
-    except (
-        ConfigError
-    ) as err:  # answered before PyTorch and Lightning load (seconds), recorded as train() would
+    except ConfigError as err:
         if rank() == 0:
             folder = RunFolder(cfg.paths.output_dir)
             folder.record_error(err, folder.claim(resume_from=cfg.get("ckpt_path")))
