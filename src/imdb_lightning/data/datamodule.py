@@ -130,25 +130,9 @@ class IMDBDataModule(L.LightningDataModule):
         cache: bool = True,
     ) -> None:
         super().__init__()
-        given = {
-            "num_words": num_words,
-            "skip_top": skip_top,
-            "maxlen": maxlen,
-            "start_char": start_char,
-            "oov_char": oov_char,
-            "index_from": index_from,
-            "word_index": word_index,
-            "val_size": val_size,
-            "batch_size": batch_size,
-            "eval_batch_size": eval_batch_size,
-            "seed": seed,
-            "shuffle_seed": shuffle_seed,
-            "batch_format": batch_format,
-            "download": download,
-        }
-        for key, value in given.items():
-            require(f"data.{key}", value, DATA_RULES[key])
         self.save_hyperparameters(logger=False)  # train() logs the whole config once
+        for key, rule in DATA_RULES.items():  # the arguments as saved: one list of settings, the signature
+            require(f"data.{key}", self.hparams[key], rule)
         self.encoding = KerasEncoding(num_words, skip_top, maxlen, seed, start_char, oov_char, index_from)
         self.splits: dict[str, EncodedSplit] = {}
         self.bags: dict[str, EncodedSplit] = {}  # each review's distinct ids: what the loaders serve

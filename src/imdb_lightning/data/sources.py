@@ -81,8 +81,13 @@ def cache_dir() -> Path:
 def data_dir_from(data_dir: str | Path | None) -> Path | None:
     """The data folder in force, as an absolute path: the argument, else ``$IMDB_LIGHTNING_DATA``, else none.
     A relative folder is looked up from the working folder, then the shell's (:func:`resolve_relative`)."""
-    chosen = data_dir if data_dir not in (None, "") else os.environ.get(DATA_ENV) or None
+    chosen = _chosen(data_dir)
     return resolve_relative(Path(chosen).expanduser()) if chosen else None
+
+
+def _chosen(data_dir: str | Path | None) -> str | Path | None:
+    """The data folder as given: the argument, else ``$IMDB_LIGHTNING_DATA``, else none."""
+    return data_dir if data_dir not in (None, "") else os.environ.get(DATA_ENV) or None
 
 
 def resolve_relative(path: Path) -> Path:
@@ -100,7 +105,7 @@ def resolve_relative(path: Path) -> Path:
 def _named(data_dir: str | Path | None) -> str:
     """How the data folder was named, for an error: the setting, and for a relative path the folders it was
     looked up from (the absolute path alone hides where a relative one was taken from)."""
-    given = str(data_dir if data_dir not in (None, "") else os.environ.get(DATA_ENV))
+    given = str(_chosen(data_dir))
     if Path(given).expanduser().is_absolute():
         return f"{CONFIG_KEY} or {DATA_ENV}"
     shell = os.environ.get("PWD", "")

@@ -81,10 +81,9 @@ def compare_figure(
         if not runs:
             continue
         means = [_mean_and_std(runs, key) for key in keys]
-        same = next(
-            (other for other, curves in drawn.items() if _same_curves(curves, [m for m, _ in means])), None
-        )
-        drawn[label] = [m for m, _ in means]
+        curves = [mean for mean, _ in means]
+        same = next((other for other, theirs in drawn.items() if _same_curves(theirs, curves)), None)
+        drawn[label] = curves
         name = f"{label} (n={len(runs)})" if len(runs) > 1 else label
         name += f" (the same curves as {same})" if same else ""
         marker, color = MARKERS[number % len(MARKERS)], None
