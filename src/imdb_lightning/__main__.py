@@ -20,6 +20,7 @@ from imdb_lightning.running.folder import RunFolder, Status
 from imdb_lightning.running.hydra_callbacks import rank
 from imdb_lightning.running.naming import register_resolvers
 from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt, in_one_line, sweep_goes_on
+from imdb_lightning.utils.private import expose_hydra_plugins
 from imdb_lightning.utils.terminal import interactive
 
 log = logging.getLogger("imdb_lightning")
@@ -160,6 +161,7 @@ def main() -> None:
     if not interactive():  # Optuna's colorlog lines would carry escape codes into logs and files
         os.environ.setdefault("NO_COLOR", "1")
     register_resolvers()
+    expose_hydra_plugins()
     _app()
 
 

@@ -104,6 +104,18 @@ def test_cli_reports_a_bad_value_in_one_line_and_exits_2(tmp_path):
     assert not (tmp_path / "run" / "history.json").exists()
 
 
+def test_a_sweep_whose_later_job_cannot_be_composed_is_refused_before_its_first_job_runs(tmp_path):
+    # sgd has no rho: only the second of the two jobs fails to compose; the sweeper checks each swept value's
+    # config before launching (not every job's, as Hydra's basic sweeper would), so it is found first.
+    sweep = tmp_path / "sweep"
+    result = cli(
+        "-m", "optimizer=rmsprop,sgd", "optimizer.rho=0.8", f"hydra.sweep.dir={sweep}", tmp_path=tmp_path
+    )
+    assert result.returncode != 0
+    assert "Could not override 'optimizer.rho'" in result.stderr + result.stdout
+    assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]  # no job ran
+
+
 def test_cli_lists_the_experiments_when_a_name_is_like_none_of_them(tmp_path):
     result = cli("+experiment=regularized", tmp_path=tmp_path)
     assert result.returncode == 2

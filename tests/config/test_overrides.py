@@ -8,6 +8,7 @@ from runs import composed
 
 from imdb_lightning.config.overrides import (
     configuration_label,
+    covering_jobs,
     departs_from_lecture,
     incidental_keys,
     names_the_run,
@@ -61,3 +62,19 @@ def test_the_report_and_the_hparams_tab_read_the_same_rule():
     assert {"model/l2", "trainer/max_epochs"} <= set(settings)
     assert not any(key.replace(".", "/") in settings for key in incidental_keys())
     assert not any(key.startswith("hydra") for key in settings)
+
+
+def test_a_sweep_is_checked_by_a_few_jobs_that_hold_every_swept_value():
+    experiments = [f"+experiment={name}" for name in ("baseline", "dropout", "l2", "opt_adam")]
+    jobs = [[experiment, f"seed={seed}"] for experiment in experiments for seed in (0, 1, 2)]
+    checked = covering_jobs(jobs)
+    assert {o for job in checked for o in job} == {o for job in jobs for o in job}
+    assert len(checked) == len(experiments)  # each experiment once, the three seeds among them
+    assert checked[0] == jobs[0] and all(job in jobs for job in checked)
+
+
+def test_a_value_that_only_one_job_holds_is_checked():
+    jobs = [["a=1", "b=1"], ["a=1", "b=2"], ["a=2", "b=1"], ["a=1", "b=3"]]
+    checked = covering_jobs(jobs)
+    assert ["a=1", "b=3"] in checked and {"a=2", "b=2"} <= {o for job in checked for o in job}
+    assert covering_jobs([]) == [] and covering_jobs([["a=1"]] * 3) == [["a=1"]]

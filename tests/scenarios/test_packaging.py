@@ -1,4 +1,5 @@
-"""The configs live in the repository's top-level ``conf/`` and are found by every kind of install."""
+"""The configs live in the repository's top-level ``conf/`` and are found by every kind of install, and so is
+the package's Hydra sweeper."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ COMPOSE = textwrap.dedent(
     """
     import json, sys
     from hydra import compose, initialize_config_dir
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.sweeper import Sweeper
     import imdb_lightning
     from imdb_lightning.config.files import CONFIG_DIR
+    from imdb_lightning.utils.private import expose_hydra_plugins
+    expose_hydra_plugins()  # as the command line does before Hydra starts
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["+experiment=batchnorm"])
     print(json.dumps({
@@ -27,10 +32,12 @@ COMPOSE = textwrap.dedent(
         "config_dir": str(CONFIG_DIR),
         "experiments": sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml")),
         "batchnorm": cfg.model.batchnorm,
+        "sweepers": sorted(c.__module__ for c in Plugins.instance().discover(Sweeper)),
     }))
     """
 )
 
+SWEEPER = "hydra_plugins.imdb_lightning_sweeper.each_value"  # conf/hydra/sweeper/each_value.yaml
 EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
 
 
@@ -77,6 +84,7 @@ def test_a_wheel_installed_elsewhere_carries_its_configs(tmp_path):
     assert Path(found["package"]).is_relative_to(site)
     assert Path(found["config_dir"]) == site / "imdb_lightning" / "conf"
     assert found["experiments"] == EXPERIMENTS and found["batchnorm"] is True
+    assert SWEEPER in found["sweepers"]
 
 
 @pytest.mark.slow
@@ -105,6 +113,7 @@ def test_an_editable_install_reads_the_checkouts_configs(tmp_path):
     assert Path(found["package"]) == REPO / "src" / "imdb_lightning" / "__init__.py"
     assert Path(found["config_dir"]) == REPO / "conf"
     assert found["experiments"] == EXPERIMENTS and found["batchnorm"] is True
+    assert SWEEPER in found["sweepers"]  # Hydra's scan cannot list what an editable install's hook serves
 
 
 def test_every_entry_point_has_a_console_script_that_resolves_to_its_main():

@@ -1,8 +1,9 @@
 """Every use of a library's private API, in one place; ``tests/utils/test_private.py`` pins the behaviour each
 relies on, so that an upgrade that changes it fails there, by name, and not deep inside a run.
 
-- Hydra: expanding a sweep's overrides into its jobs as the basic sweeper does (``hydra._internal``), and
-  setting the ``HydraConfig`` singleton for a run the notebook API starts without Hydra's app.
+- Hydra: expanding a sweep's overrides into its jobs as the basic sweeper does (``hydra._internal``),
+  setting the ``HydraConfig`` singleton for a run the notebook API starts without Hydra's app, and showing
+  Hydra's plugin scan this package's sweeper in an editable install (the namespace package's path).
 - Lightning: the checkpoint ``trainer.save_checkpoint`` would write, as a dict (``_checkpoint_connector``),
   and the layout of its fit-loop progress counters.
 - TensorBoard: writing a prepared ``Summary`` (an encoded image, the HParams session records) through a
@@ -31,6 +32,20 @@ def hydra_sweep_expansion(overrides: list[str], config_dir: Path) -> list[list[l
     loader = ConfigLoaderImpl(config_search_path=create_config_search_path(str(config_dir)))
     parsed = OverridesParser.create(config_loader=loader).parse_overrides(list(overrides))
     return BasicSweeper.split_arguments(parsed, None)
+
+
+def expose_hydra_plugins() -> None:
+    """Let Hydra's plugin scan find this package's sweeper (``hydra_plugins/imdb_lightning_sweeper``) in an
+    editable install too: setuptools' editable import hook serves its modules but cannot list them to
+    ``pkgutil``, which Hydra 1.3 scans ``hydra_plugins`` with; the folder beside this package is added to the
+    namespace's path. An ordinary install has it there already."""
+    try:
+        import hydra_plugins
+    except ImportError:
+        return
+    folder = str(Path(__file__).resolve().parents[2] / "hydra_plugins")
+    if Path(folder).is_dir() and folder not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(folder)
 
 
 @contextmanager

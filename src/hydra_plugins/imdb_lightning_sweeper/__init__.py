@@ -1,0 +1,1 @@
+"""imdb_lightning's Hydra sweeper (Hydra finds plugins only under ``hydra_plugins``)."""
