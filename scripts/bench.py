@@ -14,6 +14,7 @@ lightning    where our fit's time goes beyond a hand-written loop (one process)
 first-layer  the first layer's forward + backward, every way of computing it (one process)
 predict      predict's memory and time on many reviews
 sweep-job    where a sweep job's time goes besides its fit
+diagnostics  what the initializer experiments' TensorBoard histograms and gradient norms cost (one process)
 
 Every measure runs once a round in ``--repeat`` interleaved rounds (the machine is shared and noisy: read
 the ratios within a table). ``--write-docs`` puts the tables into docs/benchmarks.md between their markers,
@@ -42,6 +43,7 @@ SUBCOMMANDS = (
     "first-layer",
     "predict",
     "sweep-job",
+    "diagnostics",
 )
 
 
@@ -94,6 +96,10 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[dict, dict]:
         from benchmarks.first_layer import first_layer
 
         return first_layer(args.repeat)
+    if args.subcommand == "diagnostics":
+        from benchmarks.diagnostics import diagnostics
+
+        return diagnostics(tmp, args.repeat)
     if args.subcommand == "predict":
         from benchmarks.predict import predict
 

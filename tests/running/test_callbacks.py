@@ -64,6 +64,14 @@ def test_initializer_experiments_show_why_they_fail(data_dir, tmp_path):
     assert all(n == 0.0 for n in grad_norms(zeros, "hidden_1") + grad_norms(zeros, "hidden_2"))
     last = zeros.Histograms("weights/hidden_1")[-1].histogram_value
     assert last.min == 0.0 and last.max == 0.0
+    # the gradients shown are the epoch's last step's: none for zero init, a spread for Glorot's, every epoch
+    assert all(
+        h.histogram_value.max == h.histogram_value.min == 0 for h in zeros.Histograms("gradients/hidden_1")
+    )
+    gradients = glorot.Histograms("gradients/hidden_1")
+    assert [h.step for h in gradients] == [1, 2]
+    assert all(h.histogram_value.min < 0 < h.histogram_value.max for h in gradients)
+    assert gradients[-1].histogram_value.num == 30 * 16  # the whole kernel (run(): 30 words)
     # too small: vanishing gradients (100x below Glorot's); too large: exploding ones (10x above, here)
     glorot_norm = max(grad_norms(glorot, "hidden_1"))
     assert max(grad_norms(small, "hidden_1")) < glorot_norm / 100
