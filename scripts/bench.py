@@ -15,6 +15,7 @@ first-layer  the first layer's forward + backward, every way of computing it (on
 predict      predict's memory and time on many reviews
 sweep-job    where a sweep job's time goes besides its fit
 diagnostics  what the initializer experiments' TensorBoard histograms and gradient norms cost (one process)
+lecture      scripts/reproduce_lecture.sh (72 jobs, report), quiet and beside a busy process: where time goes
 
 Every measure runs once a round in ``--repeat`` interleaved rounds (the machine is shared and noisy: read
 the ratios within a table). ``--write-docs`` puts the tables into docs/benchmarks.md between their markers,
@@ -44,6 +45,7 @@ SUBCOMMANDS = (
     "predict",
     "sweep-job",
     "diagnostics",
+    "lecture",
 )
 
 
@@ -71,6 +73,8 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--jobs", type=int, default=48)
         if name == "predict":
             command.add_argument("--reviews", type=int, nargs="+", default=[50_000, 500_000])
+        if name == "lecture":
+            command.add_argument("--seeds", default="0,1,2", help="the script's seeds (default 0,1,2)")
         if name == "sweep-job":
             command.add_argument("--jobs", type=int, default=6, help="timed jobs: seeds 1..N of the baseline")
             command.add_argument("--overrides", nargs="*", default=[], help="for every job")
@@ -96,6 +100,10 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[dict, dict]:
         from benchmarks.first_layer import first_layer
 
         return first_layer(args.repeat)
+    if args.subcommand == "lecture":
+        from benchmarks.lecture import lecture
+
+        return lecture(tmp, args.repeat, args.seeds)
     if args.subcommand == "diagnostics":
         from benchmarks.diagnostics import diagnostics
 

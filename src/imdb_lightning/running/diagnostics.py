@@ -20,10 +20,7 @@ def add_histogram(writer, tag: str, values: torch.Tensor, step: int, bins: int =
     if lo == hi:
         limits, counts = [hi], [float(len(values))]
     else:
-        # Each value's bucket by its offset, then a count: the same buckets as torch.histc, in less time, for
-        # every layer every epoch of an initializer run (docs/benchmarks.md).
-        buckets = ((values - lo) * (bins / (hi - lo))).long().clamp_(0, bins - 1)
-        counts = torch.bincount(buckets, minlength=bins).double().tolist()
+        counts = torch.histc(values, bins=bins, min=lo, max=hi).tolist()
         limits = torch.linspace(lo, hi, bins + 1)[1:].tolist()
     writer.add_histogram_raw(
         tag,
