@@ -2,10 +2,10 @@
 config for each value rather than for each job.
 
 The basic sweeper composes every job's config in the main process before launching any (a typo fails at
-once, not an hour in), one after another while the launcher's workers wait: 0.2 s a job here, 17 s of the
-lecture's 72-job sweep. Composing one job for each value of each swept setting catches the same typos and
-refused groups; a failure that only a combination of values causes fails in that job, as it would without
-the check. Jobs are launched exactly as by the basic sweeper.
+once, not an hour in), one after another while the launcher's workers wait (docs/benchmarks.md: most of the
+lecture's start). Composing one job for each value of each swept setting catches the same typos and refused
+groups; a failure that only a combination of values causes fails in that job, as it would without the check.
+Jobs are launched exactly as by the basic sweeper, whose private class this extends (``utils/private.py``).
 """
 
 from __future__ import annotations

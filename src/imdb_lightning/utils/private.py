@@ -3,7 +3,10 @@ relies on, so that an upgrade that changes it fails there, by name, and not deep
 
 - Hydra: expanding a sweep's overrides into its jobs as the basic sweeper does (``hydra._internal``),
   setting the ``HydraConfig`` singleton for a run the notebook API starts without Hydra's app, and showing
-  Hydra's plugin scan this package's sweeper in an editable install (the namespace package's path).
+  Hydra's plugin scan this package's sweeper in an editable install (the namespace package's path). The
+  sweeper itself (``hydra_plugins/imdb_lightning_sweeper``, where Hydra requires it) extends the basic
+  sweeper's class, which Hydra keeps in ``hydra._internal``, overriding its ``validate_batch_is_legal``
+  (pinned by ``tests/config/test_config.py``: a sweep whose second job cannot be composed runs no job).
 - Lightning: the checkpoint ``trainer.save_checkpoint`` would write, as a dict (``_checkpoint_connector``),
   and the layout of its fit-loop progress counters.
 - TensorBoard: writing a prepared ``Summary`` (an encoded image, the HParams session records) through a
