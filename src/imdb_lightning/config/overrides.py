@@ -114,9 +114,9 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
 
 
 def covering_jobs(jobs: list[list[str]]) -> list[list[str]]:
-    """The fewest jobs, greedily, whose override lists hold every override of ``jobs`` at least once: a
-    sweep's every swept value, each composed once instead of once a job (``seed=0,1,2`` times 24 experiments:
-    24 jobs of 72)."""
+    """A few of ``jobs`` (a greedy cover: each next one holds the most overrides not yet held) whose override
+    lists hold every override of ``jobs``: a sweep's every swept value composed at least once, instead of once
+    a job (``seed=0,1,2`` times 24 experiments: 24 jobs of 72)."""
     missing = {override for job in jobs for override in job}
     chosen = []
     while missing:
