@@ -4,7 +4,7 @@ config for each value rather than for each job.
 The basic sweeper composes every job's config in the main process before launching any (a typo fails at
 once, not an hour in), one after another while the launcher's workers wait (docs/benchmarks.md: most of the
 lecture's start). Composing one job for each value of each swept setting catches the same typos and refused
-groups; a failure that only a combination of values causes fails in that job, as it would without the check.
+groups; a failure that only a combination of values causes stops the sweep at that job's turn instead.
 Jobs are launched exactly as by the basic sweeper, whose private class this extends (``utils/private.py``).
 """
 
