@@ -13,6 +13,7 @@ from torch.utils.tensorboard import SummaryWriter
 from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.utils.private import (
     as_epoch_end,
+    expose_hydra_plugins,
     hydra_runtime,
     hydra_sweep_expansion,
     lightning_checkpoint,
@@ -35,6 +36,15 @@ def test_hydras_sweep_expansion_is_the_basic_sweepers_order_with_globs_over_a_gr
     assert ["+experiment=init_zeros"] in globbed and all(
         j[0].startswith("+experiment=init_") for j in globbed
     )
+
+
+def test_hydras_plugin_scan_lists_the_packages_sweeper_however_it_is_installed():
+    import pkgutil
+
+    import hydra_plugins
+
+    expose_hydra_plugins()  # an editable install's import hook serves the module but pkgutil cannot list it
+    assert "imdb_lightning_sweeper" in {m.name for m in pkgutil.iter_modules(hydra_plugins.__path__)}
 
 
 def test_the_hydra_runtime_is_set_for_a_run_and_put_back_after():
