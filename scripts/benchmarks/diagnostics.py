@@ -6,7 +6,6 @@ beside that fit's own seconds. One process; the fastest fit of ``--repeat``, aft
 from __future__ import annotations
 
 import functools
-import json
 import time
 from pathlib import Path
 
@@ -45,7 +44,7 @@ def diagnostics(tmp: Path, repeat: int) -> tuple[dict, dict[str, Table]]:
     def fit() -> tuple[float, float]:
         spent[0] = 0.0
         result = il.run(*run, quiet=True)
-        return spent[0], json.loads((result.run_dir / "metrics.json").read_text())["fit_seconds"]
+        return spent[0], result.metrics["fit_seconds"]
 
     fits = [fit() for _ in range(repeat)]
     hooks, fit_s = min(fits, key=lambda f: f[1])

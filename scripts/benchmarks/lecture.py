@@ -15,11 +15,11 @@ One process a run (the script itself); rounds interleaved, quiet then busy.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 from pathlib import Path
 
 from benchmarks.harness import REPO, Table, competing, measured, rounds
+from imdb_lightning.running.folder import RunFolder, SweepFolder
 
 SCRIPT = REPO / "scripts" / "reproduce_lecture.sh"
 
@@ -31,12 +31,12 @@ def _time(line: str) -> datetime.datetime:
 def phases(sweep: Path, output: str, seconds: float) -> dict:
     """Where a reproduction's ``seconds`` went, from its sweep folder and its output (Hydra's lines)."""
     jobs = []
-    for log in sweep.glob("*/imdb_lightning.log"):
-        lines = [line for line in log.read_text().splitlines() if line.startswith("[20")]
-        metrics = json.loads((log.parent / "metrics.json").read_text())
-        jobs.append((_time(lines[0]), _time(lines[-1]), metrics["fit_seconds"]))
-    launched = _time(next(line for line in output.splitlines() if "Launching jobs" in line))
-    made = datetime.datetime.fromtimestamp(os.path.getmtime(sweep / "multirun.yaml"))
+    for job in SweepFolder(sweep).jobs():
+        lines = [line for line in job.file(RunFolder.LOG).read_text().splitlines() if line.startswith("[20")]
+        jobs.append((_time(lines[0]), _time(lines[-1]), job.read_metrics()["fit_seconds"]))
+    # "Launching 72 jobs locally" (basic launcher), "Launching jobs, sweep output dir ..." (joblib)
+    launched = _time(next(line for line in output.splitlines() if "[HYDRA] Launching " in line))
+    made = datetime.datetime.fromtimestamp(os.path.getmtime(sweep / SweepFolder.PLAN))
     first, last = min(j[0] for j in jobs), max(j[1] for j in jobs)
     ended = datetime.datetime.fromtimestamp(os.path.getmtime(sweep / "report.md"))
     started = ended - datetime.timedelta(seconds=seconds)
@@ -65,12 +65,12 @@ def lecture(tmp: Path, repeat: int, seeds: str = "0,1,2") -> tuple[dict, dict[st
     measures = {"quiet": lambda: reproduce("quiet", 0), "beside a busy process": lambda: reproduce("busy", 1)}
     tries = rounds(measures, repeat)
     best = {name: min(runs, key=lambda run: run["total"]) for name, runs in tries.items()}
-    keys = [key for key in next(iter(best.values())) if key != "jobs run"]
+    quiet = best["quiet"]
     table = Table(["seconds", *best])
-    for key in keys:
-        table.add(key, *(f"{run[key]:.1f}" for run in best.values()))
-    jobs = next(iter(best.values()))["jobs run"]
-    table.note = f"{jobs} jobs (seeds {seeds}), the fastest of {repeat} round(s)"
+    for key in quiet:
+        if key != "jobs run":
+            table.add(key, *(f"{run[key]:.1f}" for run in best.values()))
+    table.note = f"{quiet['jobs run']} jobs (seeds {seeds}), the fastest of {repeat} round(s)"
     figures = dict(best)
     figures["all"] = {name: [run["total"] for run in runs] for name, runs in tries.items()}
     return figures, {"lecture": table}
