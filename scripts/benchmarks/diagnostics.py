@@ -12,7 +12,12 @@ from pathlib import Path
 from benchmarks.harness import Table
 from imdb_lightning.running.diagnostics import LayerDiagnostics
 
-HOOKS = ("on_before_optimizer_step", "on_train_batch_end", "on_train_epoch_end")
+HOOKS = (
+    "on_train_batch_start",
+    "on_before_optimizer_step",
+    "on_train_batch_end",
+    "on_train_epoch_end",
+)
 
 
 def timed_hooks(spent: list[float]) -> None:

@@ -49,31 +49,35 @@ class LayerDiagnostics(L.Callback):
     def __init__(self, every_n_steps: int = 5) -> None:
         self.every_n_steps = every_n_steps
         self._last_grads: dict[str, torch.Tensor] = {}
+        self._epochs_last_batch = False
 
     @staticmethod
     def _dense_layers(pl_module: L.LightningModule) -> list[tuple[str, Dense]]:
         """Each Dense layer by its own name (``hidden_1``, ..., ``output``)."""
         return [(name.rsplit(".", 1)[-1], m) for name, m in pl_module.named_modules() if isinstance(m, Dense)]
 
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
+    ) -> None:
+        self._epochs_last_batch = batch_idx + 1 == trainer.num_training_batches
+
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
-        if trainer.global_step % self.every_n_steps:
+        norms = trainer.global_step % self.every_n_steps == 0
+        if not (norms or self._epochs_last_batch):
+            return
+        layers = self._dense_layers(pl_module)
+        # The epoch's last step's gradients (before any clipping), kept for its histograms: validation clears
+        # them before the epoch ends (Lightning's on_validation_model_zero_grad). Copied once an epoch.
+        if self._epochs_last_batch:
+            self._last_grads = {
+                name: m.kernel.grad.detach().clone() for name, m in layers if m.kernel.grad is not None
+            }
+        if not norms:
             return
         for writer in tensorboards(trainer):
-            for name, m in self._dense_layers(pl_module):
+            for name, m in layers:
                 if m.kernel.grad is not None:
                     writer.add_scalar(f"grad_norm/{name}", m.kernel.grad.norm().item(), trainer.global_step)
-
-    def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
-    ) -> None:
-        # The epoch's last step's gradients, kept for its histograms: validation clears them before the epoch
-        # ends (Lightning's on_validation_model_zero_grad). Copied once an epoch, not every step.
-        if batch_idx + 1 == trainer.num_training_batches:
-            self._last_grads = {
-                name: m.kernel.grad.detach().clone()
-                for name, m in self._dense_layers(pl_module)
-                if m.kernel.grad is not None
-            }
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         for writer in tensorboards(trainer):
