@@ -116,6 +116,14 @@ def test_a_sweep_whose_later_job_cannot_be_composed_is_refused_before_its_first_
     assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]  # no job ran
 
 
+def test_a_sweep_with_a_batch_size_below_one_is_refused_in_one_line(tmp_path):
+    result = cli("-m", "seed=0,1", "hydra.sweeper.max_batch_size=0", tmp_path=tmp_path)
+    assert result.returncode != 0
+    first, *rest = result.stderr.strip().splitlines()
+    assert first == "error: hydra.sweeper.max_batch_size must be a positive integer or null, got 0"
+    assert "Traceback" not in result.stderr and all("HYDRA_FULL_ERROR" in line for line in rest if line)
+
+
 def test_cli_lists_the_experiments_when_a_name_is_like_none_of_them(tmp_path):
     result = cli("+experiment=regularized", tmp_path=tmp_path)
     assert result.returncode == 2

@@ -11,11 +11,23 @@ Jobs are launched exactly as by the basic sweeper, whose private class this exte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.errors import ConfigCompositionException
 
 
 class EachValueSweeper(BasicSweeper):
+    def sweep(self, arguments: list[str]) -> Any:
+        # Hydra's own check is an assert (a bare traceback). Raised here, outside instantiate's wrapping,
+        # this exception is printed as its line alone, before any job folder is made.
+        size = self.max_batch_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+            raise ConfigCompositionException(
+                f"error: hydra.sweeper.max_batch_size must be a positive integer or null, got {size!r}"
+            )
+        return super().sweep(arguments)
+
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         from imdb_lightning.config.overrides import covering_jobs
 
