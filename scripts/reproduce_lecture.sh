@@ -17,7 +17,10 @@ parallel=()
 if python -c "import hydra_plugins.hydra_joblib_launcher" 2>/dev/null; then
   parallel=(hydra/launcher=joblib "hydra.launcher.n_jobs=$(nproc)")
 fi
-python -m imdb_lightning -m '+experiment=glob(*)' "seed=${seeds}" trainer.enable_progress_bar=false "hydra.sweep.dir=${sweep}" "${parallel[@]}"
+# An epoch's 30 training batches in one Lightning step (Keras's steps_per_execution): the same arithmetic and
+# histories, without Lightning's per-batch machinery.
+python -m imdb_lightning -m '+experiment=glob(*)' "seed=${seeds}" model.steps_per_execution=32 \
+  trainer.enable_progress_bar=false "hydra.sweep.dir=${sweep}" "${parallel[@]}"
 python -m imdb_lightning.report "${sweep}" --lecture
 if [ -n "${publish}" ]; then  # the report's files as written, not drawn a second time
   mkdir -p "${publish}"

@@ -11,12 +11,9 @@ interleaved rounds; the fastest and the median of ``--repeat`` rounds, and each 
                        one Lightning step a batch, with its hooks, closure and our epoch metrics;
 ``module+run-folder``  the same with the run's own trainer settings, callbacks and TensorBoard logger, as
                        ``python -m imdb_lightning`` builds them (without Hydra's and the process's start);
-``executions`` (and ``+run-folder``): a sketch, *not the package's path*, of Keras's
-                       ``compile(steps_per_execution=N)``: one Lightning step an epoch (manual optimization
-                       through Lightning's optimizer wrapper, so per-step optimizer hooks still run) and the
-                       epoch metrics kept as plain running sums. It shows what running several optimizer steps
-                       per Lightning step would buy, at the price of batch-level callbacks and progress seen
-                       once an execution.
+``steps`` (and ``+run-folder``): our module with ``model.steps_per_execution=32`` (Keras's
+                       ``steps_per_execution``, as ``scripts/reproduce_lecture.sh`` runs it): an epoch's 30
+                       batches in one Lightning step, the model stepping its optimizer after each batch.
 
 The run's trainer settings turn on deterministic algorithms for the whole process (``deterministic: true``),
 so after the warm-up round every row runs with them, as ours does. Machine noise moves single tries by 20 % or
@@ -32,8 +29,6 @@ from pathlib import Path
 
 import hydra
 import lightning as L
-import torch
-import torch.nn.functional as F
 from omegaconf import open_dict
 
 from benchmarks.fit import (
@@ -95,52 +90,6 @@ class Floor(L.LightningModule):
         self.correct = count_correct(self.net, batches)
 
 
-class Executions(IMDBClassifier):
-    """Several optimizer steps per Lightning step, epoch metrics as running sums [loss·n, correct, n]."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.automatic_optimization = False
-        self.sums = {stage: torch.zeros(3) for stage in ("train", "val")}
-
-    def step(self, batch, stage: str) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
-        loss = F.binary_cross_entropy_with_logits(logits, y)
-        sums = self.sums[stage]
-        sums[0].add_(loss.detach(), alpha=len(y))
-        sums[1].add_(((logits.detach() > 0) == (y > 0.5)).sum())
-        sums[2].add_(len(y))
-        return loss
-
-    def training_step(self, batches, batch_idx: int) -> dict:
-        opt = self.optimizers()
-        losses = []
-        for batch in batches:
-            loss = self.step(batch, "train")
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            opt.step()
-            losses.append(loss.detach())
-        return {"loss": torch.stack(losses)}  # StopOnDivergence checks every step's loss
-
-    def validation_step(self, batches, batch_idx: int) -> None:
-        for batch in batches:
-            self.step(batch, "val")
-
-    def _log_epoch(self, stage: str) -> None:
-        sums = self.sums[stage]
-        self.log(f"{stage}/loss", sums[0] / sums[2], prog_bar=True)
-        self.log(f"{stage}/acc", sums[1] / sums[2], prog_bar=True)
-        sums.zero_()
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
-
 def run_folder_trainer(folder: Path) -> L.Trainer:
     """The Trainer, callbacks and logger of ``python -m imdb_lightning +experiment=baseline``, writing into
     ``folder``."""
@@ -161,9 +110,8 @@ ROWS = {
     "lightning-floor": "the loop's body in a `Trainer`, one `training_step` and one validation step an epoch",
     "module": "our module in a bare `Trainer` (one Lightning step a batch)",
     "module+run-folder": "the same with the run's trainer settings, callbacks and TensorBoard",
-    "executions": "sketch: one Lightning step an epoch running its 30 optimizer steps, plain running-sum "
-    "metrics",
-    "executions+run-folder": "that sketch with the run's trainer settings, callbacks and TensorBoard",
+    "steps": "our module, `model.steps_per_execution=32`: an epoch's batches in one Lightning step",
+    "steps+run-folder": "the same with the run's trainer settings, callbacks and TensorBoard",
 }
 
 
@@ -188,9 +136,13 @@ def lightning(tmp: Path, repeat: int) -> tuple[dict, dict[str, Table]]:
             data,
             run_folder_trainer(tmp / f"m{time.monotonic_ns()}"),
         ),
-        "executions": lambda: timed_fit(Executions(input_dim=whole.num_words), whole, bare_trainer()),
-        "executions+run-folder": lambda: timed_fit(
-            Executions(input_dim=whole.num_words), whole, run_folder_trainer(tmp / f"e{time.monotonic_ns()}")
+        "steps": lambda: timed_fit(
+            IMDBClassifier(input_dim=data.num_words, steps_per_execution=32), data, bare_trainer()
+        ),
+        "steps+run-folder": lambda: timed_fit(
+            IMDBClassifier(input_dim=data.num_words, steps_per_execution=32),
+            data,
+            run_folder_trainer(tmp / f"s{time.monotonic_ns()}"),
         ),
     }
     tries = rounds(measures, repeat, warm_up=True)

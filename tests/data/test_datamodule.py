@@ -238,6 +238,22 @@ def test_auto_serves_bags_only_to_a_model_that_reads_them(data_dir, model, expec
     assert isinstance(x, CompactBatch) == (expected == "bag")
 
 
+def test_a_model_that_runs_several_batches_a_step_gets_them_grouped_in_order(data_dir):
+    """Keras's steps_per_execution: 30 training reviews in batches of 8 are 4 batches, served as [3, 1]."""
+    from imdb_lightning.network.batches import Execution
+
+    dm = ready(data_dir, batch_format="bag")
+    one_by_one = [labels for _, labels in dm.train_dataloader()]
+    dm.trainer = _AttachedTo(IMDBClassifier(input_dim=20, steps_per_execution=3))
+    loader = dm.train_dataloader()
+    executions = list(loader)
+    assert len(loader) == len(executions) == 2
+    assert all(isinstance(e, Execution) for e in executions) and [len(e) for e in executions] == [3, 1]
+    grouped = [labels for execution in executions for _, labels in execution]
+    assert all(torch.equal(a, b) for a, b in zip(grouped, one_by_one, strict=True))
+    assert [len(e) for e in dm.val_dataloader()] == [2]  # 10 validation reviews: 8 and 2
+
+
 def test_a_lightning_module_without_bags_trains_on_the_multi_hot_rows(data_dir):
     """A user's own model, with the run's config (auto) on a CPU: it gets plain tensors."""
     import lightning as L

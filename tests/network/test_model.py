@@ -161,6 +161,55 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
     assert "val/penalty" not in IMDBClassifier(input_dim=30).monitorable
 
 
+def test_several_batches_a_step_train_exactly_as_one_batch_a_step(data_dir):
+    """Keras's steps_per_execution: the same batches in the same order, the same arithmetic, so the same
+    epochs and weights; dropout's draws, a penalty and an epoch scheduler included. 30 training reviews in
+    batches of 8 are executions of 3 and 1 batches; the scheduler still steps once an epoch."""
+    from functools import partial
+
+    import lightning as L
+
+    from imdb_lightning.data import IMDBDataModule
+
+    class Epochs(L.Callback):
+        def __init__(self) -> None:
+            self.seen: list[dict[str, float]] = []
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            self.seen.append({k: v.item() for k, v in trainer.callback_metrics.items()})
+
+    runs = {}
+    for steps in (1, 3):
+        L.seed_everything(7)
+        model = IMDBClassifier(
+            input_dim=30,
+            dropout=0.2,
+            l2=0.01,
+            scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5),
+            steps_per_execution=steps,
+        )
+        epochs = Epochs()
+        trainer = L.Trainer(
+            max_epochs=3,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            num_sanity_val_steps=0,
+            callbacks=[epochs],
+        )
+        dm = IMDBDataModule(data_dir, num_words=30, val_size=10, batch_size=8, batch_format="bag")
+        trainer.fit(model, datamodule=dm)
+        tested = trainer.test(model, datamodule=dm, verbose=False)[0]
+        lr = trainer.optimizers[0].param_groups[0]["lr"]
+        runs[steps] = (epochs.seen, model.state_dict(), trainer.global_step, lr, tested)
+    (seen_1, weights_1, steps_1, lr_1, test_1), (seen_3, weights_3, steps_3, lr_3, test_3) = runs[1], runs[3]
+    assert seen_3 == seen_1 and len(seen_1) == 3 and "train/penalty" in seen_1[0]
+    assert all(torch.equal(weights_3[k], weights_1[k]) for k in weights_1)
+    assert steps_3 == steps_1 == 12  # optimizer steps: 4 batches an epoch
+    assert lr_3 == lr_1 == pytest.approx(1e-3 * 0.5**3)
+    assert test_3 == test_1
+
+
 def test_accuracy_metric_agrees_with_torchmetrics():
     from torchmetrics.classification import BinaryAccuracy
 

@@ -190,6 +190,27 @@ def test_divergence_by_default_is_an_epoch_loss_over_100_times_the_first_batchs(
         assert json.loads(marked.read_text())["status"] == "diverged" and "101" in guard.reason
 
 
+def test_a_non_finite_loss_inside_a_step_of_several_batches_is_placed_at_its_batch(tmp_path):
+    """Under steps_per_execution=4 the callback sees a step's four losses: the third step's second batch is
+    the epoch's tenth."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from imdb_lightning.running.divergence import StopOnDivergence
+
+    guard = StopOnDivergence(folder=tmp_path)
+    trainer = SimpleNamespace(current_epoch=0, should_stop=False, is_global_zero=True, callback_metrics={})
+    model = SimpleNamespace(steps_per_execution=4)
+    guard.on_train_batch_end(trainer, model, {"loss": torch.tensor([0.7, 0.6, 0.5, 0.4])}, None, 0)
+    assert not trainer.should_stop and guard.first_loss == pytest.approx(0.7)
+    guard.on_train_batch_end(
+        trainer, model, {"loss": torch.tensor([0.3, float("nan"), 0.2, float("inf")])}, None, 2
+    )
+    assert trainer.should_stop and guard.diverged_at == (1, 10)
+    assert guard.reason == "the loss is not finite at epoch 1, batch 10"
+
+
 def test_a_runs_figures_are_titled_by_its_configuration(tmp_path, monkeypatch):
     import imdb_lightning.running.history as history_module
 

@@ -289,6 +289,12 @@ SETUP_CASES = {
     "+trainer.limit_test_batches=0": "trainer.limit_test_batches=0 leaves the test no batch: add test=false",
     # PyTorch's SyncBatchNorm fails at the first step on CPUs
     "trainer=ddp trainer.accelerator=cpu +experiment=batchnorm": "trainer.sync_batchnorm=true needs GPUs",
+    # Lightning refuses either under manual optimization, when fit starts
+    "model.steps_per_execution=8 +trainer.gradient_clip_val=0.5": "model.steps_per_execution=8 steps the "
+    "optimizer inside the model, where Lightning cannot apply trainer.gradient_clip_val=0.5: leave one of "
+    "them out",
+    "model.steps_per_execution=2 +trainer.accumulate_grad_batches=3": "model.steps_per_execution=2 steps the "
+    "optimizer inside the model, where Lightning cannot apply trainer.accumulate_grad_batches=3",
 }
 
 

@@ -201,8 +201,12 @@ class IMDBDataModule(L.LightningDataModule):
         CPU, and only for a model that reads it (``accepts_bags``, as :class:`IMDBClassifier` does)."""
         if self.hparams.batch_format != "auto":
             return self.hparams.batch_format
-        model = self.trainer.lightning_module if self.trainer is not None else None
-        return "bag" if self.device.type == "cpu" and getattr(model, "accepts_bags", False) else "dense"
+        return "bag" if self.device.type == "cpu" and getattr(self._model, "accepts_bags", False) else "dense"
+
+    @property
+    def _model(self) -> L.LightningModule | None:
+        """The model being trained or evaluated, which says how it reads batches (None outside a Trainer)."""
+        return self.trainer.lightning_module if self.trainer is not None else None
 
     def state_dict(self) -> dict:
         """Saved in every checkpoint: how to encode new text exactly as the training reviews were."""
@@ -247,6 +251,8 @@ class IMDBDataModule(L.LightningDataModule):
             shard=shard,
             batch_format=self.resolved_batch_format(),
             width=self.num_words,
+            # The model runs this many batches a Lightning step (IMDBClassifier.steps_per_execution).
+            steps_per_execution=getattr(self._model, "steps_per_execution", 1),
         )
 
     def train_dataloader(self) -> BatchLoader:

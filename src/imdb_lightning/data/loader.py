@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import torch
 
 from imdb_lightning.data.corpus import EncodedSplit
-from imdb_lightning.network.batches import CompactBatch, multi_hot
+from imdb_lightning.network.batches import CompactBatch, Execution, multi_hot
 from imdb_lightning.network.kernels import gather_segments
 from imdb_lightning.utils.errors import ConfigError
 
@@ -47,7 +47,9 @@ class BatchLoader:
     No Dataset, no per-review Python work.
 
     Any iterable with ``__len__`` serves as a Lightning loader; plain loops can iterate it directly.
-    ``sampler`` is the epoch order, where Lightning looks for ``set_epoch``.
+    ``sampler`` is the epoch order, where Lightning looks for ``set_epoch``. With ``steps_per_execution``
+    above 1 it yields the batches that many at a time, each group an :class:`Execution` (the model's
+    ``steps_per_execution``: one Lightning step runs them).
     """
 
     batch_sampler = None  # Lightning inspects loaders that have a ``sampler`` for this DataLoader attribute
@@ -63,9 +65,12 @@ class BatchLoader:
         shard: tuple[int, int] = (0, 1),
         batch_format: str = "dense",
         width: int | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
         if batch_size <= 0:
             raise ConfigError(f"batch size must be positive, got {batch_size}")
+        if steps_per_execution <= 0:
+            raise ConfigError(f"steps_per_execution must be positive, got {steps_per_execution}")
         if batch_format not in ("dense", "bag"):
             raise ConfigError(f"a loader's batch_format is dense or bag, got {batch_format!r}")
         self.batch_format = batch_format
@@ -75,15 +80,35 @@ class BatchLoader:
         self.offsets = torch.from_numpy(split.offsets).to(self.device)
         self.labels = torch.from_numpy(split.labels).to(self.device)
         self.batch_size = batch_size
+        self.steps_per_execution = steps_per_execution
         self.sampler = EpochPermutation(len(split), shuffle=shuffle, seed=seed, shard=shard)
 
-    def __len__(self) -> int:
+    @property
+    def num_batches(self) -> int:
+        """The batches of an epoch (of this process's share under DDP)."""
         rank, world = self.sampler.rank, self.sampler.world
         return -(-len(range(rank, len(self.labels), world)) // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor | CompactBatch, torch.Tensor]]:
-        """Gather the epoch's reviews in order once (nothing to gather in the split's own order); every batch
-        is then a slice of it: a few tensor views a step, however large the batch."""
+    def __len__(self) -> int:
+        """The items of an epoch: its batches, or its executions of ``steps_per_execution`` batches."""
+        return -(-self.num_batches // self.steps_per_execution)
+
+    def __iter__(self) -> Iterator:
+        if self.steps_per_execution == 1:
+            yield from self.batches()
+            return
+        execution = Execution()
+        for batch in self.batches():
+            execution.append(batch)
+            if len(execution) == self.steps_per_execution:
+                yield execution
+                execution = Execution()
+        if execution:
+            yield execution
+
+    def batches(self) -> Iterator[tuple[torch.Tensor | CompactBatch, torch.Tensor]]:
+        """The epoch's batches. Gathers the epoch's reviews in order once (nothing to gather in the split's
+        own order); every batch is then a slice of it: a few tensor views a step, however large the batch."""
         if self.sampler.natural:
             epoch = CompactBatch(self.ids, self.offsets, self.labels)
         else:

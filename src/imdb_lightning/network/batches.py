@@ -18,6 +18,11 @@ class CompactBatch(NamedTuple):
     labels: torch.Tensor
 
 
+class Execution(list):
+    """The batches one Lightning step runs, in order (Keras's ``steps_per_execution``): a type of its own,
+    so that a step never mistakes a batch served as a list (``[x, y]``, as a DataLoader collates) for it."""
+
+
 def multi_hot(ids: torch.Tensor, offsets: torch.Tensor, num_words: int) -> torch.Tensor:
     """``[batch, num_words]`` float32 rows with a 1 at each id a review contains, as the lecture's
     ``vectorize_sequences``: presence only, no counts. Built on ``ids``'s device."""

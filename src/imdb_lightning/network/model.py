@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import MaxMetric, Metric
 
-from imdb_lightning.network.batches import CompactBatch
+from imdb_lightning.network.batches import CompactBatch, Execution
 from imdb_lightning.network.layers import BatchNormalization, Dense
 from imdb_lightning.network.optimizers import KerasRMSprop
 from imdb_lightning.network.settings import MODEL_RULES
@@ -136,6 +136,12 @@ class IMDBClassifier(L.LightningModule):
     ``optimizer`` is a partial optimizer (Hydra ``_partial_: true``) completed with the parameters here;
     ``scheduler`` likewise, or None. The logged ``loss`` includes the weight penalty, as Keras's does;
     the penalty is also logged on its own.
+
+    ``steps_per_execution`` is Keras's ``compile`` argument: how many batches one Lightning step runs (the
+    data module serves them grouped, see :attr:`steps_per_execution`). Above 1 the model steps its optimizer
+    itself (Lightning's manual optimization), batch after batch in the same order with the same arithmetic, so
+    the history is the same; what runs once a step, a batch-level callback or the progress bar, runs once an
+    execution, as in Keras.
     """
 
     #: Reads a :class:`CompactBatch` as the multi-hot rows it stands for: the data module serves bags to it
@@ -155,10 +161,17 @@ class IMDBClassifier(L.LightningModule):
         init_scale: float | None = None,
         optimizer: Callable[..., torch.optim.Optimizer] | None = None,
         scheduler: Callable[..., object] | None = None,
+        steps_per_execution: int = 1,
     ) -> None:
         super().__init__()
         require("model.l1", l1, MODEL_RULES["l1"])
         require("model.l2", l2, MODEL_RULES["l2"])
+        require("model.steps_per_execution", steps_per_execution, MODEL_RULES["steps_per_execution"])
+        #: Batches a Lightning step runs: the data module serves lists of this many (the last one shorter).
+        self.steps_per_execution = steps_per_execution
+        # Lightning's per-batch machinery (hooks, closure, each callback's hooks) costs about as much as this
+        # model's step: several batches a step save most of it.
+        self.automatic_optimization = steps_per_execution == 1
         self.net = DenseStack(  # checks the network's own settings
             input_dim,
             hidden_sizes,
@@ -231,10 +244,32 @@ class IMDBClassifier(L.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self.model_step(batch, batch_idx, "train")
+        if self.automatic_optimization:
+            return self.model_step(batch, batch_idx, "train")
+        optimizer = self.optimizers()
+        losses = []
+        for index, one in self.execution(batch, batch_idx):
+            loss = self.model_step(one, index, "train")
+            optimizer.zero_grad()  # where Lightning's automatic optimization clears them: after the forward
+            self.manual_backward(loss)
+            optimizer.step()
+            losses.append(loss.detach())
+        if batch_idx + 1 == self.trainer.num_training_batches:
+            # Lightning steps an epoch's schedulers after its last batch, under automatic optimization only.
+            for config in self.trainer.lr_scheduler_configs:
+                config.scheduler.step()
+        return torch.stack(losses)  # each batch's loss, for batch-level callbacks (StopOnDivergence)
+
+    def execution(self, batch, batch_idx: int) -> list[tuple[int, tuple]]:
+        """The batches of one Lightning step with their indices in the epoch: an :class:`Execution` of
+        ``steps_per_execution`` batches (the epoch's last one may be shorter), or one batch."""
+        if not isinstance(batch, Execution):
+            return [(batch_idx, batch)]
+        return list(enumerate(batch, start=batch_idx * self.steps_per_execution))
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, batch_idx, "val")
+        for index, one in self.execution(batch, batch_idx):
+            self.model_step(one, index, "val")
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
@@ -243,7 +278,8 @@ class IMDBClassifier(L.LightningModule):
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self.model_step(batch, batch_idx, "test")
+        for index, one in self.execution(batch, batch_idx):
+            self.model_step(one, index, "test")
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) and not isinstance(batch, CompactBatch) else batch

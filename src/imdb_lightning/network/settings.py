@@ -7,6 +7,7 @@ from imdb_lightning.utils.checks import (
     BOOLEAN,
     FRACTION,
     NON_NEGATIVE_NUMBER,
+    POSITIVE_INTEGER,
     POSITIVE_INTEGERS,
     POSITIVE_NUMBER,
     Rule,
@@ -21,4 +22,5 @@ MODEL_RULES: dict[str, Rule] = {
     "l1": NON_NEGATIVE_NUMBER,
     "l2": NON_NEGATIVE_NUMBER,
     "init_scale": POSITIVE_NUMBER.or_null(),
+    "steps_per_execution": POSITIVE_INTEGER,
 }

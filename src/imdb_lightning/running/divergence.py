@@ -39,17 +39,20 @@ class StopOnDivergence(L.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if self.diverged_at is not None or loss is None:
             return
+        losses = loss.reshape(-1)  # a step of several batches (steps_per_execution): each batch's loss
         if self.first_loss is None:
-            self.first_loss = float(loss.reshape(-1)[0])  # a step of several batches: its first
-        finite = torch.isfinite(loss).all()
+            self.first_loss = float(losses[0])
+        first = batch_idx * getattr(pl_module, "steps_per_execution", 1)  # the step's first batch's index
+        finite = torch.isfinite(losses)
         if loss.device.type == "cpu":
-            if not finite:
-                self._stop(trainer, batch_idx + 1, "the loss is not finite")
+            if not finite.all():
+                self._stop(trainer, first + int((~finite).int().argmax()) + 1, "the loss is not finite")
             return
         # Reading the flag on an accelerator would wait for every step: keep it there, read it once an epoch.
+        bad = torch.where(finite.all(), -1, first + (~finite).int().argmax())
         if self._first_bad is None:
             self._first_bad = torch.full((), -1, device=loss.device)
-        self._first_bad = torch.where(~finite & (self._first_bad < 0), batch_idx, self._first_bad)
+        self._first_bad = torch.where(self._first_bad < 0, bad, self._first_bad)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.diverged_at is not None:

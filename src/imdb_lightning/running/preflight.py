@@ -35,6 +35,15 @@ def check_setup(cfg: DictConfig, trainer: L.Trainer) -> None:
         raise ConfigError(
             "trainer.limit_test_batches=0 leaves the test no batch: add test=false to skip the test"
         )
+    steps = cfg.model.get("steps_per_execution", 1)
+    clashing = [f"trainer.gradient_clip_val={trainer.gradient_clip_val}"] if trainer.gradient_clip_val else []
+    if trainer.accumulate_grad_batches != 1:
+        clashing.append(f"trainer.accumulate_grad_batches={trainer.accumulate_grad_batches}")
+    if steps > 1 and clashing:
+        raise ConfigError(
+            f"model.steps_per_execution={steps} steps the optimizer inside the model, where Lightning cannot "
+            f"apply {' or '.join(clashing)}: leave one of them out"
+        )
     if (
         cfg.trainer.get("sync_batchnorm")
         and cfg.model.get("batchnorm")
