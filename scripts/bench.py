@@ -15,7 +15,8 @@ first-layer  the first layer's forward + backward, every way of computing it (on
 predict      predict's memory and time on many reviews
 sweep-job    where a sweep job's time goes besides its fit
 diagnostics  what the initializer experiments' TensorBoard histograms and gradient norms cost (one process)
-lecture      scripts/reproduce_lecture.sh (72 jobs, report), quiet and beside a busy process: where time goes
+lecture      scripts/reproduce_lecture.sh (72 jobs, report), quiet (also one batch a Lightning step) and
+             beside a busy process: where time goes
 
 Every measure runs once a round in ``--repeat`` interleaved rounds (the machine is shared and noisy: read
 the ratios within a table). ``--write-docs`` puts the tables into docs/benchmarks.md between their markers,

@@ -29,6 +29,20 @@ def composed(*overrides: str, hydra: bool = False) -> DictConfig:
         return compose(config_name="train", overrides=list(overrides), return_hydra_config=hydra)
 
 
+def bare_trainer(max_epochs: int, **settings) -> L.Trainer:
+    """A ``Trainer`` on the CPU that writes nothing and shows nothing (no logger, checkpoints, progress bar,
+    model summary or sanity check): a model's and a data module's own behaviour."""
+    defaults = dict(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    return L.Trainer(max_epochs=max_epochs, **{**defaults, **settings})
+
+
 def compose_run(out: Path, overrides: list[str]) -> DictConfig:
     """The composed config writing into ``out`` (the paths Hydra's runtime would fill in are set here)."""
     cfg = composed(*overrides)

@@ -1,6 +1,7 @@
 """The whole lecture, as a user reproduces it: ``scripts/reproduce_lecture.sh SEEDS`` (every experiment times
 the seeds, with their test pass and figures, then the report), on a quiet machine and beside one CPU-bound
-process, and where its time went, read from what the run leaves:
+process, and quiet with one batch a Lightning step (``STEPS_PER_EXECUTION=1``; the script runs 32), and where
+its time went, read from what the run leaves:
 
 - before the jobs: the command's start until Hydra made the sweep folder (``multirun.yaml``), checking the
   jobs' configs until the launcher starts (Hydra logs it), the launcher's workers starting until the first
@@ -9,7 +10,7 @@ process, and where its time went, read from what the run leaves:
   ``fit_seconds``, summed over both workers);
 - the end: the sweep's summary and the report, until the script exits.
 
-One process a run (the script itself); rounds interleaved, quiet then busy.
+One process a run (the script itself); rounds interleaved, in the table's order.
 """
 
 from __future__ import annotations
@@ -54,15 +55,20 @@ def phases(sweep: Path, output: str, seconds: float) -> dict:
 
 
 def lecture(tmp: Path, repeat: int, seeds: str = "0,1,2") -> tuple[dict, dict[str, Table]]:
-    def reproduce(name: str, busy: int) -> dict:
+    def reproduce(name: str, busy: int, steps: int | None = None) -> dict:
         sweep = tmp / f"{name}_{len(list(tmp.glob(name + '_*')))}"
+        env = {**os.environ, "STEPS_PER_EXECUTION": str(steps)} if steps else None
         with competing(busy):
-            code, output, _, seconds = measured(["bash", str(SCRIPT), seeds, str(sweep)])
+            code, output, _, seconds = measured(["bash", str(SCRIPT), seeds, str(sweep)], env=env)
         if code != 0:
             raise SystemExit(f"reproduce_lecture.sh failed ({code}):\n{output[-3000:]}")
         return phases(sweep, output, seconds)
 
-    measures = {"quiet": lambda: reproduce("quiet", 0), "beside a busy process": lambda: reproduce("busy", 1)}
+    measures = {
+        "quiet": lambda: reproduce("quiet", 0),
+        "quiet, one batch a Lightning step": lambda: reproduce("batches", 0, steps=1),
+        "beside a busy process": lambda: reproduce("busy", 1),
+    }
     tries = rounds(measures, repeat)
     best = {name: min(runs, key=lambda run: run["total"]) for name, runs in tries.items()}
     quiet = best["quiet"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from runs import bare_trainer
 
 from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, load_corpus, load_data, multi_hot
 from imdb_lightning.data.prepare import main as prepare_main
@@ -277,14 +278,7 @@ def test_a_lightning_module_without_bags_trains_on_the_multi_hot_rows(data_dir):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
     model = Plain()
-    trainer = L.Trainer(
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = bare_trainer(max_epochs=1)
     trainer.fit(
         model,
         datamodule=IMDBDataModule(data_dir, val_size=10, batch_size=8, num_words=20, batch_format="auto"),

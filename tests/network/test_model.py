@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from runs import bare_trainer
 
 from imdb_lightning.network.layers import Dense
 from imdb_lightning.network.model import DenseStack, IMDBClassifier, weight_penalty
@@ -130,7 +131,6 @@ def test_weighted_mean_weights_batches_by_size_and_keeps_nan():
 
 
 def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_dir, tmp_path):
-    import lightning as L
 
     from imdb_lightning.data import IMDBDataModule
 
@@ -138,13 +138,7 @@ def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_d
         data_dir, num_words=30, val_size=13, batch_size=8
     )  # 13 = a full batch and a partial one
     model = IMDBClassifier(input_dim=30, l2=0.01)
-    trainer = L.Trainer(
-        max_epochs=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = bare_trainer(max_epochs=2)
     trainer.fit(model, datamodule=dm)
     model.eval()
     loader = dm.loader("val")
@@ -189,14 +183,7 @@ def test_several_batches_a_step_train_exactly_as_one_batch_a_step(data_dir):
             steps_per_execution=steps,
         )
         epochs = Epochs()
-        trainer = L.Trainer(
-            max_epochs=3,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            num_sanity_val_steps=0,
-            callbacks=[epochs],
-        )
+        trainer = bare_trainer(max_epochs=3, callbacks=[epochs])
         dm = IMDBDataModule(data_dir, num_words=30, val_size=10, batch_size=8, batch_format="bag")
         trainer.fit(model, datamodule=dm)
         tested = trainer.test(model, datamodule=dm, verbose=False)[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import lightning as L
+from runs import bare_trainer
 from screen import run_in_pty, screen_lines
 
 from imdb_lightning.data import IMDBDataModule
@@ -66,14 +66,7 @@ def test_on_a_terminal_the_bar_and_the_epoch_lines_never_share_a_line(data_dir, 
 def test_the_progress_bar_counts_epochs_as_keras_does(data_dir, monkeypatch, capsys):
     monkeypatch.setattr(terminal, "interactive", lambda: True)
     bar = KerasProgressBar()
-    trainer = L.Trainer(
-        max_epochs=2,
-        callbacks=[bar],
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = bare_trainer(max_epochs=2, callbacks=[bar], enable_progress_bar=True)
     dm = IMDBDataModule(data_dir, val_size=10, batch_size=8, num_words=30)
     trainer.fit(IMDBClassifier(input_dim=30), datamodule=dm)
     shown = capsys.readouterr().out  # Lightning's bar writes to stdout

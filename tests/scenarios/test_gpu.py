@@ -18,8 +18,8 @@ import hydra
 import numpy as np
 import pytest
 import torch
+from network.test_optimizers import GRADS, W0, configured  # tests/ is on the path (conftest.py)
 from runs import SMALL, compose_run
-from test_optimizers import GRADS, W0, configured
 
 from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.data import BatchLoader, CompactBatch, IMDBDataModule, multi_hot
@@ -120,14 +120,23 @@ def test_every_optimizer_steps_on_the_device_as_on_the_cpu(device, name):
     assert on(device) == pytest.approx(on(torch.device("cpu")), rel=1e-10, abs=1e-14)
 
 
-@pytest.mark.parametrize("experiment", ["baseline", "batchnorm", "dropout", "l2"])
-def test_two_epoch_runs_on_the_device_leave_a_complete_run_folder(data_dir, device, tmp_path, experiment):
-    out = tmp_path / experiment
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        "+experiment=baseline",
+        "+experiment=batchnorm",
+        "+experiment=dropout",
+        "+experiment=l2",
+        "+experiment=l2 model.steps_per_execution=3",  # batches served, and the optimizer stepped, in threes
+    ],
+)
+def test_two_epoch_runs_on_the_device_leave_a_complete_run_folder(data_dir, device, tmp_path, overrides):
+    out = tmp_path / "run"
     metrics = train(
         compose_run(
             out,
             [
-                f"+experiment={experiment}",
+                *overrides.split(),
                 f"data.data_dir={data_dir}",
                 *SMALL,
                 "trainer.max_epochs=2",

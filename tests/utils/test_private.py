@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from runs import composed
+from runs import bare_trainer, composed
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
@@ -84,15 +84,7 @@ def test_lightnings_checkpoint_at_an_epoch_start_counts_that_epoch_ready_and_rea
 ):
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 2)), batch_size=2)
     taken = _TakeAtSecondEpoch()
-    trainer = L.Trainer(
-        max_epochs=2,
-        callbacks=[taken],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
+    trainer = bare_trainer(max_epochs=2, callbacks=[taken], default_root_dir=tmp_path)
     trainer.fit(_Tiny(), data)
     state = taken.state
     assert state is not None and "layer.weight" in state["state_dict"] and state["optimizer_states"]
