@@ -43,6 +43,7 @@ from imdb_lightning.config.overrides import (
 from imdb_lightning.running.folder import RunFolder, SweepFolder
 from imdb_lightning.running.naming import job_name, register_resolvers
 from imdb_lightning.running.plots import compare_figure, history_figure
+from imdb_lightning.utils import safe_yaml
 from imdb_lightning.utils.errors import ConfigError, sweep_goes_on
 from imdb_lightning.utils.private import hydra_runtime
 
@@ -159,11 +160,9 @@ def sweep(*overrides: str, quiet: bool = False) -> Sweep:
 def experiments(section: str | None = None) -> list[str]:
     """The lecture's experiments (``+experiment=NAME``), in the lecture's order; those of one ``section``
     (``regularization``, ``initialization``, ``optimizers``) when given. Read from the experiment files."""
-    import yaml
-
     found, sections = [], set()
     for path in (CONFIG_DIR / "experiment").glob("*.yaml"):
-        lecture = (yaml.safe_load(path.read_text()) or {}).get("lecture") or {}
+        lecture = (safe_yaml.parse(path.read_text()) or {}).get("lecture") or {}
         sections.add(lecture.get("section"))
         if section is None or lecture.get("section") == section:
             found.append((lecture.get("order") or math.inf, path.stem))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from imdb_lightning.utils import safe_yaml
 
 
 def _config_dir() -> Path:
@@ -31,5 +31,5 @@ def config_groups() -> set[str]:
 
 def unchosen_groups() -> set[str]:
     """The groups ``train.yaml`` leaves unchosen (``scheduler: null``): a command may choose one."""
-    defaults = yaml.safe_load((CONFIG_DIR / "train.yaml").read_text())["defaults"]
+    defaults = safe_yaml.parse((CONFIG_DIR / "train.yaml").read_text())["defaults"]
     return {g for entry in defaults if isinstance(entry, dict) for g, v in entry.items() if v is None}

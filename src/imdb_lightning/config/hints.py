@@ -7,10 +7,9 @@ import functools
 import re
 from collections.abc import Iterable
 
-import yaml
-
 from imdb_lightning.config.files import CONFIG_DIR, config_groups, group_options, unchosen_groups
 from imdb_lightning.config.overrides import split_override
+from imdb_lightning.utils import safe_yaml
 
 
 def override_hint(overrides: list[str]) -> str | None:
@@ -150,11 +149,11 @@ def _known_keys() -> dict:
             else:
                 into.setdefault(key, value if isinstance(value, dict) else None)
 
-    merge(known, yaml.safe_load((CONFIG_DIR / "train.yaml").read_text()))
+    merge(known, safe_yaml.parse((CONFIG_DIR / "train.yaml").read_text()))
     for group in config_groups():
         known.setdefault(group, {} if group in _SETTINGS_GROUPS else None)
     for group in (*_SETTINGS_GROUPS, "experiment"):
         for path in sorted((CONFIG_DIR / group).glob("*.yaml")):
-            settings = yaml.safe_load(path.read_text()) or {}
+            settings = safe_yaml.parse(path.read_text()) or {}
             merge(known if group == "experiment" else known[group], settings)
     return known

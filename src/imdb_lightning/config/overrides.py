@@ -7,10 +7,10 @@ import functools
 import itertools
 import re
 
-import yaml
 from hydra.core.hydra_config import HydraConfig
 
 from imdb_lightning.config.files import CONFIG_DIR
+from imdb_lightning.utils import safe_yaml
 
 
 def split_override(override: str) -> tuple[str, str]:
@@ -23,7 +23,7 @@ def split_override(override: str) -> tuple[str, str]:
 def incidental_keys() -> frozenset[str]:
     """Keys whose overrides do not name a run (the data folder, the progress bar, ...): the app's
     ``hydra.job.config.override_dirname.exclude_keys``, which also keeps them out of job folder names."""
-    hydra_config = yaml.safe_load((CONFIG_DIR / "hydra" / "default.yaml").read_text())
+    hydra_config = safe_yaml.parse((CONFIG_DIR / "hydra" / "default.yaml").read_text())
     return frozenset(hydra_config["job"]["config"]["override_dirname"]["exclude_keys"])
 
 

@@ -24,6 +24,7 @@ from imdb_lightning.network.batches import multi_hot
 from imdb_lightning.network.model import IMDBClassifier
 from imdb_lightning.running.checkpoints import read_checkpoint
 from imdb_lightning.running.folder import RunFolder, Status
+from imdb_lightning.utils import safe_yaml
 from imdb_lightning.utils.errors import ConfigError, DataError, exit_on_interrupt
 from imdb_lightning.utils.terminal import plain
 
@@ -43,7 +44,7 @@ def find_checkpoint(path: Path) -> tuple[Path, str]:
     test_ckpt = "final"
     if config.is_file():
         try:
-            saved = yaml.safe_load(config.read_text())
+            saved = safe_yaml.parse(config.read_text())
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             saved = None
             print(f"warning: {config} cannot be read: taking the run's final weights", file=sys.stderr)

@@ -20,6 +20,7 @@ from imdb_lightning.config.overrides import (
 )
 from imdb_lightning.running.folder import RunFolder, Status, SweepFolder
 from imdb_lightning.running.plots import as_floats
+from imdb_lightning.utils import safe_yaml
 
 #: Every status a job can have, in the order the report counts them (see :class:`Status`).
 STATUSES = tuple(Status)
@@ -67,7 +68,7 @@ def expected_jobs(sweep: Path) -> list[list[str]] | None:
     if not multirun.is_file():
         return None
     try:
-        return sweep_jobs(yaml.safe_load(multirun.read_text())["hydra"]["overrides"]["task"])
+        return sweep_jobs(safe_yaml.parse(multirun.read_text())["hydra"]["overrides"]["task"])
     except Exception:  # noqa: BLE001 -- a sweep we cannot expand still reports the jobs it has
         return None
 
@@ -111,8 +112,8 @@ def collect_runs(sweep: Path) -> list[Run]:
     for folder in SweepFolder(sweep).jobs():
         path = folder.path
         unreadable: list[str] = []
-        overrides = [str(o) for o in _read(folder.overrides_file, yaml.safe_load, list, unreadable)]
-        config = _read(folder.file(RunFolder.CONFIG), yaml.safe_load, dict, unreadable)
+        overrides = [str(o) for o in _read(folder.overrides_file, safe_yaml.parse, list, unreadable)]
+        config = _read(folder.file(RunFolder.CONFIG), safe_yaml.parse, dict, unreadable)
         head = path.name.split("-", 1)[0]
         job = int(head) if head.isdigit() else None
         history = _history_of(
