@@ -42,7 +42,8 @@ def freeze_library_heap() -> None:
     (docs/benchmarks.md)."""
     global _HEAP_FROZEN
     if not _HEAP_FROZEN:
-        gc.collect()
+        # No full collection first: after the imports it found about 50 unreachable objects, in 0.3 s of every
+        # run's start.
         gc.freeze()
         _HEAP_FROZEN = True
 
