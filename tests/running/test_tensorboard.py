@@ -118,3 +118,15 @@ def test_the_hparams_tab_marks_the_swept_keys_and_shows_each_runs_status_and_met
             assert values["val/loss"]["trainingStep"] == 3
         else:
             assert "test/acc" in values and not math.isnan(values["val/acc_best"]["value"])
+
+
+def test_every_tensorboard_writer_of_a_run_wakes_within_seconds(tmp_path):
+    """A Ctrl-C landing inside a writer thread's queue bookkeeping leaves it asleep until it next wakes, and
+    the stopped run waits for it when it closes the writer: SummaryWriter's default wakes every 120 s (a run
+    stopped in a loop of Ctrl-Cs once hung that long)."""
+    from imdb_lightning.running.loggers import EpochTensorBoardLogger
+
+    logger = EpochTensorBoardLogger(save_dir=str(tmp_path), name="", version="")
+    writers = [logger.experiment, logger._writer("train"), logger._writer("validation")]
+    assert [w.file_writer.event_writer._async_writer._worker._flush_secs for w in writers] == [2, 2, 2]
+    logger.finalize("success")
