@@ -70,6 +70,12 @@ def parser() -> argparse.ArgumentParser:
                 help="an interpreter with TensorFlow and this package, for the Keras peer (kept out of ours: "
                 "TensorBoard would import it and slow our start and fit)",
             )
+            command.add_argument(
+                "--readme-python",
+                help="an interpreter with this package installed as the README's first command does "
+                "(`pip install .`, no extras), for a row of ours as a newcomer has it: the test extras bring "
+                "SciPy (through Optuna), which torchmetrics imports at every start",
+            )
         if name == "sweep-memory":
             command.add_argument("--jobs", type=int, default=48)
         if name == "predict":
@@ -89,7 +95,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[dict, dict]:
         from benchmarks import fit
 
         if args.subcommand == "fit":
-            return fit.fit(tmp, args.repeat, args.keras_python)
+            return fit.fit(tmp, args.repeat, args.keras_python, args.readme_python)
         if args.subcommand == "sweep-memory":
             return fit.sweep_memory(tmp, args.jobs)
         return getattr(fit, args.subcommand)(tmp, args.repeat)

@@ -223,11 +223,13 @@ WORKERS = {
 # ------------------------------------------------------------------------------------------ the driver's side
 
 
-def run_ours(overrides: list[str], folder: Path, env: dict | None = None) -> dict:
+def run_ours(
+    overrides: list[str], folder: Path, env: dict | None = None, python: str = sys.executable
+) -> dict:
     """``python -m imdb_lightning +experiment=baseline test=false`` on ``device()``: its fit (from
     ``metrics.json``), its whole process from start to exit (``wall_seconds``) and its peak memory; ``env``:
-    added to the environment."""
-    cmd = [sys.executable, "-m", "imdb_lightning", "+experiment=baseline", "test=false"]
+    added to the environment; ``python``: the interpreter (another install of the package)."""
+    cmd = [python, "-m", "imdb_lightning", "+experiment=baseline", "test=false"]
     cmd += ["trainer.enable_progress_bar=false", f"trainer.accelerator={ACCELERATORS[device()]}"]
     cmd += [f"hydra.run.dir={folder}", *overrides]
     code, output, rss, wall = measured(cmd, {**os.environ, **(env or {})})
@@ -274,6 +276,7 @@ FIT_ROWS = {
     "ours": "ours (`python -m imdb_lightning +experiment=baseline`)",
     "ours-steps": "ours, an epoch's batches in one Lightning step (`model.steps_per_execution=32`)",
     "ours-bag": "ours, the bag of ids (`data.batch_format=bag`)",
+    "ours-readme": "ours, installed as the README's first command does (`pip install .`, no extras)",
     "lightning-bare": "our LightningModule in a bare `Trainer` (no callbacks, logger, checkpoints)",
     "loop-dense": "hand-written PyTorch loop, multi-hot rows",
     "loop-sparse": "hand-written PyTorch loop, bags",
@@ -281,12 +284,17 @@ FIT_ROWS = {
 }
 
 
-def fit(tmp: Path, repeat: int, keras_python: str) -> tuple[dict, dict[str, Table]]:
-    """The fit table, then ours and Keras beside one CPU-bound process."""
+def fit(
+    tmp: Path, repeat: int, keras_python: str, readme_python: str | None = None
+) -> tuple[dict, dict[str, Table]]:
+    """The fit table, then ours and Keras beside one CPU-bound process. ``readme_python``: an interpreter
+    with the package as the README installs it, for a row of ours as a newcomer runs it."""
     measures = {
         "ours": lambda: run_ours([], _folder(tmp, "ours")),
         "ours-steps": lambda: run_ours(["model.steps_per_execution=32"], _folder(tmp, "ours-steps")),
     }
+    if readme_python:
+        measures["ours-readme"] = lambda: run_ours([], _folder(tmp, "ours-readme"), python=readme_python)
     if device() != "cpu":  # ours defaults to multi-hot rows on an accelerator; the bag beside it
         measures["ours-bag"] = lambda: run_ours(["data.batch_format=bag"], _folder(tmp, "ours-bag"))
     for name in ("lightning-bare", "loop-dense", "loop-sparse"):
@@ -320,6 +328,11 @@ def fit(tmp: Path, repeat: int, keras_python: str) -> tuple[dict, dict[str, Tabl
         "bare Trainer / best loop": results["lightning-bare"]["fit_seconds"] / best_loop,
         "ours beside a busy process / quiet": busy["ours"]["fit_seconds"] / quiet["fit_seconds"],
         "one run end to end (process start to exit), s": quiet["wall_seconds"],
+        **(
+            {"the same from the README's install, s": results["ours-readme"]["wall_seconds"]}
+            if "ours-readme" in results
+            else {}
+        ),
         "ours with `model.steps_per_execution=32` / ours, fit": results["ours-steps"]["fit_seconds"]
         / quiet["fit_seconds"],
     }
@@ -331,6 +344,14 @@ def fit(tmp: Path, repeat: int, keras_python: str) -> tuple[dict, dict[str, Tabl
                 "Keras / ours, fit beside a busy process": busy["keras"]["fit_seconds"]
                 / busy["ours"]["fit_seconds"],
                 "Keras's script / ours, end to end": keras["wall_seconds"] / quiet["wall_seconds"],
+                **(
+                    {
+                        "Keras's script / ours from the README's install, end to end": keras["wall_seconds"]
+                        / results["ours-readme"]["wall_seconds"]
+                    }
+                    if "ours-readme" in results
+                    else {}
+                ),
                 "Keras / ours with `model.steps_per_execution=32`, fit": keras["fit_seconds"]
                 / results["ours-steps"]["fit_seconds"],
                 "Keras's script / ours with `model.steps_per_execution=32`, end to end": keras["wall_seconds"]

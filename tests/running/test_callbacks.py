@@ -78,6 +78,33 @@ def test_initializer_experiments_show_why_they_fail(data_dir, tmp_path):
     assert max(grad_norms(large, "hidden_1")) > glorot_norm * 10
 
 
+@pytest.mark.parametrize("batches_a_step", [1, 3])
+def test_gradient_histograms_copy_the_epochs_last_optimizer_step_only(batches_a_step):
+    """With ``model.steps_per_execution`` one Lightning step runs several optimizer steps: the gradients are
+    still copied once an epoch, at its last optimizer step (a copy at each of the last execution's steps
+    costs as much as copying at every step)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from imdb_lightning.network.batches import Execution
+    from imdb_lightning.network.layers import Dense
+    from imdb_lightning.running.diagnostics import LayerDiagnostics
+
+    module = torch.nn.Sequential(Dense(4, 2))
+    trainer = SimpleNamespace(num_training_batches=2, global_step=1)  # grad norms not due (every 1000)
+    diagnostics = LayerDiagnostics(every_n_steps=1000)
+    batch = Execution(range(batches_a_step)) if batches_a_step > 1 else "a batch"
+    for lightning_step in range(2):
+        diagnostics.on_train_batch_start(trainer, module, batch, lightning_step)
+        for step in range(batches_a_step):
+            module[0].kernel.grad = torch.full((4, 2), float(10 * lightning_step + step))
+            diagnostics.on_before_optimizer_step(trainer, module, None)
+            last = lightning_step == 1 and step == batches_a_step - 1
+            assert bool(diagnostics._last_grads) == last
+    assert torch.equal(diagnostics._last_grads["0"], torch.full((4, 2), 10.0 + batches_a_step - 1))
+
+
 def test_diagnostics_are_off_by_default(data_dir, tmp_path):
     events = run(data_dir, tmp_path / "run")
     assert not events.Tags()["histograms"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from imdb_lightning.network.batches import Execution
 from imdb_lightning.network.layers import Dense
 from imdb_lightning.running.loggers import tensorboards
 
@@ -49,7 +50,7 @@ class LayerDiagnostics(L.Callback):
     def __init__(self, every_n_steps: int = 5) -> None:
         self.every_n_steps = every_n_steps
         self._last_grads: dict[str, torch.Tensor] = {}
-        self._epochs_last_batch = False
+        self._steps_to_epoch_end: int | None = None  # optimizer steps left in the epoch's last Lightning step
 
     @staticmethod
     def _dense_layers(pl_module: L.LightningModule) -> list[tuple[str, Dense]]:
@@ -59,16 +60,21 @@ class LayerDiagnostics(L.Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
     ) -> None:
-        self._epochs_last_batch = batch_idx + 1 == trainer.num_training_batches
+        # An execution (model.steps_per_execution) steps the optimizer once for each batch it holds.
+        last = batch_idx + 1 == trainer.num_training_batches
+        self._steps_to_epoch_end = (len(batch) if isinstance(batch, Execution) else 1) if last else None
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
+        if self._steps_to_epoch_end is not None:
+            self._steps_to_epoch_end -= 1
+        epochs_last_step = self._steps_to_epoch_end == 0
         norms = trainer.global_step % self.every_n_steps == 0
-        if not (norms or self._epochs_last_batch):
+        if not (norms or epochs_last_step):
             return
         layers = self._dense_layers(pl_module)
         # The epoch's last step's gradients (before any clipping), kept for its histograms: validation clears
         # them before the epoch ends (Lightning's on_validation_model_zero_grad). Copied once an epoch.
-        if self._epochs_last_batch:
+        if epochs_last_step:
             self._last_grads = {
                 name: m.kernel.grad.detach().clone() for name, m in layers if m.kernel.grad is not None
             }
