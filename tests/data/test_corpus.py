@@ -58,6 +58,22 @@ def test_second_load_comes_from_the_cache(data_dir, monkeypatch):
     assert second.meta["cache_path"].endswith(cached_files()[0])
 
 
+def test_preparing_knows_a_good_cache_by_its_key_and_builds_a_missing_or_corrupt_one(data_dir, monkeypatch):
+    """What prepare_data does before every run: cheap when the cache is there (its arrays are read once, when
+    the data is loaded), nothing to keep without a cache."""
+    cache_module.prepare_corpus(data_dir)
+    assert len(cached_files()) == 1
+    with monkeypatch.context() as patched:
+        patched.setattr(cache_module, "load_corpus", lambda *a, **k: pytest.fail("read the corpus"))
+        cache_module.prepare_corpus(data_dir)
+        cache_module.prepare_corpus(data_dir, cache=False)
+    path = cache_dir() / "encoded" / cached_files()[0]
+    path.write_bytes(path.read_bytes()[:200])
+    cache_module.prepare_corpus(data_dir)
+    assert len(load_corpus(data_dir).splits["train"]) == 40 and cached_files() == [path.name]
+    assert cache_module._cached_key(path) == load_corpus(data_dir).meta["key"]
+
+
 def test_changing_the_word_index_or_a_review_rebuilds_the_cache(data_dir):
     load_corpus(data_dir)
     write_word_index(data_dir, ["film", "the"])

@@ -112,6 +112,16 @@ def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
     return Corpus(splits, meta["vocabulary_size"], meta["invalid_utf8"], meta, word_index)
 
 
+def _cached_key(path: Path) -> dict | None:
+    """The key the cache file at ``path`` was made for, read alone (no arrays); None if it is absent or
+    unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return json.loads(str(npz["meta"])).get("key")
+    except Exception:  # noqa: BLE001 -- absent or unreadable: load_corpus rebuilds it and says so
+        return None
+
+
 def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:
     n = len(raw.labels)
     if not len(raw.offsets) == n + 1 == len(raw.review_ids) + 1:
@@ -162,3 +172,18 @@ def load_corpus(
         except OSError as err:
             log.warning("could not write the cache %s (%s); going on without it", path, err)
     return corpus
+
+
+def prepare_corpus(
+    data_dir: str | Path | None = None,
+    *,
+    word_index: str = "keras",
+    download: bool = True,
+    cache: bool = True,
+) -> None:
+    """Find (or download) the data and, with ``cache``, encode it into the cache unless it is there: what a
+    data module's ``prepare_data`` does. A cache made for this data is known by its key alone (its arrays
+    are read, and checked, when the data is loaded); without ``cache`` there is nothing to keep."""
+    _, _, key = locate_corpus(data_dir, word_index=word_index, download=download)
+    if cache and _cached_key(cache_path(key)) != key:
+        load_corpus(data_dir, word_index=word_index, download=download, cache=cache)

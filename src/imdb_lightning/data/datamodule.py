@@ -21,7 +21,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from imdb_lightning.data.cache import load_corpus, locate_corpus
+from imdb_lightning.data.cache import load_corpus, locate_corpus, prepare_corpus
 from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus
 from imdb_lightning.data.loader import BatchLoader
 from imdb_lightning.data.settings import DATA_RULES
@@ -168,7 +168,7 @@ class IMDBDataModule(L.LightningDataModule):
         """
         if not self.splits and self._memo_key() not in _PREPARED_MEMO:
             hp = self.hparams
-            load_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download, cache=hp.cache)
+            prepare_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download, cache=hp.cache)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:

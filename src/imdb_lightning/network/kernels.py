@@ -68,18 +68,37 @@ def _copy_segments(values, offsets, index, out, out_offsets):  # pragma: no cove
 
 @compiled(["int64(int32[::1], int64[::1], int32[::1], int64[::1], uint8[::1])"])
 def _distinct_segments(values, offsets, out, out_offsets, seen):  # pragma: no cover -- compiled
+    # Each segment's distinct values in the order first seen, counted by value ...
+    width = len(seen)
+    starts = np.zeros(width + 1, np.int64)
     pos = 0
     for r in range(len(offsets) - 1):
-        start = pos
+        first = pos
         for j in range(offsets[r], offsets[r + 1]):
             if not seen[values[j]]:
                 seen[values[j]] = 1
                 out[pos] = values[j]
                 pos += 1
-        out[start:pos].sort()
-        for k in range(start, pos):  # cleared by the review's own ids: no pass over the whole vocabulary
+                starts[values[j] + 1] += 1
+        for k in range(first, pos):  # cleared by the segment's own values: no pass over the whole width
             seen[out[k]] = 0
         out_offsets[r + 1] = pos
+    # ... then sorted within each segment by two counting sorts, by value then back by segment: twice as
+    # fast as sorting each segment (a few hundred values) on its own.
+    for v in range(width):
+        starts[v + 1] += starts[v]
+    holders = np.empty(pos, np.int32)
+    for r in range(len(out_offsets) - 1):
+        for k in range(out_offsets[r], out_offsets[r + 1]):
+            holders[starts[out[k]]] = r
+            starts[out[k]] += 1
+    fill = out_offsets[:-1].copy()
+    first = 0
+    for v in range(width):  # starts[v] is now where value v's holders end
+        for i in range(first, starts[v]):
+            out[fill[holders[i]]] = v
+            fill[holders[i]] += 1
+        first = starts[v]
     return pos
 
 
