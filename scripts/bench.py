@@ -14,6 +14,7 @@ lightning    where our fit's time goes beyond a hand-written loop (one process)
 first-layer  the first layer's forward + backward, every way of computing it (one process)
 predict      predict's memory and time on many reviews
 sweep-job    where a sweep job's time goes besides its fit
+startup      where one run's time goes, process start to exit (imports, Hydra, data, epochs, figures, exit)
 diagnostics  what the initializer experiments' TensorBoard histograms and gradient norms cost (one process)
 lecture      scripts/reproduce_lecture.sh (72 jobs, report), quiet (also one batch a Lightning step) and
              beside a busy process: where time goes
@@ -47,6 +48,7 @@ SUBCOMMANDS = (
     "sweep-job",
     "diagnostics",
     "lecture",
+    "startup",
 )
 
 
@@ -63,18 +65,19 @@ def parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--json", type=Path, help="also write the figures to this file")
         command.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+        if name in ("fit", "startup"):
+            command.add_argument(
+                "--readme-python",
+                help="an interpreter with this package installed as the README's first command does "
+                "(`pip install .`, no extras), for a row of ours as a newcomer has it: the test extras bring "
+                "SciPy (through Optuna), which torchmetrics imports at every start",
+            )
         if name == "fit":
             command.add_argument(
                 "--keras-python",
                 default=sys.executable,
                 help="an interpreter with TensorFlow and this package, for the Keras peer (kept out of ours: "
                 "TensorBoard would import it and slow our start and fit)",
-            )
-            command.add_argument(
-                "--readme-python",
-                help="an interpreter with this package installed as the README's first command does "
-                "(`pip install .`, no extras), for a row of ours as a newcomer has it: the test extras bring "
-                "SciPy (through Optuna), which torchmetrics imports at every start",
             )
         if name == "sweep-memory":
             command.add_argument("--jobs", type=int, default=48)
@@ -111,6 +114,10 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[dict, dict]:
         from benchmarks.lecture import lecture
 
         return lecture(tmp, args.repeat, args.seeds)
+    if args.subcommand == "startup":
+        from benchmarks.startup import startup
+
+        return startup(tmp, args.repeat, args.readme_python)
     if args.subcommand == "diagnostics":
         from benchmarks.diagnostics import diagnostics
 
@@ -130,9 +137,13 @@ def main() -> int:
         args.device if args.subcommand != "worker" else os.environ.get("IMDB_BENCH_DEVICE", "cpu")
     )
     if args.subcommand == "worker":
-        from benchmarks.fit import WORKERS
+        if args.name == "startup":  # the app itself, timed from inside
+            from benchmarks.startup import worker_startup as work
+        else:
+            from benchmarks.fit import WORKERS
 
-        print(json.dumps(WORKERS[args.name]()))
+            work = WORKERS[args.name]
+        print(json.dumps(work()))
         return 0
     if not os.environ.get("IMDB_LIGHTNING_DATA"):
         print("note: IMDB_LIGHTNING_DATA is not set; the data comes from the download cache", file=sys.stderr)
