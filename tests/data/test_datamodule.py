@@ -300,6 +300,22 @@ def test_data_modules_of_one_process_share_a_split_only_when_every_split_setting
     assert again.splits["val"].review_ids.tolist() == first.splits["val"].review_ids.tolist()
 
 
+def test_every_setting_of_the_data_module_is_in_its_config_and_checked_by_a_rule():
+    """A setting missing from conf/data/imdb.yaml cannot be set without ``+`` (Hydra refuses it in six lines);
+    one without a rule is passed on unchecked."""
+    import inspect
+
+    from imdb_lightning.config.files import CONFIG_DIR
+    from imdb_lightning.data.settings import DATA_RULES
+    from imdb_lightning.utils import safe_yaml
+
+    settings = set(inspect.signature(IMDBDataModule.__init__).parameters) - {"self"}
+    config = safe_yaml.parse((CONFIG_DIR / "data" / "imdb.yaml").read_text())
+    assert set(config) - {"_target_"} == settings
+    # data_dir: a folder, found or refused when the data is looked for
+    assert set(DATA_RULES) == settings - {"data_dir"}
+
+
 def test_the_split_settings_are_the_data_modules_own_and_a_resume_compares_each():
     import inspect
 

@@ -70,6 +70,7 @@ CONFIG_CASES = {
     "optimizer.lr=fast": ConfigError,
     "trainer.max_epochs=3.5": ConfigError,
     "data.batch_size=true": ConfigError,
+    "data.cache=yes": ConfigError,
     "+model.dropuot=0.5": ConfigError,
     # the run gives the model its input width (the data's): the setting was ignored without a word
     "+model.input_dim=3": ConfigError,
@@ -321,6 +322,7 @@ MISSPELT = {
     "experiment=dropout": "an experiment is added to the defaults, with a +: +experiment=dropout",
     "model.droput=0.5": "droput is not a key of model; did you mean model.dropout?",
     "trainer.max_epoch=3": "max_epoch is not a key of trainer; did you mean trainer.max_epochs?",
+    "data.cahce=false": "cahce is not a key of data; did you mean data.cache?",
     "sed=1": "sed is not a key of the config; did you mean seed?",
 }
 

@@ -34,4 +34,5 @@ DATA_RULES: dict[str, Rule] = {
     "shuffle_seed": SEED.or_null(),
     "batch_format": one_of(BATCH_FORMATS),
     "download": BOOLEAN,
+    "cache": BOOLEAN,
 }
