@@ -83,8 +83,8 @@ def _distinct_segments(values, offsets, out, out_offsets, seen):  # pragma: no c
         for k in range(first, pos):  # cleared by the segment's own values: no pass over the whole width
             seen[out[k]] = 0
         out_offsets[r + 1] = pos
-    # ... then sorted within each segment by two counting sorts, by value then back by segment: twice as
-    # fast as sorting each segment (a few hundred values) on its own.
+    # ... then sorted within each segment by two counting sorts, by value then back by segment: linear in the
+    # values, where sorting each segment (a few hundred values) is not (docs/benchmarks.md, "One run").
     for v in range(width):
         starts[v + 1] += starts[v]
     holders = np.empty(pos, np.int32)
