@@ -84,7 +84,7 @@ def _distinct_segments(values, offsets, out, out_offsets, seen):  # pragma: no c
             seen[out[k]] = 0
         out_offsets[r + 1] = pos
     # ... then sorted within each segment by two counting sorts, by value then back by segment: linear in the
-    # values, where sorting each segment (a few hundred values) is not (docs/benchmarks.md, "One run").
+    # values, where sorting each segment (a few hundred values) is not (docs/benchmarks.md).
     for v in range(width):
         starts[v + 1] += starts[v]
     holders = np.empty(pos, np.int32)

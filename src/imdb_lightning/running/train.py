@@ -42,8 +42,8 @@ def freeze_library_heap() -> None:
     (docs/benchmarks.md)."""
     global _HEAP_FROZEN
     if not _HEAP_FROZEN:
-        # No full collection first: after the imports it found about 50 unreachable objects, in 0.3 s of every
-        # run's start.
+        # No full collection first: after the imports it finds next to nothing unreachable, at a cost paid by
+        # every run's start (docs/benchmarks.md).
         gc.freeze()
         _HEAP_FROZEN = True
 
