@@ -61,17 +61,33 @@ def test_second_load_comes_from_the_cache(data_dir, monkeypatch):
 def test_preparing_knows_a_good_cache_by_its_key_and_builds_a_missing_or_corrupt_one(data_dir, monkeypatch):
     """What prepare_data does before every run: cheap when the cache is there (its arrays are read once, when
     the data is loaded), nothing to keep without a cache."""
-    cache_module.prepare_corpus(data_dir)
+    located = cache_module.locate_corpus(data_dir)
+    cache_module.prepare_located(located)
     assert len(cached_files()) == 1
     with monkeypatch.context() as patched:
-        patched.setattr(cache_module, "load_corpus", lambda *a, **k: pytest.fail("read the corpus"))
-        cache_module.prepare_corpus(data_dir)
-        cache_module.prepare_corpus(data_dir, cache=False)
+        patched.setattr(cache_module, "load_located", lambda *a, **k: pytest.fail("read the corpus"))
+        cache_module.prepare_located(located)
+        cache_module.prepare_located(located, cache=False)
     path = cache_dir() / "encoded" / cached_files()[0]
     path.write_bytes(path.read_bytes()[:200])
-    cache_module.prepare_corpus(data_dir)
+    cache_module.prepare_located(located)
     assert len(load_corpus(data_dir).splits["train"]) == 40 and cached_files() == [path.name]
     assert cache_module._cached_key(path) == load_corpus(data_dir).meta["key"]
+
+
+def test_a_data_module_looks_for_its_data_once_a_step(data_dir, monkeypatch):
+    """An extracted folder's fingerprint stats every review file: prepare_data and setup each take it once."""
+    from imdb_lightning.data import IMDBDataModule
+
+    calls = []
+    fingerprint = cache_module.source_fingerprint
+    monkeypatch.setattr(
+        cache_module, "source_fingerprint", lambda source: calls.append(source) or fingerprint(source)
+    )
+    dm = IMDBDataModule(data_dir, val_size=10, num_words=20, seed=7)
+    dm.prepare_data()
+    dm.setup()
+    assert len(calls) == 2 and len(dm.splits["train"]) == 30
 
 
 def test_changing_the_word_index_or_a_review_rebuilds_the_cache(data_dir):

@@ -197,7 +197,7 @@ def test_a_second_module_with_the_same_data_and_settings_reuses_the_prepared_spl
     from imdb_lightning.data import datamodule
 
     first = ready(data_dir)
-    monkeypatch.setattr(datamodule, "load_corpus", lambda *a, **k: pytest.fail("read the corpus again"))
+    monkeypatch.setattr(datamodule, "load_located", lambda *a, **k: pytest.fail("read the corpus again"))
     second = ready(data_dir)  # as the next job of a sweep does
     assert second.splits["train"] is first.splits["train"] and second.num_words == first.num_words
     monkeypatch.undo()

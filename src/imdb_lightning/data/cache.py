@@ -156,7 +156,17 @@ def load_corpus(
     ``word_index="keras"`` ranks words with the Keras word index; ``"corpus"`` with training-set word
     frequencies (see :func:`~imdb_lightning.data.tokenizer.build_word_index`).
     """
-    source, index_path, key = locate_corpus(data_dir, word_index=word_index, download=download)
+    return load_located(locate_corpus(data_dir, word_index=word_index, download=download), cache=cache)
+
+
+#: What :func:`locate_corpus` found: the reviews, the word index (or None) and their cache key.
+Located = tuple[Path, Path | None, dict]
+
+
+def load_located(located: Located, *, cache: bool = True) -> Corpus:
+    """:func:`load_corpus` for data found already: an extracted folder's fingerprint stats every review
+    file, which a run's data module would otherwise do again for each step."""
+    source, index_path, key = located
     path = cache_path(key)
     corpus = load_cached_corpus(path, key) if cache else None
     if corpus is not None:
@@ -174,16 +184,9 @@ def load_corpus(
     return corpus
 
 
-def prepare_corpus(
-    data_dir: str | Path | None = None,
-    *,
-    word_index: str = "keras",
-    download: bool = True,
-    cache: bool = True,
-) -> None:
-    """Find (or download) the data and, with ``cache``, encode it into the cache unless it is there: what a
-    data module's ``prepare_data`` does. A cache made for this data is known by its key alone (its arrays
-    are read, and checked, when the data is loaded); without ``cache`` there is nothing to keep."""
-    _, _, key = locate_corpus(data_dir, word_index=word_index, download=download)
-    if cache and _cached_key(cache_path(key)) != key:
-        load_corpus(data_dir, word_index=word_index, download=download, cache=cache)
+def prepare_located(located: Located, *, cache: bool = True) -> None:
+    """With ``cache``, encode the data found into the cache unless it is there: what a data module's
+    ``prepare_data`` does. A cache made for this data is known by its key alone (its arrays are read, and
+    checked, when the data is loaded); without ``cache`` there is nothing to keep."""
+    if cache and _cached_key(cache_path(located[2])) != located[2]:
+        load_located(located, cache=True)

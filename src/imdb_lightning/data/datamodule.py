@@ -21,7 +21,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from imdb_lightning.data.cache import load_corpus, locate_corpus, prepare_corpus
+from imdb_lightning.data.cache import Located, load_located, locate_corpus, prepare_located
 from imdb_lightning.data.corpus import Corpus, EncodedSplit, encode_corpus
 from imdb_lightning.data.loader import BatchLoader
 from imdb_lightning.data.settings import DATA_RULES
@@ -154,11 +154,16 @@ class IMDBDataModule(L.LightningDataModule):
             "call setup() first: with num_words=null the width is known once the data is loaded"
         )
 
-    def _memo_key(self) -> tuple:
+    def _located(self) -> Located:
+        """The data this module's settings find, looked for once a step (an extracted folder's every file
+        is stat'ed)."""
+        hp = self.hparams
+        return locate_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download)
+
+    def _memo_key(self, located: Located) -> tuple:
         """What this module's splits depend on: the data found (with its files' stats) and the settings."""
         hp = self.hparams
-        *_, key = locate_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download)
-        return (json.dumps(key, sort_keys=True), hp.cache, self.encoding, hp.val_size)
+        return (json.dumps(located[2], sort_keys=True), hp.cache, self.encoding, hp.val_size)
 
     def prepare_data(self) -> None:
         """Find or download the data and encode it into the cache (once; no state is kept here).
@@ -166,22 +171,21 @@ class IMDBDataModule(L.LightningDataModule):
         Nothing to do once the splits are loaded, or prepared in this process already: ``train()`` sets up
         before fitting, and ``Trainer.fit`` calls this again.
         """
-        if not self.splits and self._memo_key() not in _PREPARED_MEMO:
-            hp = self.hparams
-            prepare_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download, cache=hp.cache)
+        if self.splits:
+            return
+        located = self._located()
+        if self._memo_key(located) not in _PREPARED_MEMO:
+            prepare_located(located, cache=self.hparams.cache)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        key = self._memo_key()
+        located = self._located()
+        key = self._memo_key(located)
         prepared = _PREPARED_MEMO.get(key)
         if prepared is None:
             hp = self.hparams
-            prepared = prepare(
-                load_corpus(hp.data_dir, word_index=hp.word_index, download=hp.download, cache=hp.cache),
-                self.encoding,
-                hp.val_size,
-            )
+            prepared = prepare(load_located(located, cache=hp.cache), self.encoding, hp.val_size)
             _PREPARED_MEMO.clear()  # one data set at a time: a sweep over num_words keeps the current one
             _PREPARED_MEMO[key] = prepared
         self.splits, self.bags, self._width = prepared.splits, prepared.bags, prepared.width
