@@ -116,6 +116,50 @@ def test_a_sweep_whose_later_job_cannot_be_composed_is_refused_before_its_first_
     assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]  # no job ran
 
 
+class _Recorded:
+    """What the sweeper asked of the workers it started: how often it started them, and each finish."""
+
+    def __init__(self) -> None:
+        self.starts, self.finishes = 0, []
+
+    def start(self, launcher, task, jobs):
+        self.starts += 1
+        return self.finishes.append
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_the_sweeper_starts_the_launchers_workers_while_it_checks_and_kills_them_if_it_refuses(
+    monkeypatch, refused
+):
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.errors import ConfigCompositionException
+
+    from hydra_plugins.imdb_lightning_sweeper import each_value
+    from imdb_lightning.utils import private
+
+    recorded, checked = _Recorded(), []
+
+    def check(self, batch):
+        checked.append(len(batch))
+        if refused:
+            raise ConfigCompositionException("no such value")
+
+    monkeypatch.setattr(private, "start_joblib_workers", recorded.start)
+    monkeypatch.setattr(BasicSweeper, "validate_batch_is_legal", check)
+    sweeper = each_value.EachValueSweeper(max_batch_size=None)
+    sweeper.launcher = object()
+    batch = [[f"seed={seed}", f"optimizer={name}"] for seed in (0, 1) for name in ("sgd", "adam")]
+    if refused:
+        with pytest.raises(ConfigCompositionException):
+            sweeper.validate_batch_is_legal(batch)
+        assert recorded.finishes == [False]  # killed, not waited for
+        return
+    sweeper.validate_batch_is_legal(batch)
+    assert checked == [2] and recorded.finishes == [True]  # two jobs hold the four's values
+    sweeper.validate_batch_is_legal(batch)  # a later batch: the workers are running already
+    assert recorded.starts == 1 and recorded.finishes == [True]
+
+
 def test_a_sweep_with_a_batch_size_below_one_is_refused_in_one_line(tmp_path):
     result = cli("-m", "seed=0,1", "hydra.sweeper.max_batch_size=0", tmp_path=tmp_path)
     assert result.returncode != 0

@@ -85,9 +85,10 @@ def test_penalty_is_keras_l1_and_l2_on_hidden_kernels_only():
     assert model.penalty().item() == pytest.approx(expected.item(), rel=1e-6)
 
 
-def test_training_loss_is_cross_entropy_plus_penalty_as_keras_reports_it():
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.01), (0.003, 0.0), (0.003, 0.01)])
+def test_training_loss_is_cross_entropy_plus_penalty_as_keras_reports_it(l1, l2):
     torch.manual_seed(0)
-    model = IMDBClassifier(input_dim=50, l2=0.01)
+    model = IMDBClassifier(input_dim=50, l1=l1, l2=l2)
     x = (torch.rand(8, 50) < 0.2).float()
     y = torch.tensor([0, 1] * 4, dtype=torch.float32)
     model.log = lambda *a, **k: None
@@ -128,6 +129,10 @@ def test_weighted_mean_weights_batches_by_size_and_keeps_nan():
     assert mean.compute().item() == pytest.approx(0.75)
     mean.update(torch.tensor(float("nan")), 2)
     assert torch.isnan(mean.compute())
+    # Updated in place: an epoch's reset starts from zero again, its NaN gone.
+    mean.reset()
+    mean.update(torch.tensor(0.25), 2)
+    assert mean.compute().item() == 0.25
 
 
 def test_logged_validation_loss_and_accuracy_are_exact_over_the_whole_set(data_dir, tmp_path):

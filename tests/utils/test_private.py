@@ -3,9 +3,15 @@ it fails here, by name."""
 
 from __future__ import annotations
 
+import functools
+import os
+import time
+
+import hydra
 import lightning as L
 import torch
 from runs import bare_trainer, composed
+from tasks import pid_after
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
@@ -17,6 +23,7 @@ from imdb_lightning.utils.private import (
     hydra_runtime,
     hydra_sweep_expansion,
     lightning_checkpoint,
+    start_joblib_workers,
     write_summary,
 )
 
@@ -102,3 +109,45 @@ def test_a_prepared_summary_is_written_through_a_summary_writers_file_writer(tmp
     events.Reload()
     (scalar,) = events.Scalars("check/value")
     assert (scalar.step, scalar.value) == (3, 0.25)
+
+
+def _gone(pids: set[int], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        alive = set()
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.add(pid)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_joblib_workers_started_early_are_the_launchers_and_are_killed_when_told():
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import Parallel, delayed
+
+    launcher = hydra.utils.instantiate(composed("hydra/launcher=joblib", hydra=True).hydra.launcher, n_jobs=2)
+    finish = start_joblib_workers(launcher, functools.partial(pid_after, 1.0), jobs=5)
+    workers = set(finish(True))
+    assert len(workers) == 2 and os.getpid() not in workers
+    # The launcher's own call (its config made into Parallel's arguments, as its launch() makes them) runs on
+    # the same workers: joblib reuses an executor asked for with the same arguments.
+    arguments = {**launcher.joblib, "backend": "loky"}
+    process_joblib_cfg(arguments)
+    assert set(Parallel(**arguments)(delayed(os.getpid)() for _ in range(6))) <= workers
+    # A refused sweep: the workers go at once, their tasks unfinished.
+    finish = start_joblib_workers(launcher, functools.partial(time.sleep, 60), jobs=2)
+    time.sleep(0.3)
+    assert finish(False) == []
+    assert _gone(workers, within_s=10)
+
+
+def test_no_workers_are_started_for_another_launcher_or_a_single_job_at_a_time():
+    launcher = hydra.utils.instantiate(composed("hydra/launcher=joblib", hydra=True).hydra.launcher, n_jobs=1)
+    assert start_joblib_workers(launcher, os.getpid, jobs=5) is None
+    assert start_joblib_workers(object(), os.getpid, jobs=5) is None

@@ -108,8 +108,10 @@ class WeightedMean(Metric):
         self.add_state("weight", torch.tensor(0.0), dist_reduce_fx="sum")
 
     def update(self, value: torch.Tensor, weight: int) -> None:
-        self.total += value * weight
-        self.weight += weight
+        # In place (``+=`` is the same add): assigning a metric's state goes through torchmetrics' and
+        # nn.Module's ``__setattr__``, twice an update, several updates a batch.
+        self.total.add_(value * weight)
+        self.weight.add_(weight)
 
     def compute(self) -> torch.Tensor:
         return self.total / self.weight
@@ -124,8 +126,8 @@ class Accuracy(WeightedMean):
     """
 
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:  # type: ignore[override]
-        self.total += ((logits > 0) == (target > 0.5)).sum()
-        self.weight += len(target)
+        self.total.add_(((logits > 0) == (target > 0.5)).sum())
+        self.weight.add_(len(target))
 
 
 class IMDBClassifier(L.LightningModule):
@@ -217,13 +219,15 @@ class IMDBClassifier(L.LightningModule):
     def model_step(self, batch, batch_idx: int, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
-        penalty = self.penalty()
-        loss = F.binary_cross_entropy_with_logits(logits, y) + penalty
+        loss = F.binary_cross_entropy_with_logits(logits, y)
+        regularized = bool(self.hparams.l1 or self.hparams.l2)
+        if regularized:  # an unregularized model's penalty is 0: adding it changes no bit, and costs a step
+            penalty = self.penalty()
+            loss = loss + penalty
         # Keras reports the epoch's loss as the mean over samples: weight each batch by its size.
         weight = len(y)
         self.metrics[f"{stage}_loss"].update(loss.detach(), weight=weight)
         self.metrics[f"{stage}_acc"].update(logits.detach(), y)
-        regularized = bool(self.hparams.l1 or self.hparams.l2)
         if regularized:
             self.metrics[f"{stage}_penalty"].update(penalty.detach(), weight=weight)
         if batch_idx == 0:

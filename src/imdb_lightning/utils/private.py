@@ -11,6 +11,10 @@ relies on, so that an upgrade that changes it fails there, by name, and not deep
   and the layout of its fit-loop progress counters.
 - TensorBoard: writing a prepared ``Summary`` (an encoded image, the HParams session records) through a
   ``SummaryWriter``'s file writer, which its public methods would build again.
+- Hydra's joblib launcher and joblib: the ``Parallel`` arguments the launcher builds from its config
+  (``_core.process_joblib_cfg``), so that workers started before it launches are the ones it reuses (joblib
+  keeps one executor for calls with the same arguments), and that closing a ``Parallel`` generator early kills
+  its workers.
 
 Left where they are: ``torch._foreach_*`` (the multi-tensor ops of torch's own optimizers, in
 :mod:`imdb_lightning.network.optimizers`; the optimizer tests step them against Keras's formulas).
@@ -18,7 +22,8 @@ Left where they are: ``torch._foreach_*`` (the multi-tensor ops of torch's own o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,3 +86,36 @@ def as_epoch_end(checkpoint: dict) -> None:
 def write_summary(writer: Any, summary: Any, step: int | None = None) -> None:
     """Write a prepared ``Summary`` protobuf through a ``SummaryWriter``."""
     writer._get_file_writer().add_summary(summary, step)
+
+
+def start_joblib_workers(
+    launcher: Any, task: Callable[[], object], jobs: int
+) -> Callable[[bool], list] | None:
+    """Start the worker processes of Hydra's joblib ``launcher`` now, each running ``task`` once (as many as
+    it runs at once, at most ``jobs``), and return ``finish``: ``finish(True)`` waits for the tasks, returns
+    what they returned and leaves the workers to the launcher, whose ``Parallel`` call reuses them;
+    ``finish(False)`` kills them. None where ``launcher`` is not joblib's or runs its jobs one at a time."""
+    try:
+        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+        from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+        from joblib import Parallel, delayed, effective_n_jobs
+    except ImportError:
+        return None
+    if not isinstance(launcher, JoblibLauncher):
+        return None
+    arguments = {**launcher.joblib, "backend": "loky"}  # as the launcher's launch() builds them
+    process_joblib_cfg(arguments)
+    workers = min(effective_n_jobs(arguments.get("n_jobs")), jobs)
+    if workers < 2:
+        return None
+    started = Parallel(**arguments, return_as="generator_unordered")(delayed(task)() for _ in range(workers))
+
+    def finish(keep: bool) -> list:
+        if keep:
+            return list(started)
+        with warnings.catch_warnings():  # joblib warns that the started tasks were cancelled: as asked
+            warnings.simplefilter("ignore")
+            started.close()  # joblib kills the workers of a generator closed before its end
+        return []
+
+    return finish
