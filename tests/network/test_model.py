@@ -173,11 +173,21 @@ def test_several_batches_a_step_train_exactly_as_one_batch_a_step(data_dir):
     class Epochs(L.Callback):
         def __init__(self) -> None:
             self.seen: list[dict[str, float]] = []
+            self.hooks = {"on_before_backward": 0, "on_after_backward": 0, "on_before_optimizer_step": 0}
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
             self.seen.append({k: v.item() for k, v in trainer.callback_metrics.items()})
 
-    runs = {}
+        def on_before_backward(self, trainer, pl_module, loss) -> None:
+            self.hooks["on_before_backward"] += 1
+
+        def on_after_backward(self, trainer, pl_module) -> None:
+            self.hooks["on_after_backward"] += 1
+
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+            self.hooks["on_before_optimizer_step"] += 1
+
+    runs, hooks = {}, {}
     for steps in (1, 3):
         L.seed_everything(7)
         model = IMDBClassifier(
@@ -194,12 +204,27 @@ def test_several_batches_a_step_train_exactly_as_one_batch_a_step(data_dir):
         tested = trainer.test(model, datamodule=dm, verbose=False)[0]
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         runs[steps] = (epochs.seen, model.state_dict(), trainer.global_step, lr, tested)
+        hooks[steps] = epochs.hooks
     (seen_1, weights_1, steps_1, lr_1, test_1), (seen_3, weights_3, steps_3, lr_3, test_3) = runs[1], runs[3]
+    # The backward hooks run once an execution (two an epoch), the optimizer's for every batch's step.
+    assert hooks[1] == {"on_before_backward": 12, "on_after_backward": 12, "on_before_optimizer_step": 12}
+    assert hooks[3] == {"on_before_backward": 6, "on_after_backward": 6, "on_before_optimizer_step": 12}
     assert seen_3 == seen_1 and len(seen_1) == 3 and "train/penalty" in seen_1[0]
     assert all(torch.equal(weights_3[k], weights_1[k]) for k in weights_1)
     assert steps_3 == steps_1 == 12  # optimizer steps: 4 batches an epoch
     assert lr_3 == lr_1 == pytest.approx(1e-3 * 0.5**3)
     assert test_3 == test_1
+
+
+def test_an_execution_skips_lightnings_backward_only_where_it_is_the_hooks_around_autograd():
+    import lightning as L
+
+    from imdb_lightning.network.model import _backward_is_hooks_only
+
+    cpu = dict(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    assert _backward_is_hooks_only(L.Trainer(devices=1, **cpu))
+    assert not _backward_is_hooks_only(L.Trainer(devices=1, precision="bf16-mixed", **cpu))  # autocast
+    assert not _backward_is_hooks_only(L.Trainer(devices=2, strategy="ddp", **cpu))  # gradients synced
 
 
 def test_accuracy_metric_agrees_with_torchmetrics():
