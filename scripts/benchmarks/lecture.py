@@ -4,8 +4,8 @@ process, and quiet with one batch a Lightning step (``STEPS_PER_EXECUTION=1``; t
 its time went, read from what the run leaves:
 
 - before the jobs: the command's start until Hydra made the sweep folder (``multirun.yaml``), checking the
-  jobs' configs until the launcher starts (Hydra logs it), the launcher's workers starting until the first
-  job's log line;
+  swept values until the launcher starts (Hydra logs it; joblib's workers start and import meanwhile), and
+  from there to the first job's first log line;
 - the jobs, from the first job's first log line to the last one's last, and the fits in them (their
   ``fit_seconds``, summed over both workers);
 - the end: the sweep's summary and the report, until the script exits.
@@ -45,8 +45,8 @@ def phases(sweep: Path, output: str, seconds: float) -> dict:
     return {
         "total": seconds,
         "to the sweep folder": span(started, made),
-        "checking the jobs' configs": span(made, launched),
-        "workers starting": span(launched, first),
+        "checking the values (the workers starting alongside)": span(made, launched),
+        "to the first job": span(launched, first),
         "jobs": span(first, last),
         "fits (CPU seconds)": sum(j[2] for j in jobs),
         "jobs run": len(jobs),

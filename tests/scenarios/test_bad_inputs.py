@@ -262,6 +262,33 @@ def test_an_optuna_storage_that_cannot_hold_the_study_is_one_line_before_any_tri
     )
 
 
+def test_a_joblib_sweep_of_no_jobs_at_once_is_one_line_before_any_job(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imdb_lightning",
+            "-m",
+            "seed=0,1",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=0",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    first, *rest = done.stderr.strip().splitlines()
+    assert first == "error: hydra.launcher.n_jobs must not be 0 (N: N jobs at once; -1: one a core), got 0"
+    assert all("HYDRA_FULL_ERROR" in line for line in rest if line)
+    assert not list((tmp_path / "sweep").glob("0-*"))  # no job ran
+    ROWS["`-m seed=0,1 hydra/launcher=joblib hydra.launcher.n_jobs=0`"] = (
+        "config value",
+        first.removeprefix("error: "),
+    )
+
+
 @pytest.mark.parametrize("override", ["logger=null", "scheduler=null"])
 def test_a_config_group_set_to_null_gets_the_way_to_drop_it(override, tmp_path):
     """Hydra answers ``group=null`` with a traceback from inside its defaults list."""
