@@ -36,7 +36,7 @@ class EachValueSweeper(BasicSweeper):
             raise ConfigCompositionException(
                 f"error: hydra.sweeper.max_batch_size must be a positive integer or null, got {size!r}"
             )
-        # joblib's answer to 0 is a traceback from inside the launcher (the joblib launcher's settings).
+        # Hydra's joblib launcher keeps its settings in ``joblib``; joblib answers 0 with a traceback.
         if getattr(self.launcher, "joblib", {}).get("n_jobs", -1) == 0:
             raise ConfigCompositionException(
                 "error: hydra.launcher.n_jobs must not be 0 (N: N jobs at once; -1: one a core), got 0"

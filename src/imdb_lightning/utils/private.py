@@ -112,7 +112,10 @@ def start_joblib_workers(
 
     def finish(keep: bool) -> list:
         if keep:
-            return list(started)
+            try:
+                return list(started)
+            except Exception:  # noqa: BLE001 -- a worker that fails here fails the jobs, which report it
+                return []
         with warnings.catch_warnings():  # joblib warns that the started tasks were cancelled: as asked
             warnings.simplefilter("ignore")
             started.close()  # joblib kills the workers of a generator closed before its end
