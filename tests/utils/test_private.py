@@ -151,3 +151,9 @@ def test_no_workers_are_started_for_another_launcher_or_a_single_job_at_a_time()
     launcher = hydra.utils.instantiate(composed("hydra/launcher=joblib", hydra=True).hydra.launcher, n_jobs=1)
     assert start_joblib_workers(launcher, os.getpid, jobs=5) is None
     assert start_joblib_workers(object(), os.getpid, jobs=5) is None
+
+
+def test_a_failing_early_task_is_left_to_the_jobs_to_report():
+    launcher = hydra.utils.instantiate(composed("hydra/launcher=joblib", hydra=True).hydra.launcher, n_jobs=2)
+    finish = start_joblib_workers(launcher, functools.partial(int, "not a number"), jobs=2)
+    assert finish(True) == []  # no exception out of the sweeper's checks
