@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imdb_lightning.network.kernels import distinct_segments, gather_segments
+from imdb_lightning.network.kernels import bucket_counts, distinct_segments, gather_segments
 
 
 @given(st.lists(st.lists(st.integers(0, 40), max_size=12), max_size=8))
@@ -28,6 +28,17 @@ def test_gather_segments_puts_the_chosen_segments_back_to_back_in_order():
     out, out_offsets = gather_segments(values, offsets, np.array([2, 0, 1]))
     assert out.tolist() == [30, 10, 11, 20, 21, 22]
     assert out_offsets.tolist() == [0, 1, 3, 6]
+
+
+@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=300), st.integers(1, 70))
+def test_bucket_counts_are_numpys_histogram_values_on_edges_included(values, bins):
+    values = np.array(values + [0.0, 0.5, 1.0])  # with the edges of a 0..1 range
+    lo, hi = values.min(), values.max()
+    edges = np.linspace(lo, hi, bins + 1)
+    values = np.concatenate([values, edges])  # every edge as a value too
+    counts = np.zeros(bins)
+    bucket_counts(values, edges, counts)
+    assert counts.tolist() == np.histogram(values, bins=bins, range=(lo, hi))[0].tolist()
 
 
 def test_without_a_writable_cache_folder_the_loops_compile_at_import_with_a_warning():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import hydra
+import numpy as np
 import pytest
 import torch
 from runs import composed
@@ -183,3 +184,51 @@ def test_each_keras_optimizer_class_defaults_to_kerass_own_settings(name):
     group = getattr(optimizers, name)([torch.zeros(1, requires_grad=True)]).param_groups[0]
     settings = {key: value for key, value in group.items() if key != "params"}
     assert {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()} == KERAS_DEFAULTS[name]
+
+
+def rmsprop_steps(params: list[torch.Tensor], grads: list[list[torch.Tensor]], **settings) -> list:
+    """``params`` after KerasRMSprop's steps with each of ``grads`` in turn (copies; the inputs stay)."""
+    params = [torch.nn.Parameter(p.clone()) for p in params]
+    opt = KerasRMSprop(params, **settings)
+    for step in grads:
+        for p, g in zip(params, step, strict=True):
+            p.grad = g.clone()
+        opt.step()
+    return [p.detach() for p in params]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rmsprop_on_a_cpu_gives_the_bits_of_kerass_update_op_by_op(dtype):
+    # Keras's update_step as separate tensor ops, each rounded on its own: numpy's float ops (and sqrt)
+    # round exactly as TensorFlow's. A first layer's kernel and the small tensors, six steps.
+    rng = np.random.default_rng(0)
+    shapes = [(10000, 16), (16,), (16, 1), (1,)]
+    params = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+    grads = [[(rng.standard_normal(s) * rng.random(s) ** 4).astype(dtype) for s in shapes] for _ in range(6)]
+    lr, rho, eps = dtype(2e-3), dtype(0.8), dtype(1e-6)
+    expected, velocity = [p.copy() for p in params], [np.zeros(s, dtype) for s in shapes]
+    for step in grads:
+        for w, v, g in zip(expected, velocity, step, strict=True):
+            v[...] = rho * v + dtype(1 - 0.8) * np.square(g)
+            w -= lr * g / np.sqrt(v + eps)
+    stepped = rmsprop_steps(
+        [torch.from_numpy(p) for p in params],
+        [[torch.from_numpy(g) for g in step] for step in grads],
+        lr=2e-3,
+        rho=0.8,
+        eps=1e-6,
+    )
+    assert all(np.array_equal(w.numpy(), e) for w, e in zip(stepped, expected, strict=True))
+
+
+def test_rmsprop_on_tensors_the_compiled_step_does_not_take_steps_the_same():
+    # A non-contiguous parameter (a transposed view) goes through PyTorch's ops in the same order; their
+    # sqrt may round the last bit differently from the compiled one on a CPU.
+    gen = torch.Generator().manual_seed(1)
+    base = torch.randn(16, 300, generator=gen)
+    grads = [[torch.randn(16, 300, generator=gen).t()] for _ in range(4)]
+    assert not base.t().is_contiguous()
+    compiled = rmsprop_steps([base.t().contiguous()], [[g.contiguous() for g in step] for step in grads])[0]
+    by_ops = rmsprop_steps([base.t()], grads)[0]
+    torch.testing.assert_close(by_ops, compiled, rtol=1e-6, atol=1e-7)
+    assert (by_ops - base.t()).abs().min() > 0  # every weight moved

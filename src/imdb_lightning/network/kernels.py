@@ -4,6 +4,7 @@ Each walks reviews' id segments, which vectorized code can only do through large
 adding each review's gradient onto its ids' kernel rows (the sparse first layer's backward), copying
 segments into a new order (an epoch's shuffle), and keeping each review's distinct ids (its multi-hot row).
 ``scripts/bench.py first-layer`` measures the first against PyTorch's alternatives (docs/benchmarks.md).
+One more is a whole RMSprop step in one pass over a parameter, where PyTorch's ops take a pass each.
 They are compiled for the listed types when this module is first imported and cached on disk by numba, so
 no timed fit pays for compilation.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
+import torch
 
 log = logging.getLogger(__name__)
 
@@ -22,16 +24,17 @@ _FLOATS = ("float32", "float64")
 _INTS = ("int32", "int64")
 
 
-def compiled(signatures: list[str]) -> Callable[[Callable], Callable]:
+def compiled(signatures: list[str], error_model: str = "python") -> Callable[[Callable], Callable]:
     """``numba.njit`` for ``signatures``, cached on disk where numba finds a writable place (beside this file,
     ``NUMBA_CACHE_DIR`` or ``~/.cache/numba``). Where none is (a read-only install run by a user without a
     writable home, as in many containers), numba refuses to cache and would fail the package's import: the
     loops are then compiled at every start instead, a few seconds, with a warning that says how to avoid it.
+    ``error_model="numpy"`` lets a loop that divides be vectorized (no division-by-zero check per element).
     """
 
     def decorate(fn: Callable) -> Callable:
         try:
-            return numba.njit(signatures, cache=True, nogil=True)(fn)
+            return numba.njit(signatures, cache=True, nogil=True, error_model=error_model)(fn)
         except RuntimeError as error:  # numba: "cannot cache function ...: no locator available for file ..."
             if "cannot cache" not in str(error):
                 raise
@@ -40,9 +43,14 @@ def compiled(signatures: list[str]) -> Callable[[Callable], Callable]:
                 "set NUMBA_CACHE_DIR to a writable folder to compile it once",
                 fn.__name__,
             )
-            return numba.njit(signatures, nogil=True)(fn)
+            return numba.njit(signatures, nogil=True, error_model=error_model)(fn)
 
     return decorate
+
+
+def takes(*tensors: torch.Tensor) -> bool:
+    """Whether the compiled loops take these tensors (as numpy arrays): on the CPU, float32 or float64."""
+    return all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) for t in tensors)
 
 
 @compiled([f"void(int64[::1], int64[::1], {t}[:, ::1], {t}[:, ::1])" for t in _FLOATS])
@@ -54,6 +62,37 @@ def scatter_rows(ids, offsets, grad, out):  # pragma: no cover -- compiled; test
             row = ids[j]
             for k in range(width):
                 out[row, k] += grad[r, k]
+
+
+@compiled([f"void({t}[::1], {t}[::1], {t}[::1], {t}, {t}, {t}, {t})" for t in _FLOATS], error_model="numpy")
+def rmsprop_update(param, grad, velocity, rho, one_minus_rho, eps, lr):  # pragma: no cover -- compiled
+    """Keras's RMSprop step, element by element in Keras's order of operations (each rounded as its own
+    tensor op rounds it: no fused multiply-add), so that it gives the bits of the op-by-op update."""
+    for i in range(param.shape[0]):
+        g = grad[i]
+        v = rho * velocity[i] + one_minus_rho * (g * g)
+        velocity[i] = v
+        param[i] = param[i] - (lr * g) / np.sqrt(v + eps)
+
+
+@compiled([f"void({t}[::1], float64[::1], float64[::1])" for t in _FLOATS])
+def bucket_counts(values, edges, counts):  # pragma: no cover -- compiled; tested against numpy.histogram
+    """Add to ``counts[k]`` how many ``values`` lie in ``[edges[k], edges[k + 1])``, the last bucket closed
+    (``numpy.histogram``'s buckets, ``edges`` equally spaced): one pass, where ``torch.histc`` is slow on a
+    CPU."""
+    bins = len(counts)
+    lo, hi = edges[0], edges[bins]
+    scale = bins / (hi - lo)
+    for x in values:
+        v = np.float64(x)
+        if not lo <= v <= hi:
+            continue
+        k = min(int((v - lo) * scale), bins - 1)
+        if v < edges[k]:  # the arithmetic above can land one bucket off an edge
+            k -= 1
+        elif k + 1 < bins and v >= edges[k + 1]:
+            k += 1
+        counts[k] += 1
 
 
 @compiled([f"void({t}[::1], int64[::1], int64[::1], {t}[::1], int64[::1])" for t in _INTS])

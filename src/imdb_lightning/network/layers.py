@@ -17,7 +17,7 @@ from torch.autograd.function import once_differentiable
 
 from imdb_lightning.network.batches import CompactBatch
 from imdb_lightning.network.initializers import initialize
-from imdb_lightning.network.kernels import scatter_rows
+from imdb_lightning.network.kernels import scatter_rows, takes
 
 
 class BagSum(torch.autograd.Function):
@@ -28,14 +28,14 @@ class BagSum(torch.autograd.Function):
     def forward(ctx, ids: torch.Tensor, offsets: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(ids, offsets)
         ctx.kernel_shape = kernel.shape
-        return F.embedding_bag(ids, kernel, offsets, mode="sum", include_last_offset=True)
+        # Detached: embedding_bag skips the bookkeeping for its own backward, which this function replaces.
+        return F.embedding_bag(ids, kernel.detach(), offsets, mode="sum", include_last_offset=True)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
         ids, offsets = ctx.saved_tensors
-        compiled = grad.device.type == "cpu" and grad.dtype in (torch.float32, torch.float64)
-        return None, None, kernel_gradient(ids, offsets, grad, ctx.kernel_shape, compiled=compiled)
+        return None, None, kernel_gradient(ids, offsets, grad, ctx.kernel_shape, compiled=takes(grad))
 
 
 def kernel_gradient(

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 from torch.optim import Optimizer
 
+from imdb_lightning.network.kernels import rmsprop_update, takes
 from imdb_lightning.utils.checks import FRACTION, FRACTION_PAIR, NON_NEGATIVE_NUMBER, POSITIVE_NUMBER, require
 
 
@@ -76,11 +78,27 @@ class KerasRMSprop(_KerasOptimizer):
 
     def update(self, params, grads, states, group) -> None:
         v = _state(states, "velocity", params, 0.0)
-        torch._foreach_mul_(v, group["rho"])
-        torch._foreach_addcmul_(v, grads, grads, value=1 - group["rho"])
-        denom = torch._foreach_add(v, group["eps"])
+        rho, eps, lr = group["rho"], group["eps"], group["lr"]
+        tensors = [*params, *grads, *v]
+        if takes(*tensors) and all(t.is_contiguous() and t.dtype == params[0].dtype for t in tensors):
+            # On a CPU one compiled pass a parameter, the same bits as the ops below (about half their time).
+            cast = np.float32 if params[0].dtype == torch.float32 else np.float64
+            for p, g, velocity in zip(params, grads, v, strict=True):
+                rmsprop_update(
+                    *(t.detach().view(-1).numpy() for t in (p, g, velocity)),
+                    *(cast(x) for x in (rho, 1 - rho, eps, lr)),
+                )
+            return
+        # Keras's order of operations, each rounded: v = rho·v + (1-rho)·g²; w -= (lr·g) / sqrt(v + eps)
+        torch._foreach_mul_(v, rho)
+        squares = torch._foreach_mul(grads, grads)
+        torch._foreach_mul_(squares, 1 - rho)
+        torch._foreach_add_(v, squares)
+        denom = torch._foreach_add(v, eps)
         torch._foreach_sqrt_(denom)
-        torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
+        steps = torch._foreach_mul(grads, lr)
+        torch._foreach_div_(steps, denom)
+        torch._foreach_sub_(params, steps)
 
 
 class KerasAdagrad(_KerasOptimizer):
