@@ -12,6 +12,7 @@ grid         the lecture's grid (every experiment, one seed) with the basic and 
 sweep-memory the peak memory of a one-epoch sweep of ``--jobs`` jobs
 lightning    where our fit's time goes beyond a hand-written loop (one process)
 first-layer  the first layer's forward + backward, every way of computing it (one process)
+optimizer-step  an RMSprop step over the model's parameters, every way of computing it (one process)
 predict      predict's memory and time on many reviews
 sweep-job    where a sweep job's time goes besides its fit
 startup      where one run's time goes, process start to exit (imports, Hydra, data, epochs, figures, exit)
@@ -44,6 +45,7 @@ SUBCOMMANDS = (
     "sweep-memory",
     "lightning",
     "first-layer",
+    "optimizer-step",
     "predict",
     "sweep-job",
     "diagnostics",
@@ -110,6 +112,10 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[dict, dict]:
         from benchmarks.first_layer import first_layer
 
         return first_layer(args.repeat)
+    if args.subcommand == "optimizer-step":
+        from benchmarks.optimizer_step import optimizer_step
+
+        return optimizer_step(args.repeat)
     if args.subcommand == "lecture":
         from benchmarks.lecture import lecture
 

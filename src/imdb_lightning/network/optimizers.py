@@ -5,7 +5,8 @@ defaults (see ``conf/optimizer/``). The others differ in the update itself, and 
 as Keras 3 writes them (``scripts/keras_parity.py`` checks them against Keras,
 ``tests/network/test_optimizers.py`` against the formulas):
 
-* RMSprop: ``v = rho·v + (1-rho)·g²;  w -= lr·g / sqrt(v + eps)`` — eps *inside* the root (PyTorch: outside).
+* RMSprop: ``v = rho·v + (1-rho)·g²;  w -= lr·g / sqrt(v + eps)`` — eps *inside* the root (PyTorch: outside);
+  in Keras's order of operations, and on a CPU in one compiled pass (the lecture's default: its step matters).
 * Adagrad: ``a += g²;  w -= lr·g / sqrt(a + eps)``, accumulator starting at 0.1 (PyTorch: 0, eps outside).
 * Adam: ``w -= lr·sqrt(1-β₂ᵗ)/(1-β₁ᵗ) · m / (sqrt(v) + eps)`` — eps added to the *uncorrected* root
   (PyTorch adds it after bias correction). AdamW is Adam after ``w -= lr·wd·w`` (Keras's ``weight_decay``).
@@ -78,27 +79,34 @@ class KerasRMSprop(_KerasOptimizer):
 
     def update(self, params, grads, states, group) -> None:
         v = _state(states, "velocity", params, 0.0)
-        rho, eps, lr = group["rho"], group["eps"], group["lr"]
         tensors = [*params, *grads, *v]
-        if takes(*tensors) and all(t.is_contiguous() and t.dtype == params[0].dtype for t in tensors):
-            # On a CPU one compiled pass a parameter, the same bits as the ops below (about half their time).
-            cast = np.float32 if params[0].dtype == torch.float32 else np.float64
-            for p, g, velocity in zip(params, grads, v, strict=True):
-                rmsprop_update(
-                    *(t.detach().view(-1).numpy() for t in (p, g, velocity)),
-                    *(cast(x) for x in (rho, 1 - rho, eps, lr)),
-                )
-            return
-        # Keras's order of operations, each rounded: v = rho·v + (1-rho)·g²; w -= (lr·g) / sqrt(v + eps)
-        torch._foreach_mul_(v, rho)
-        squares = torch._foreach_mul(grads, grads)
-        torch._foreach_mul_(squares, 1 - rho)
-        torch._foreach_add_(v, squares)
-        denom = torch._foreach_add(v, eps)
-        torch._foreach_sqrt_(denom)
-        steps = torch._foreach_mul(grads, lr)
-        torch._foreach_div_(steps, denom)
-        torch._foreach_sub_(params, steps)
+        compiled = takes(*tensors) and all(t.is_contiguous() and t.dtype == params[0].dtype for t in tensors)
+        step = rmsprop_compiled if compiled else rmsprop_by_ops
+        step(params, grads, v, group["rho"], group["eps"], group["lr"])
+
+
+def rmsprop_by_ops(params, grads, velocities, rho: float, eps: float, lr: float) -> None:
+    """Keras's RMSprop step in Keras's order of operations, each rounded on its own:
+    ``v = rho·v + (1-rho)·g²;  w -= (lr·g) / sqrt(v + eps)``."""
+    torch._foreach_mul_(velocities, rho)
+    squares = torch._foreach_mul(grads, grads)
+    torch._foreach_mul_(squares, 1 - rho)
+    torch._foreach_add_(velocities, squares)
+    denom = torch._foreach_add(velocities, eps)
+    torch._foreach_sqrt_(denom)
+    steps = torch._foreach_mul(grads, lr)
+    torch._foreach_div_(steps, denom)
+    torch._foreach_sub_(params, steps)
+
+
+def rmsprop_compiled(params, grads, velocities, rho: float, eps: float, lr: float) -> None:
+    """:func:`rmsprop_by_ops` in one compiled pass a parameter (contiguous CPU tensors of one float type):
+    the ops' nine passes over the first layer's kernel cost more than twice as much (docs/benchmarks.md). Its
+    square root is rounded exactly, as TensorFlow's; PyTorch's on a CPU may differ in the last bit."""
+    cast = np.float32 if params[0].dtype == torch.float32 else np.float64
+    for p, g, v in zip(params, grads, velocities, strict=True):
+        arrays = (t.detach().view(-1).numpy() for t in (p, g, v))
+        rmsprop_update(*arrays, *(cast(x) for x in (rho, 1 - rho, eps, lr)))
 
 
 class KerasAdagrad(_KerasOptimizer):
