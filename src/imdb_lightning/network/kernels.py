@@ -28,7 +28,7 @@ def compiled(signatures: list[str], error_model: str = "python") -> Callable[[Ca
     """``numba.njit`` for ``signatures``, cached on disk where numba finds a writable place (beside this file,
     ``NUMBA_CACHE_DIR`` or ``~/.cache/numba``). Where none is (a read-only install run by a user without a
     writable home, as in many containers), numba refuses to cache and would fail the package's import: the
-    loops are then compiled at every start instead, a few seconds, with a warning that says how to avoid it.
+    loops are then compiled at every start instead, several seconds, with a warning that says how to avoid it.
     ``error_model="numpy"`` lets a loop that divides be vectorized (no division-by-zero check per element).
     """
 
@@ -39,7 +39,7 @@ def compiled(signatures: list[str], error_model: str = "python") -> Callable[[Ca
             if "cannot cache" not in str(error):
                 raise
             log.warning(
-                "numba finds no writable folder to cache %s in: compiling it at every start (a few seconds); "
+                "numba finds no writable folder to cache %s in: compiling it at every start (seconds); "
                 "set NUMBA_CACHE_DIR to a writable folder to compile it once",
                 fn.__name__,
             )
@@ -75,7 +75,7 @@ def rmsprop_update(param, grad, velocity, rho, one_minus_rho, eps, lr):  # pragm
         param[i] = param[i] - (lr * g) / np.sqrt(v + eps)
 
 
-@compiled([f"void({t}[::1], float64[::1], float64[::1])" for t in _FLOATS])
+@compiled(["void(float64[::1], float64[::1], float64[::1])"])
 def bucket_counts(values, edges, counts):  # pragma: no cover -- compiled; tested against numpy.histogram
     """Add to ``counts[k]`` how many ``values`` lie in ``[edges[k], edges[k + 1])``, the last bucket closed
     (``numpy.histogram``'s buckets, ``edges`` equally spaced): one pass, where ``torch.histc`` is slow on a
@@ -83,8 +83,7 @@ def bucket_counts(values, edges, counts):  # pragma: no cover -- compiled; teste
     bins = len(counts)
     lo, hi = edges[0], edges[bins]
     scale = bins / (hi - lo)
-    for x in values:
-        v = np.float64(x)
+    for v in values:
         if not lo <= v <= hi:
             continue
         k = min(int((v - lo) * scale), bins - 1)
