@@ -221,7 +221,7 @@ def test_rmsprop_on_a_cpu_gives_the_bits_of_kerass_update_op_by_op(dtype):
     assert all(np.array_equal(w.numpy(), e) for w, e in zip(stepped, expected, strict=True))
 
 
-def test_rmsprop_on_tensors_the_compiled_step_does_not_take_steps_the_same():
+def test_rmsprop_steps_a_parameter_the_compiled_loop_cannot_take_as_it_within_rounding():
     # A non-contiguous parameter (a transposed view) goes through PyTorch's ops in the same order; their
     # sqrt may round the last bit differently from the compiled one on a CPU.
     gen = torch.Generator().manual_seed(1)
