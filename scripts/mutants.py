@@ -51,16 +51,37 @@ MUTANTS = [
     ),
     Mutant(
         "rmsprop velocity weight rho for 1-rho",
-        "network/optimizers.py",
-        'torch._foreach_addcmul_(v, grads, grads, value=1 - group["rho"])',
-        'torch._foreach_addcmul_(v, grads, grads, value=group["rho"])',
+        "network/kernels.py",
+        "v = rho * velocity[i] + one_minus_rho * (g * g)",
+        "v = rho * velocity[i] + rho * (g * g)",
         NET,
     ),
     Mutant(
         "rmsprop eps outside the root",
+        "network/kernels.py",
+        "param[i] = param[i] - (lr * g) / np.sqrt(v + eps)",
+        "param[i] = param[i] - (lr * g) / (np.sqrt(v) + eps)",
+        NET,
+    ),
+    Mutant(
+        "rmsprop squared gradient reassociated",
+        "network/kernels.py",
+        "one_minus_rho * (g * g)",
+        "(one_minus_rho * g) * g",
+        NET,
+    ),
+    Mutant(
+        "rmsprop by ops: velocity weight rho for 1-rho",
         "network/optimizers.py",
-        'denom = torch._foreach_add(v, group["eps"])\n        torch._foreach_sqrt_(denom)',
-        'denom = torch._foreach_sqrt(v)\n        torch._foreach_add_(denom, group["eps"])',
+        "torch._foreach_mul_(squares, 1 - rho)",
+        "torch._foreach_mul_(squares, rho)",
+        NET,
+    ),
+    Mutant(
+        "histogram edge value one bucket down",
+        "network/kernels.py",
+        "        if v < edges[k]:",
+        "        if v <= edges[k]:",
         NET,
     ),
     Mutant(
@@ -165,15 +186,15 @@ MUTANTS = [
     Mutant(
         "loss without the penalty",
         "network/model.py",
-        "loss = F.binary_cross_entropy_with_logits(logits, y) + penalty",
-        "loss = F.binary_cross_entropy_with_logits(logits, y)",
+        "            loss = loss + penalty",
+        "            loss = loss",
         NET,
     ),
     Mutant(
         "accuracy thresholds logits at 0.5",
         "network/model.py",
-        "self.total += ((logits > 0) == (target > 0.5)).sum()",
-        "self.total += ((logits > 0.5) == (target > 0.5)).sum()",
+        "self.total.add_(((logits > 0) == (target > 0.5)).sum())",
+        "self.total.add_(((logits > 0.5) == (target > 0.5)).sum())",
         NET,
     ),
     Mutant(
@@ -244,8 +265,8 @@ MUTANTS = [
     Mutant(
         "memo key without val_size",
         "data/datamodule.py",
-        "return (json.dumps(key, sort_keys=True), hp.cache, self.encoding, hp.val_size)",
-        "return (json.dumps(key, sort_keys=True), hp.cache, self.encoding)",
+        "return (json.dumps(located[2], sort_keys=True), hp.cache, self.encoding, hp.val_size)",
+        "return (json.dumps(located[2], sort_keys=True), hp.cache, self.encoding)",
         ("data",),
     ),
     # ---------------------------------------------------------------------------------- train, callbacks
@@ -301,8 +322,8 @@ MUTANTS = [
     Mutant(
         "divergence compares with the last batch",
         "running/divergence.py",
-        "        if self.first_loss is None:\n            self.first_loss = float(loss.reshape(-1)[0])",
-        "        if True:\n            self.first_loss = float(loss.reshape(-1)[0])",
+        "        if self.first_loss is None:\n            self.first_loss = float(losses[0])",
+        "        if True:\n            self.first_loss = float(losses[0])",
         RUN,
     ),
     Mutant(
