@@ -66,11 +66,11 @@ def test_validation_holds_the_lectures_x_train_first_10000_reviews(real_data):
     np.testing.assert_array_equal(dm.splits["train"].labels, y_train[10_000:])
 
 
-def test_warm_load_data_is_well_under_a_second(real_data):
+def test_warm_load_data_reads_its_cache_far_faster_than_tokenizing(real_data):
     load_data()  # builds the cache, as the first call does
     # CPU time, the best of three calls, with the garbage collector paused (its collections also walk what the
-    # session's earlier tests left): one call measured 1.25 s once in CI, where it takes about 0.5 s alone; on
-    # a slow evening of the shared machine 0.86-1.04 s alone, and the best of two 1.08 s beside other work.
+    # session's earlier tests left). About 0.5 s alone on a quiet day; on a slow evening of the shared machine
+    # 0.86-1.04 s alone and 1.01-1.08 s in the suite. Tokenizing the reviews again takes 5.7 s or more.
     spent = []
     gc.disable()
     try:
@@ -80,7 +80,7 @@ def test_warm_load_data_is_well_under_a_second(real_data):
             spent.append(time.process_time() - start)
     finally:
         gc.enable()
-    assert min(spent) < 1.0
+    assert min(spent) < 2.0
 
 
 def test_real_splits_are_15000_train_10000_val_25000_test(real_data):
