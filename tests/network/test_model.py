@@ -187,17 +187,20 @@ def test_several_batches_a_step_train_exactly_as_one_batch_a_step(data_dir):
         def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
             self.hooks["on_before_optimizer_step"] += 1
 
+    class EpochsOnly(Epochs):  # no callback listens to the optimizer's step: Lightning's is skipped too
+        on_before_optimizer_step = L.Callback.on_before_optimizer_step
+
     runs, hooks = {}, {}
-    for steps in (1, 3):
+    for steps, listener in ((1, Epochs), (3, Epochs), ("3, unheard", EpochsOnly)):
         L.seed_everything(7)
         model = IMDBClassifier(
             input_dim=30,
             dropout=0.2,
             l2=0.01,
             scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5),
-            steps_per_execution=steps,
+            steps_per_execution=3 if steps != 1 else 1,
         )
-        epochs = Epochs()
+        epochs = listener()
         trainer = bare_trainer(max_epochs=3, callbacks=[epochs])
         dm = IMDBDataModule(data_dir, num_words=30, val_size=10, batch_size=8, batch_format="bag")
         trainer.fit(model, datamodule=dm)
@@ -205,15 +208,18 @@ def test_several_batches_a_step_train_exactly_as_one_batch_a_step(data_dir):
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         runs[steps] = (epochs.seen, model.state_dict(), trainer.global_step, lr, tested)
         hooks[steps] = epochs.hooks
-    (seen_1, weights_1, steps_1, lr_1, test_1), (seen_3, weights_3, steps_3, lr_3, test_3) = runs[1], runs[3]
+    (seen_1, weights_1, steps_1, lr_1, test_1) = runs[1]
     # The backward hooks run once an execution (two an epoch), the optimizer's for every batch's step.
     assert hooks[1] == {"on_before_backward": 12, "on_after_backward": 12, "on_before_optimizer_step": 12}
     assert hooks[3] == {"on_before_backward": 6, "on_after_backward": 6, "on_before_optimizer_step": 12}
-    assert seen_3 == seen_1 and len(seen_1) == 3 and "train/penalty" in seen_1[0]
-    assert all(torch.equal(weights_3[k], weights_1[k]) for k in weights_1)
-    assert steps_3 == steps_1 == 12  # optimizer steps: 4 batches an epoch
-    assert lr_3 == lr_1 == pytest.approx(1e-3 * 0.5**3)
-    assert test_3 == test_1
+    unheard = {"on_before_backward": 6, "on_after_backward": 6, "on_before_optimizer_step": 0}
+    assert hooks["3, unheard"] == unheard
+    for seen_3, weights_3, steps_3, lr_3, test_3 in (runs[3], runs["3, unheard"]):
+        assert seen_3 == seen_1 and len(seen_1) == 3 and "train/penalty" in seen_1[0]
+        assert all(torch.equal(weights_3[k], weights_1[k]) for k in weights_1)
+        assert steps_3 == steps_1 == 12  # optimizer steps: 4 batches an epoch
+        assert lr_3 == lr_1 == pytest.approx(1e-3 * 0.5**3)
+        assert test_3 == test_1
 
 
 def test_an_execution_skips_lightnings_backward_only_where_it_is_the_hooks_around_autograd():
@@ -225,6 +231,26 @@ def test_an_execution_skips_lightnings_backward_only_where_it_is_the_hooks_aroun
     assert _backward_is_hooks_only(L.Trainer(devices=1, **cpu))
     assert not _backward_is_hooks_only(L.Trainer(devices=1, precision="bf16-mixed", **cpu))  # autocast
     assert not _backward_is_hooks_only(L.Trainer(devices=2, strategy="ddp", **cpu))  # gradients synced
+
+
+def test_an_execution_skips_lightnings_optimizer_step_only_where_no_hook_listens_to_it():
+    import lightning as L
+
+    from imdb_lightning.network.model import _optimizer_step_is_counting_only
+    from imdb_lightning.running.diagnostics import LayerDiagnostics
+
+    class Listening(IMDBClassifier):
+        def on_before_optimizer_step(self, optimizer) -> None:
+            pass
+
+    cpu = dict(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    model = IMDBClassifier(input_dim=30, steps_per_execution=3)
+    assert _optimizer_step_is_counting_only(L.Trainer(devices=1, **cpu), model)
+    assert not _optimizer_step_is_counting_only(L.Trainer(devices=1, **cpu), Listening(input_dim=30))
+    diagnostics = L.Trainer(devices=1, callbacks=[LayerDiagnostics()], **cpu)  # gradient norms: the hook
+    assert not _optimizer_step_is_counting_only(diagnostics, model)
+    assert not _optimizer_step_is_counting_only(L.Trainer(devices=1, gradient_clip_val=1.0, **cpu), model)
+    assert not _optimizer_step_is_counting_only(L.Trainer(devices=1, precision="bf16-mixed", **cpu), model)
 
 
 def test_accuracy_metric_agrees_with_torchmetrics():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import hydra
@@ -232,3 +233,35 @@ def test_rmsprop_steps_a_parameter_the_compiled_loop_cannot_take_as_it_within_ro
     by_ops = rmsprop_steps([base.t()], grads)[0]
     torch.testing.assert_close(by_ops, compiled, rtol=1e-6, atol=1e-7)
     assert (by_ops - base.t()).abs().min() > 0  # every weight moved
+
+
+def test_rmsprop_steps_the_tensors_it_holds_now_after_a_load_or_a_replaced_parameter():
+    # The compiled step keeps arrays of the parameters and velocities between steps: a parameter given new
+    # numbers (a move, ``.data =``) and velocities loaded from a checkpoint are what the next step updates.
+    gen = torch.Generator().manual_seed(2)
+    start, grads = torch.randn(40, 4, generator=gen), [torch.randn(40, 4, generator=gen) for _ in range(3)]
+
+    def stepped(w: torch.nn.Parameter, opt: KerasRMSprop, grad: torch.Tensor) -> torch.Tensor:
+        w.grad = grad.clone()
+        opt.step()
+        return w.detach().clone()
+
+    w = torch.nn.Parameter(start.clone())
+    opt = KerasRMSprop([w])
+    stepped(w, opt, grads[0])
+    saved = copy.deepcopy(opt.state_dict())  # the step-one state
+    after_one = w.detach().clone()
+    w.data = after_one.clone()  # new storage: the old arrays would update the tensor left behind
+    replaced = stepped(w, opt, grads[1])
+    opt.load_state_dict(copy.deepcopy(saved))  # new velocities (torch keeps the very tensors it is given)
+    w.data = after_one.clone()
+    loaded = stepped(w, opt, grads[2])
+
+    fresh = torch.nn.Parameter(start.clone())
+    reference = KerasRMSprop([fresh])
+    stepped(fresh, reference, grads[0])
+    assert torch.equal(stepped(fresh, reference, grads[1]), replaced)
+    fresh.data, reference = after_one.clone(), KerasRMSprop([fresh])
+    reference.load_state_dict(copy.deepcopy(saved))
+    assert torch.equal(stepped(fresh, reference, grads[2]), loaded)
+    assert not torch.equal(replaced, after_one) and not torch.equal(loaded, after_one)

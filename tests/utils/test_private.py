@@ -19,6 +19,7 @@ from torch.utils.tensorboard import SummaryWriter
 from imdb_lightning.config.files import CONFIG_DIR
 from imdb_lightning.utils.private import (
     as_epoch_end,
+    counted_step,
     expose_hydra_plugins,
     hydra_runtime,
     hydra_sweep_expansion,
@@ -99,6 +100,34 @@ def test_lightnings_checkpoint_at_an_epoch_start_counts_that_epoch_ready_and_rea
     assert progress["total"]["ready"] == 2 and progress["total"]["completed"] == 1
     as_epoch_end(state)
     assert all(counts["ready"] == counts["completed"] for counts in progress.values())
+
+
+class _ManualTiny(_Tiny):
+    """Steps its optimizer itself, as many times a batch as it is told: through Lightning, or counted."""
+
+    def __init__(self, counted: bool) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.counted = counted
+
+    def training_step(self, batch, batch_idx):
+        optimizer = self.optimizers()
+        for _ in range(3):
+            optimizer.zero_grad()
+            self.layer(batch[0]).sum().backward()
+            counted_step(optimizer) if self.counted else optimizer.step()
+
+
+def test_a_counted_step_steps_the_optimizer_and_counts_as_lightnings_step():
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 2)), batch_size=2)
+    runs = {}
+    for counted in (False, True):
+        torch.manual_seed(0)
+        model, trainer = _ManualTiny(counted), bare_trainer(max_epochs=2)
+        trainer.fit(model, data)
+        runs[counted] = (trainer.global_step, model.layer.weight.detach().clone())
+    assert runs[True][0] == runs[False][0] == 12  # 2 epochs x 2 batches x 3 steps
+    assert torch.equal(runs[True][1], runs[False][1])
 
 
 def test_a_prepared_summary_is_written_through_a_summary_writers_file_writer(tmp_path):

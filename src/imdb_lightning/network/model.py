@@ -18,6 +18,7 @@ from imdb_lightning.utils.checks import (
     one_of,
     require,
 )
+from imdb_lightning.utils.private import counted_step
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -139,6 +140,19 @@ def _backward_is_hooks_only(trainer: L.Trainer) -> bool:
     return type(trainer.precision_plugin) is Precision and type(trainer.strategy) is SingleDeviceStrategy
 
 
+def _optimizer_step_is_counting_only(trainer: L.Trainer, module: L.LightningModule) -> bool:
+    """Whether Lightning's optimizer ``step`` does nothing but count the step around the optimizer's own:
+    where its backward is hooks only, no callback and not the module overrides ``on_before_optimizer_step``,
+    and no gradient clipping is set (which then follows the hook)."""
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    hook = "on_before_optimizer_step"
+    listening = is_overridden(hook, module) or any(
+        is_overridden(hook, callback, parent=L.Callback) for callback in trainer.callbacks
+    )
+    return _backward_is_hooks_only(trainer) and not listening and not trainer.gradient_clip_val
+
+
 class IMDBClassifier(L.LightningModule):
     """Binary sentiment classifier over multi-hot reviews, trained and measured as the lecture's Keras model.
 
@@ -154,8 +168,9 @@ class IMDBClassifier(L.LightningModule):
     the history is the same; what runs once a step, a batch-level callback or the progress bar, runs once an
     execution, as in Keras. So do the backward hooks (``on_before_backward``, ``on_after_backward``: for the
     execution's last batch) where Lightning's backward is nothing but them around ``loss.backward()`` (one
-    device, 32-bit precision); ``on_before_optimizer_step`` runs for every batch, whose optimizer step
-    Lightning counts (``trainer.global_step``).
+    device, 32-bit precision), and so does Lightning's optimizer step (its hooks and clipping) where no
+    callback and not the module overrides ``on_before_optimizer_step``: a hook that is overridden runs for
+    every batch. Lightning counts every batch's optimizer step (``trainer.global_step``).
     """
 
     #: Reads a :class:`CompactBatch` as the multi-hot rows it stands for: the data module serves bags to it
@@ -267,15 +282,20 @@ class IMDBClassifier(L.LightningModule):
         # Dispatching the hooks costs measurably beside this small model's arithmetic: where they are all that
         # Lightning's backward adds, the execution's other batches go straight to the module's backward.
         hooks_only = _backward_is_hooks_only(self.trainer)
+        counting_only = _optimizer_step_is_counting_only(self.trainer, self)
         losses = []
         for number, (index, one) in enumerate(batches, start=1):
             loss = self.model_step(one, index, "train")
             optimizer.zero_grad()  # where Lightning's automatic optimization clears them: after the forward
-            if hooks_only and number < len(batches):
+            inner = number < len(batches)
+            if hooks_only and inner:
                 self.backward(loss)  # what Lightning's backward calls between the hooks
             else:
                 self.manual_backward(loss)
-            optimizer.step()
+            if counting_only and inner:
+                counted_step(optimizer)  # what Lightning's step does where no hook listens
+            else:
+                optimizer.step()
             losses.append(loss.detach())
         if batch_idx + 1 == self.trainer.num_training_batches:
             # Lightning steps an epoch's schedulers after its last batch, under automatic optimization only.

@@ -76,13 +76,36 @@ class KerasRMSprop(_KerasOptimizer):
         _check(lr, eps)
         require("optimizer.rho", rho, FRACTION)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
+        # The compiled step's arrays of the parameters and velocities (converting them each step cost as much
+        # as the loop), known by the tensors' addresses: made again when one is replaced (a load, a move). An
+        # array keeps its tensor alive, so no other tensor takes a held address.
+        self._held: tuple[tuple, list[tuple[np.ndarray, np.ndarray]] | None] = ((), None)
 
     def update(self, params, grads, states, group) -> None:
         v = _state(states, "velocity", params, 0.0)
-        tensors = [*params, *grads, *v]
-        compiled = takes(*tensors) and all(t.is_contiguous() and t.dtype == params[0].dtype for t in tensors)
-        step = rmsprop_compiled if compiled else rmsprop_by_ops
-        step(params, grads, v, group["rho"], group["eps"], group["lr"])
+        held = self._compiled_arrays(params, v)
+        dtype = params[0].dtype
+        if held is None or not all(g.is_cpu and g.dtype == dtype and g.is_contiguous() for g in grads):
+            rmsprop_by_ops(params, grads, v, group["rho"], group["eps"], group["lr"])
+            return
+        arrays = [(p, g.view(-1).numpy(), v) for (p, v), g in zip(held, grads, strict=True)]
+        rmsprop_arrays(arrays, group["rho"], group["eps"], group["lr"])
+
+    def _compiled_arrays(self, params, velocities) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """Each parameter's and its velocity's flat array, or None where the compiled step does not take
+        them (another device or float type, a non-contiguous tensor)."""
+        tensors = [*params, *velocities]
+        key = tuple((t.data_ptr(), t.is_contiguous()) for t in tensors)
+        if key != self._held[0]:
+            taken = takes(*tensors) and all(t.is_contiguous() and t.dtype == params[0].dtype for t in tensors)
+            arrays = [(flat(p), flat(v)) for p, v in zip(params, velocities, strict=True)] if taken else None
+            self._held = (key, arrays)
+        return self._held[1]
+
+
+def flat(tensor: torch.Tensor) -> np.ndarray:
+    """A contiguous CPU tensor's numbers as a flat numpy array that shares them."""
+    return tensor.detach().view(-1).numpy()
 
 
 def rmsprop_by_ops(params, grads, velocities, rho: float, eps: float, lr: float) -> None:
@@ -103,10 +126,15 @@ def rmsprop_compiled(params, grads, velocities, rho: float, eps: float, lr: floa
     """:func:`rmsprop_by_ops` in one compiled pass a parameter (contiguous CPU tensors of one float type):
     the ops' nine passes over the first layer's kernel cost more than twice as much (docs/benchmarks.md). Its
     square root is rounded exactly, as TensorFlow's; PyTorch's on a CPU may differ in the last bit."""
-    cast = np.float32 if params[0].dtype == torch.float32 else np.float64
-    for p, g, v in zip(params, grads, velocities, strict=True):
-        arrays = (t.detach().view(-1).numpy() for t in (p, g, v))
-        rmsprop_update(*arrays, *(cast(x) for x in (rho, 1 - rho, eps, lr)))
+    rmsprop_arrays([tuple(map(flat, t)) for t in zip(params, grads, velocities, strict=True)], rho, eps, lr)
+
+
+def rmsprop_arrays(arrays: list[tuple[np.ndarray, ...]], rho: float, eps: float, lr: float) -> None:
+    """:func:`rmsprop_compiled` on each ``(param, grad, velocity)`` as flat arrays of one float type."""
+    cast = arrays[0][0].dtype.type
+    constants = [cast(x) for x in (rho, 1 - rho, eps, lr)]
+    for param, grad, velocity in arrays:
+        rmsprop_update(param, grad, velocity, *constants)
 
 
 class KerasAdagrad(_KerasOptimizer):

@@ -8,7 +8,8 @@ relies on, so that an upgrade that changes it fails there, by name, and not deep
   sweeper's class, which Hydra keeps in ``hydra._internal``, overriding its ``validate_batch_is_legal``
   (pinned by ``tests/config/test_config.py``: a sweep whose second job cannot be composed runs no job).
 - Lightning: the checkpoint ``trainer.save_checkpoint`` would write, as a dict (``_checkpoint_connector``),
-  and the layout of its fit-loop progress counters.
+  the layout of its fit-loop progress counters, and the count a ``LightningOptimizer`` keeps of manual
+  optimizer steps (its ``_on_before_step``/``_on_after_step``, which the manual optimization loop sets).
 - TensorBoard: writing a prepared ``Summary`` (an encoded image, the HParams session records) through a
   ``SummaryWriter``'s file writer, which its public methods would build again.
 - Hydra's joblib launcher and joblib: the ``Parallel`` arguments the launcher builds from its config
@@ -74,6 +75,14 @@ def hydra_runtime(cfg: Any) -> Iterator[None]:
 def lightning_checkpoint(trainer: Any) -> dict:
     """What ``trainer.save_checkpoint`` would write now, as a dict (Lightning's own assembly of it)."""
     return trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
+
+
+def counted_step(optimizer: Any) -> None:
+    """Step a ``LightningOptimizer``'s torch optimizer and count the step as Lightning's ``step`` counts it
+    (``trainer.global_step``), without the precision plugin's hooks and clipping around it."""
+    optimizer._on_before_step()
+    optimizer.optimizer.step()
+    optimizer._on_after_step()
 
 
 def as_epoch_end(checkpoint: dict) -> None:
