@@ -54,3 +54,15 @@ def test_a_runs_own_figure_names_its_configuration_under_the_lectures_title():
     fig = history_figure(history([0.5, 0.4]), ["loss"], title="dropout (seed 3)")
     assert fig.axes[0].get_title() == "Training and validation loss\ndropout (seed 3)"
     assert history_figure(history([0.5, 0.4]), ["loss"]).axes[0].get_title() == "Training and validation loss"
+
+
+def test_a_runs_figure_puts_its_title_where_matplotlibs_automatic_place_would():
+    import numpy as np
+
+    from imdb_lightning.running.plots import figure_pixels
+
+    drawn = history_figure(history([0.5, 0.4, 0.45]), ["loss"], title="dropout (seed 3)")
+    automatic = history_figure(history([0.5, 0.4, 0.45]), ["loss"], title="dropout (seed 3)")
+    assert automatic.axes[0]._autotitlepos is False  # matplotlib's flag (private): an explicit place
+    automatic.axes[0]._autotitlepos = True  # matplotlib's place, found by measuring the panel's artists
+    assert np.array_equal(figure_pixels(drawn), figure_pixels(automatic))
