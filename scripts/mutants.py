@@ -163,6 +163,20 @@ MUTANTS = [
         NET,
     ),
     Mutant(
+        "rmsprop keeps the arrays of replaced tensors",
+        "network/optimizers.py",
+        "key = tuple((t.data_ptr(), t.is_contiguous()) for t in tensors)",
+        "key = tuple((0, t.is_contiguous()) for t in tensors)",
+        NET,
+    ),
+    Mutant(
+        "an execution skips Lightning's optimizer step though a hook listens",
+        "network/model.py",
+        "return _backward_is_hooks_only(trainer) and not listening and not trainer.gradient_clip_val",
+        "return _backward_is_hooks_only(trainer) and not trainer.gradient_clip_val",
+        NET,
+    ),
+    Mutant(
         "dropout keeps its rate",
         "network/model.py",
         'layers[f"dropout_{i}"] = nn.Dropout(dropout)',
@@ -304,6 +318,13 @@ MUTANTS = [
         "    torch.set_num_threads(threads)\n",
         "    pass\n",
         (*RUN, "scenarios/test_scale_out.py"),
+    ),
+    Mutant(
+        "a run's figure title above matplotlib's place",
+        "running/plots.py",
+        "ax.set_title(heading, y=1.0)",
+        "ax.set_title(heading, y=1.02)",
+        ("running/test_plots.py",),
     ),
     Mutant(
         "history val keys swapped",
