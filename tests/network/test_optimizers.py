@@ -265,3 +265,18 @@ def test_rmsprop_steps_the_tensors_it_holds_now_after_a_load_or_a_replaced_param
     reference.load_state_dict(copy.deepcopy(saved))
     assert torch.equal(stepped(fresh, reference, grads[2]), loaded)
     assert not torch.equal(replaced, after_one) and not torch.equal(loaded, after_one)
+
+
+def test_a_pickled_rmsprop_steps_as_the_one_it_was_pickled_from():
+    # torch pickles an optimizer's state and parameter groups only: the copy makes its own arrays.
+    import pickle
+
+    w = torch.nn.Parameter(torch.randn(30, 4, generator=torch.Generator().manual_seed(3)))
+    opt = KerasRMSprop([w])
+    w.grad = torch.ones(30, 4)
+    opt.step()
+    copied = pickle.loads(pickle.dumps(opt))
+    for optimizer in (opt, copied):
+        optimizer.param_groups[0]["params"][0].grad = torch.full((30, 4), 0.5)
+        optimizer.step()
+    assert torch.equal(copied.param_groups[0]["params"][0], w)

@@ -72,21 +72,23 @@ class _KerasOptimizer(Optimizer):
 class KerasRMSprop(_KerasOptimizer):
     """RMSprop as Keras: lr 1e-3, rho 0.9, eps 1e-7 inside the square root."""
 
+    # The compiled step's arrays of the parameters and velocities (converting them each step cost as much as
+    # the loop), known by the tensors' addresses: made again when one is replaced (a load, a move). An array
+    # keeps its tensor alive, so no other tensor takes a held address. On the class: the default of a copy
+    # that pickling made without it (torch pickles an optimizer's state and groups only).
+    _held: tuple[tuple, list[tuple[np.ndarray, np.ndarray]] | None] = ((), None)
+
     def __init__(self, params: Iterable, lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-7) -> None:
         _check(lr, eps)
         require("optimizer.rho", rho, FRACTION)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps))
-        # The compiled step's arrays of the parameters and velocities (converting them each step cost as much
-        # as the loop), known by the tensors' addresses: made again when one is replaced (a load, a move). An
-        # array keeps its tensor alive, so no other tensor takes a held address.
-        self._held: tuple[tuple, list[tuple[np.ndarray, np.ndarray]] | None] = ((), None)
 
     def update(self, params, grads, states, group) -> None:
-        v = _state(states, "velocity", params, 0.0)
-        held = self._compiled_arrays(params, v)
+        velocities = _state(states, "velocity", params, 0.0)
+        held = self._compiled_arrays(params, velocities)
         dtype = params[0].dtype
         if held is None or not all(g.is_cpu and g.dtype == dtype and g.is_contiguous() for g in grads):
-            rmsprop_by_ops(params, grads, v, group["rho"], group["eps"], group["lr"])
+            rmsprop_by_ops(params, grads, velocities, group["rho"], group["eps"], group["lr"])
             return
         arrays = [(p, g.view(-1).numpy(), v) for (p, v), g in zip(held, grads, strict=True)]
         rmsprop_arrays(arrays, group["rho"], group["eps"], group["lr"])
