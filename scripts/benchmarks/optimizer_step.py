@@ -1,12 +1,13 @@
 """Time one RMSprop step over the lecture model's parameters, each way the package has computed it.
 
 One process, the same parameters and gradients for every way, in interleaved rounds, the fastest, in µs a
-step: one compiled pass a parameter (:func:`~imdb_lightning.network.optimizers.rmsprop_compiled`, a CPU's
-step), Keras's operations one by one (:func:`~imdb_lightning.network.optimizers.rmsprop_by_ops`, other
-devices'), and PyTorch's fused ``addcmul``/``addcdiv`` forms of the same update (the package's step until
-2026-12-07); and ``KerasRMSprop.step`` whole, as a fit calls it (its checks, and the compiled pass on arrays
-of the parameters and velocities that it holds between steps, 2026-12-08). The first layer's kernel
-(10,000 × 16) is nearly all of the arithmetic.
+step: one compiled pass a parameter (:func:`~imdb_lightning.network.optimizers.rmsprop_arrays`, a CPU's step,
+its arrays made from the tensors at each call), Keras's operations one by one
+(:func:`~imdb_lightning.network.optimizers.rmsprop_by_ops`, other devices'), and PyTorch's fused
+``addcmul``/``addcdiv`` forms of the same update (the package's step until 2026-12-07); and
+``KerasRMSprop.step`` whole, as a fit calls it (its checks, and the compiled pass on arrays of the parameters
+and velocities that it holds between steps, 2026-12-08). The first layer's kernel (10,000 × 16) is nearly all
+of the arithmetic.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ import torch
 from benchmarks.fit import threads_as_a_run
 from benchmarks.harness import Table, fastest, rounds
 from imdb_lightning.network.model import DenseStack
-from imdb_lightning.network.optimizers import KerasRMSprop, rmsprop_by_ops, rmsprop_compiled
+from imdb_lightning.network.optimizers import KerasRMSprop, flat, rmsprop_arrays, rmsprop_by_ops
 
 STEPS = 200
+
+
+def compiled_pass(params, grads, velocities, rho: float, eps: float, lr: float) -> None:
+    """The compiled pass, each tensor made a flat array at each call (the package's step until 2026-12-08)."""
+    arrays = [tuple(map(flat, tensors)) for tensors in zip(params, grads, velocities, strict=True)]
+    rmsprop_arrays(arrays, rho, eps, lr)
 
 
 def fused_forms(params, grads, velocities, rho: float, eps: float, lr: float) -> None:
@@ -47,7 +54,7 @@ def optimizer_step(repeat: int) -> tuple[dict, dict[str, Table]]:
     shapes = [p.shape for p in DenseStack(10000).parameters()]
     grads = [torch.randn(shape) * 1e-3 for shape in shapes]
     ways = {
-        "one compiled pass a parameter (on a CPU)": rmsprop_compiled,
+        "one compiled pass a parameter (on a CPU)": compiled_pass,
         "Keras's operations one by one (other devices)": rmsprop_by_ops,
         "PyTorch's fused addcmul/addcdiv forms (until 2026-12-07)": fused_forms,
         "`KerasRMSprop.step`: the compiled pass with its checks, its arrays held": optimizer_steps,

@@ -86,11 +86,10 @@ class KerasRMSprop(_KerasOptimizer):
     def update(self, params, grads, states, group) -> None:
         velocities = _state(states, "velocity", params, 0.0)
         held = self._compiled_arrays(params, velocities)
-        dtype = params[0].dtype
-        if held is None or not all(g.is_cpu and g.dtype == dtype and g.is_contiguous() for g in grads):
+        if held is None or not compiled_takes(grads, params[0].dtype):
             rmsprop_by_ops(params, grads, velocities, group["rho"], group["eps"], group["lr"])
             return
-        arrays = [(p, g.view(-1).numpy(), v) for (p, v), g in zip(held, grads, strict=True)]
+        arrays = [(p, flat(g), v) for (p, v), g in zip(held, grads, strict=True)]
         rmsprop_arrays(arrays, group["rho"], group["eps"], group["lr"])
 
     def _compiled_arrays(self, params, velocities) -> list[tuple[np.ndarray, np.ndarray]] | None:
@@ -99,10 +98,16 @@ class KerasRMSprop(_KerasOptimizer):
         tensors = [*params, *velocities]
         key = tuple((t.data_ptr(), t.is_contiguous()) for t in tensors)
         if key != self._held[0]:
-            taken = takes(*tensors) and all(t.is_contiguous() and t.dtype == params[0].dtype for t in tensors)
+            taken = compiled_takes(tensors, params[0].dtype)
             arrays = [(flat(p), flat(v)) for p, v in zip(params, velocities, strict=True)] if taken else None
             self._held = (key, arrays)
         return self._held[1]
+
+
+def compiled_takes(tensors: list[torch.Tensor], dtype: torch.dtype) -> bool:
+    """Whether the compiled step takes these tensors as flat arrays: contiguous, of ``dtype``, and what the
+    compiled loops take (:func:`~imdb_lightning.network.kernels.takes`)."""
+    return takes(*tensors) and all(t.is_contiguous() and t.dtype == dtype for t in tensors)
 
 
 def flat(tensor: torch.Tensor) -> np.ndarray:
@@ -124,15 +129,11 @@ def rmsprop_by_ops(params, grads, velocities, rho: float, eps: float, lr: float)
     torch._foreach_sub_(params, steps)
 
 
-def rmsprop_compiled(params, grads, velocities, rho: float, eps: float, lr: float) -> None:
-    """:func:`rmsprop_by_ops` in one compiled pass a parameter (contiguous CPU tensors of one float type):
-    the ops' nine passes over the first layer's kernel cost more than twice as much (docs/benchmarks.md). Its
-    square root is rounded exactly, as TensorFlow's; PyTorch's on a CPU may differ in the last bit."""
-    rmsprop_arrays([tuple(map(flat, t)) for t in zip(params, grads, velocities, strict=True)], rho, eps, lr)
-
-
 def rmsprop_arrays(arrays: list[tuple[np.ndarray, ...]], rho: float, eps: float, lr: float) -> None:
-    """:func:`rmsprop_compiled` on each ``(param, grad, velocity)`` as flat arrays of one float type."""
+    """:func:`rmsprop_by_ops` in one compiled pass a parameter, on each ``(param, grad, velocity)`` as flat
+    arrays of one float type: the ops' nine passes over the first layer's kernel cost more than twice as much
+    (docs/benchmarks.md). Its square root is rounded exactly, as TensorFlow's; PyTorch's on a CPU may differ
+    in the last bit."""
     cast = arrays[0][0].dtype.type
     constants = [cast(x) for x in (rho, 1 - rho, eps, lr)]
     for param, grad, velocity in arrays:
