@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -67,6 +68,23 @@ def test_run_folder_holds_history_plots_checkpoints_and_tensorboard(data_dir, tm
     printed = capsys.readouterr().out
     assert "test [loss, accuracy]: [" in printed
     assert f"run folder: {out}" in printed and "tensorboard --logdir" in printed
+
+
+def test_a_run_leaves_no_tensorboard_writer_open(data_dir, tmp_path):
+    """Every run of a sweep's worker or a notebook runs in one process: a writer left open keeps its thread
+    and its event file until the process ends, one more each run."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    def writers() -> set[int]:
+        return {t.ident for t in threading.enumerate() if isinstance(t, _AsyncWriterThread) and t.is_alive()}
+
+    before = writers()
+    for number in range(2):
+        train(compose_run(data_dir, tmp_path / f"run{number}", ["trainer.max_epochs=2"]))
+    assert writers() - before == set()
+    if Path("/proc/self/fd").is_dir():  # Linux: the files this process holds open
+        held = {os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")}
+        assert not [path for path in held if path.startswith(str(tmp_path))]
 
 
 def test_the_synthetic_task_is_learned(data_dir, tmp_path):

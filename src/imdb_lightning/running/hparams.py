@@ -124,3 +124,6 @@ def end_session(loggers: Iterable, status: Status) -> None:
     for logger in tensorboard_loggers(loggers):
         write_summary(logger.experiment, summary)
         logger.save()
+        # The run's last write, after fit's and test's ends closed the writer: this write opened it again, and
+        # left open it kept a thread and an event file of each run until the process ended (a sweep's worker).
+        logger.experiment.close()
