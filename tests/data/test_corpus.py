@@ -109,6 +109,42 @@ def test_changing_the_word_index_or_a_review_rebuilds_the_cache(data_dir):
     ]
 
 
+def _new_dates(folder) -> None:
+    """Every file under ``folder`` a minute newer: a copy, an unpacked archive, a checkout of the same."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 60 * 10**9))
+
+
+@pytest.mark.parametrize("form", ["folder", "tarball"])
+def test_reviews_with_new_dates_but_the_same_content_reuse_their_encoding(form, tmp_path, monkeypatch):
+    data = make_data_dir(tmp_path / "data", form=form)
+    first = load_corpus(data)
+    _new_dates(data)
+    with monkeypatch.context() as patched:
+        patched.setattr(cache_module, "read_corpus", lambda *a: pytest.fail("encoded the same reviews again"))
+        again = load_corpus(data)
+    assert again.meta["key"] != first.meta["key"]  # the files' dates are in the key ...
+    for split, raw in first.splits.items():  # ... but the encoding is the one made before
+        assert np.array_equal(again.splits[split].ranks, raw.ranks)
+        assert np.array_equal(again.splits[split].labels, raw.labels)
+    # The cache is written again under the new key (found at once next time) and the old one, for dates that
+    # no longer exist, is gone.
+    assert cached_files() == [os.path.basename(again.meta["cache_path"])]
+    assert cache_module._cached_key(cache_dir() / "encoded" / cached_files()[0]) == again.meta["key"]
+
+
+def test_reviews_with_new_dates_and_a_new_content_are_encoded_again(data_dir):
+    first = load_corpus(data_dir)
+    review = data_dir / "aclImdb" / "train" / "pos" / "0_8.txt"
+    review.write_text(review.read_text() + " the the")
+    _new_dates(data_dir)
+    again = load_corpus(data_dir)
+    assert len(again.splits["train"].ranks) == len(first.splits["train"].ranks) + 2
+    assert again.meta["content"] != first.meta["content"] and len(cached_files()) == 2
+
+
 @pytest.mark.parametrize("to", ["train/neg", "test/pos"])
 def test_a_review_moved_to_another_label_or_split_rebuilds_the_cache(data_dir, to):
     """The move keeps the file count, total size and newest mtime of the folder: only the paths tell."""

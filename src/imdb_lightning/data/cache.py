@@ -3,7 +3,9 @@ and read back only when it is intact and made for the same data.
 
 Tokenizing 50,000 reviews takes seconds; loading the result must take well under one. So the expensive
 step runs once per (reviews, word index, tokenizer version) and is stored as flat arrays: all ranks back to
-back plus an offsets array, about 4 bytes a word instead of the 40 KB a dense 10,000-float row costs.
+back plus an offsets array, about 4 bytes a word instead of the 40 KB a dense 10,000-float row costs. The
+reviews are known by their files' names, sizes and dates (cheap, every run); when those find no cache, by
+their content, so that a copy or a touch of the same reviews costs a hash, not an encoding.
 Everything cheap that users vary (``num_words``, ``skip_top``, ``start_char``, ``oov_char``, ``index_from``,
 ``maxlen``) is applied on load by :func:`~imdb_lightning.data.tokenizer.apply_id_conventions`, so changing
 it never re-tokenizes.
@@ -57,6 +59,27 @@ def source_fingerprint(source: Path) -> dict:
     return {"kind": "folder", "path": str(source.resolve()), "files": count, "digest": digest.hexdigest()}
 
 
+def content_digest(source: Path) -> str:
+    """What the reviews are, whatever their files' dates: the sha256 of a tarball's bytes, or of a folder's
+    every review (its split, label and name, then its bytes). Read when the fingerprint finds no cache: a copy
+    or a touch changes the dates, and a hash costs a fraction of a second where encoding costs many."""
+    digest = hashlib.sha256()
+    if source.is_file():
+        with source.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+    for split in SPLITS:
+        for label_name in LABELS:
+            folder = source / split / label_name
+            if folder.is_dir():
+                for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+                    data = Path(entry.path).read_bytes()
+                    digest.update(f"{split}/{label_name}/{entry.name}\0{len(data)}\0".encode())
+                    digest.update(data)
+    return digest.hexdigest()
+
+
 def cache_key(source: Path, word_index_path: Path | None) -> dict:
     """Everything that changes the cached ranks; a change in any of it means a new cache file."""
     if word_index_path is None:
@@ -76,14 +99,17 @@ def cache_path(key: dict, folder: Path | None = None) -> Path:
     return (folder or cache_dir()) / "encoded" / f"imdb-ranks-{digest}.npz"
 
 
-def save_corpus(corpus: Corpus, path: Path, key: dict) -> None:
-    """Write atomically (temporary file, then rename): a crash never leaves a half-written cache behind."""
+def save_corpus(corpus: Corpus, path: Path, key: dict, content: str | None = None) -> None:
+    """Write atomically (temporary file, then rename): a crash never leaves a half-written cache behind.
+    ``content`` (:func:`content_digest`) lets the cache be found again once the files' dates change."""
     arrays = {
         f"{split}__{name}": getattr(raw, name)
         for split, raw in corpus.splits.items()
         for name in RawSplit.__dataclass_fields__
     }
     meta = {"key": key, "vocabulary_size": corpus.vocabulary_size, "invalid_utf8": corpus.invalid_utf8}
+    if content is not None:
+        meta["content"] = content
     with atomic_open(path) as f:
         np.savez(
             f, meta=np.array(json.dumps(meta)), word_index=np.array(json.dumps(corpus.word_index)), **arrays
@@ -115,11 +141,46 @@ def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
 def _cached_key(path: Path) -> dict | None:
     """The key the cache file at ``path`` was made for, read alone (no arrays); None if it is absent or
     unreadable."""
+    return (_cached_meta(path) or {}).get("key")
+
+
+def _cached_meta(path: Path) -> dict | None:
+    """What the cache file at ``path`` says of itself (no arrays read); None if it is absent or unreadable."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return json.loads(str(npz["meta"])).get("key")
+            return json.loads(str(npz["meta"]))
     except Exception:  # noqa: BLE001 -- absent or unreadable: load_corpus rebuilds it and says so
         return None
+
+
+def _same_reviews_cached(path: Path, key: dict, content: str) -> Corpus | None:
+    """A cache made by this version from the same reviews and word index under an earlier fingerprint (the
+    files copied or touched since), written again under ``path`` for ``key``; the one it came from is deleted
+    when it was made for the same files, whose earlier dates no run will find again. None when there is none.
+    """
+    unchanged = {name: value for name, value in key.items() if name != "reviews"}
+    for other in sorted(path.parent.glob("imdb-ranks-*.npz")):
+        meta = _cached_meta(other) if other != path else None
+        if not meta or meta.get("content") != content:
+            continue
+        earlier = meta.get("key") or {}
+        if {name: value for name, value in earlier.items() if name != "reviews"} != unchanged:
+            continue
+        corpus = load_cached_corpus(other, earlier)
+        if corpus is None:
+            continue
+        log.info("the reviews' files have new dates but the same content: their encoding is reused")
+        corpus.meta.update(key=key, content=content, cache_path=str(other))
+        try:
+            save_corpus(corpus, path, key, content)
+        except OSError as err:
+            log.warning("could not write the cache %s (%s); going on with %s", path, err, other)
+            return corpus
+        corpus.meta["cache_path"] = str(path)
+        if earlier["reviews"].get("path") == key["reviews"].get("path"):
+            other.unlink(missing_ok=True)
+        return corpus
+    return None
 
 
 def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:
@@ -172,15 +233,21 @@ def load_located(located: Located, *, cache: bool = True) -> Corpus:
     if corpus is not None:
         corpus.meta["cache_path"] = str(path)
         return corpus
-    corpus = read_corpus(source, load_word_index(index_path) if index_path else None)
-    corpus.meta.update(key=key, source=str(source))
+    content = None
     if cache:
         clear_stale_parts(path.parent)
-        try:
-            save_corpus(corpus, path, key)
-            corpus.meta["cache_path"] = str(path)
-        except OSError as err:
-            log.warning("could not write the cache %s (%s); going on without it", path, err)
+        content = content_digest(source)
+        corpus = _same_reviews_cached(path, key, content)
+    if corpus is None:
+        corpus = read_corpus(source, load_word_index(index_path) if index_path else None)
+        corpus.meta.update(key=key, content=content)
+        if cache:
+            try:
+                save_corpus(corpus, path, key, content)
+                corpus.meta["cache_path"] = str(path)
+            except OSError as err:
+                log.warning("could not write the cache %s (%s); going on without it", path, err)
+    corpus.meta["source"] = str(source)
     return corpus
 
 
