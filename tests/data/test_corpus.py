@@ -135,6 +135,26 @@ def test_reviews_with_new_dates_but_the_same_content_reuse_their_encoding(form, 
     assert cache_module._cached_key(cache_dir() / "encoded" / cached_files()[0]) == again.meta["key"]
 
 
+def test_a_worker_that_finds_the_earlier_cache_gone_takes_the_one_its_neighbour_wrote(data_dir, monkeypatch):
+    """Two workers of a sweep start together on touched files: the one that looks second finds the cache of
+    the earlier dates already replaced, and must not encode the reviews again."""
+    load_corpus(data_dir)
+    _new_dates(data_dir)
+    digest = cache_module.content_digest
+    neighbour = []
+
+    def digest_while_the_neighbour_moves_the_cache(source):
+        if not neighbour:  # the other worker, between this one's two looks at the cache
+            neighbour.append(None)
+            neighbour[0] = load_corpus(data_dir)
+        return digest(source)
+
+    monkeypatch.setattr(cache_module, "content_digest", digest_while_the_neighbour_moves_the_cache)
+    monkeypatch.setattr(cache_module, "read_corpus", lambda *a: pytest.fail("encoded the same reviews again"))
+    mine = load_corpus(data_dir)
+    assert mine.meta["cache_path"] == neighbour[0].meta["cache_path"] and len(cached_files()) == 1
+
+
 def test_reviews_with_new_dates_and_a_new_content_are_encoded_again(data_dir):
     first = load_corpus(data_dir)
     review = data_dir / "aclImdb" / "train" / "pos" / "0_8.txt"

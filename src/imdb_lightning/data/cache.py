@@ -180,7 +180,11 @@ def _same_reviews_cached(path: Path, key: dict, content: str) -> Corpus | None:
         if earlier["reviews"].get("path") == key["reviews"].get("path"):
             other.unlink(missing_ok=True)
         return corpus
-    return None
+    # Another process (a sweep's other worker) may have found it first: written it under ``path``, deleted it.
+    corpus = load_cached_corpus(path, key)
+    if corpus is not None:
+        corpus.meta["cache_path"] = str(path)
+    return corpus
 
 
 def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:
