@@ -116,8 +116,9 @@ def save_corpus(corpus: Corpus, path: Path, key: dict, content: str | None = Non
         )
 
 
-def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
-    """The cached corpus if it is there, intact and made for ``key``; None (with a message) otherwise."""
+def load_cached_corpus(path: Path, key: dict, instead: str = "rebuilding it") -> Corpus | None:
+    """The cached corpus if it is there, intact and made for ``key``; None (with a message ending in what
+    is done ``instead``) otherwise."""
     if not path.is_file():
         return None
     try:
@@ -133,7 +134,7 @@ def load_cached_corpus(path: Path, key: dict) -> Corpus | None:
         for split, raw in splits.items():
             _check_consistent(split, raw, meta["vocabulary_size"])
     except Exception as err:  # noqa: BLE001 -- any unreadable cache is rebuilt, never trusted
-        log.warning("the encoded-data cache %s is unusable (%s); rebuilding it", path, err)
+        log.warning("the encoded-data cache %s is unusable (%s); %s", path, err, instead)
         return None
     return Corpus(splits, meta["vocabulary_size"], meta["invalid_utf8"], meta, word_index)
 
@@ -166,7 +167,7 @@ def _same_reviews_cached(path: Path, key: dict, content: str) -> Corpus | None:
         earlier = meta.get("key") or {}
         if {name: value for name, value in earlier.items() if name != "reviews"} != unchanged:
             continue
-        corpus = load_cached_corpus(other, earlier)
+        corpus = load_cached_corpus(other, earlier, instead="looking further")
         if corpus is None:
             continue
         log.info("the reviews' files have new dates but the same content: their encoding is reused")
@@ -177,7 +178,7 @@ def _same_reviews_cached(path: Path, key: dict, content: str) -> Corpus | None:
             log.warning("could not write the cache %s (%s); going on with %s", path, err, other)
             return corpus
         corpus.meta["cache_path"] = str(path)
-        if earlier["reviews"].get("path") == key["reviews"].get("path"):
+        if (earlier.get("reviews") or {}).get("path") == key["reviews"].get("path"):
             other.unlink(missing_ok=True)
         return corpus
     # Another process (a sweep's other worker) may have found it first: written it under ``path``, deleted it.
