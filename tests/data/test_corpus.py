@@ -144,9 +144,9 @@ def test_a_worker_that_finds_the_earlier_cache_gone_takes_the_one_its_neighbour_
     neighbour = []
 
     def digest_while_the_neighbour_moves_the_cache(source):
-        if not neighbour:  # the other worker, between this one's two looks at the cache
-            neighbour.append(None)
-            neighbour[0] = load_corpus(data_dir)
+        # The other worker, between this one's two looks at the cache (hashing as usual).
+        monkeypatch.setattr(cache_module, "content_digest", digest)
+        neighbour.append(load_corpus(data_dir))
         return digest(source)
 
     monkeypatch.setattr(cache_module, "content_digest", digest_while_the_neighbour_moves_the_cache)
