@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -46,17 +47,22 @@ def source_fingerprint(source: Path) -> dict:
             "mtime_ns": st.st_mtime_ns,
         }
     digest, count = hashlib.sha256(), 0
+    for name, entry in review_files(source):
+        st = entry.stat()
+        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        count += 1
+    return {"kind": "folder", "path": str(source.resolve()), "files": count, "digest": digest.hexdigest()}
+
+
+def review_files(source: Path) -> Iterator[tuple[str, os.DirEntry]]:
+    """An extracted folder's review files, each as ``split/label/file name`` (what gives its split and label)
+    and its entry, in a fixed order."""
     for split in SPLITS:
         for label_name in LABELS:
             folder = source / split / label_name
             if folder.is_dir():
                 for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-                    st = entry.stat()
-                    digest.update(
-                        f"{split}/{label_name}/{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode()
-                    )
-                    count += 1
-    return {"kind": "folder", "path": str(source.resolve()), "files": count, "digest": digest.hexdigest()}
+                    yield f"{split}/{label_name}/{entry.name}", entry
 
 
 def content_digest(source: Path) -> str:
@@ -69,14 +75,10 @@ def content_digest(source: Path) -> str:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
         return digest.hexdigest()
-    for split in SPLITS:
-        for label_name in LABELS:
-            folder = source / split / label_name
-            if folder.is_dir():
-                for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-                    data = Path(entry.path).read_bytes()
-                    digest.update(f"{split}/{label_name}/{entry.name}\0{len(data)}\0".encode())
-                    digest.update(data)
+    for name, entry in review_files(source):
+        data = Path(entry.path).read_bytes()
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
     return digest.hexdigest()
 
 
@@ -117,8 +119,8 @@ def save_corpus(corpus: Corpus, path: Path, key: dict, content: str | None = Non
 
 
 def load_cached_corpus(path: Path, key: dict, instead: str = "rebuilding it") -> Corpus | None:
-    """The cached corpus if it is there, intact and made for ``key``; None (with a message ending in what
-    is done ``instead``) otherwise."""
+    """The cached corpus (its ``meta`` naming ``path`` as ``cache_path``) if it is there, intact and made for
+    ``key``; None (with a message ending in what is done ``instead``) otherwise."""
     if not path.is_file():
         return None
     try:
@@ -136,7 +138,9 @@ def load_cached_corpus(path: Path, key: dict, instead: str = "rebuilding it") ->
     except Exception as err:  # noqa: BLE001 -- any unreadable cache is rebuilt, never trusted
         log.warning("the encoded-data cache %s is unusable (%s); %s", path, err, instead)
         return None
-    return Corpus(splits, meta["vocabulary_size"], meta["invalid_utf8"], meta, word_index)
+    return Corpus(
+        splits, meta["vocabulary_size"], meta["invalid_utf8"], {**meta, "cache_path": str(path)}, word_index
+    )
 
 
 def _cached_key(path: Path) -> dict | None:
@@ -159,19 +163,18 @@ def _same_reviews_cached(path: Path, key: dict, content: str) -> Corpus | None:
     files copied or touched since), written again under ``path`` for ``key``; the one it came from is deleted
     when it was made for the same files, whose earlier dates no run will find again. None when there is none.
     """
-    unchanged = {name: value for name, value in key.items() if name != "reviews"}
     for other in sorted(path.parent.glob("imdb-ranks-*.npz")):
         meta = _cached_meta(other) if other != path else None
         if not meta or meta.get("content") != content:
             continue
         earlier = meta.get("key") or {}
-        if {name: value for name, value in earlier.items() if name != "reviews"} != unchanged:
+        if dict(earlier, reviews=None) != dict(key, reviews=None):  # the same but for the files' dates
             continue
         corpus = load_cached_corpus(other, earlier, instead="looking further")
         if corpus is None:
             continue
         log.info("the reviews' files have new dates but the same content: their encoding is reused")
-        corpus.meta.update(key=key, content=content, cache_path=str(other))
+        corpus.meta.update(key=key, content=content)
         try:
             save_corpus(corpus, path, key, content)
         except OSError as err:
@@ -182,10 +185,7 @@ def _same_reviews_cached(path: Path, key: dict, content: str) -> Corpus | None:
             other.unlink(missing_ok=True)
         return corpus
     # Another process (a sweep's other worker) may have found it first: written it under ``path``, deleted it.
-    corpus = load_cached_corpus(path, key)
-    if corpus is not None:
-        corpus.meta["cache_path"] = str(path)
-    return corpus
+    return load_cached_corpus(path, key)
 
 
 def _check_consistent(split: str, raw: RawSplit, vocabulary_size: int) -> None:
@@ -236,7 +236,6 @@ def load_located(located: Located, *, cache: bool = True) -> Corpus:
     path = cache_path(key)
     corpus = load_cached_corpus(path, key) if cache else None
     if corpus is not None:
-        corpus.meta["cache_path"] = str(path)
         return corpus
     content = None
     if cache:
